@@ -1,0 +1,1 @@
+"""Extraction attacks: one module and one class each, loaded lazily from the attack cards."""

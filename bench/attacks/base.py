@@ -1,0 +1,86 @@
+"""The attack interface and the threat model, in types.
+
+An attack sees a ``ModelView``: the denoiser, its schedules, the conditioning interface, the
+training captions only where its threat model grants them, and a ``RunStore`` to stream outputs
+into. It never sees the training images: the harness alone holds members and non-members.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from diffusers import SchedulerMixin
+
+from bench.cards import AttackCard
+from bench.errors import BenchError
+from bench.store import RunStore
+from bench.zoo.denoiser import Denoiser
+
+THREAT_MODELS = ("white-box", "white-box+captions")
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What an attacker may touch. ``captions`` is None unless the threat model grants them."""
+
+    denoiser: Denoiser
+    make_sampler: Callable[[], SchedulerMixin]
+    resolution: int
+    sampling_steps: int
+    conditioning: str
+    store: RunStore
+    captions: tuple[str, ...] | None = None
+
+
+@dataclass
+class AttackResult:
+    """Outputs live in the view's store; the result carries what scoring and the record need."""
+
+    n_outputs: int
+    unet_evaluations: int
+    classifier_evaluations: int = 0
+    filtering: bool = False  # True for attacks whose answer is ranked candidates (clique filters)
+    candidates: np.ndarray | None = None  # ranked uint8 (C, R, R, 3); None when no clique formed
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> dict[str, int]:
+        return {
+            "unet_evaluations": self.unet_evaluations,
+            "classifier_evaluations": self.classifier_evaluations,
+        }
+
+
+class Attack(ABC):
+    """Base class: keyword arguments carry the paper's defaults (or the suite's, marked so)."""
+
+    name: str = ""
+    threat_model: str = "white-box"
+
+    @abstractmethod
+    def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
+        """Produce ``budget`` outputs into ``view.store`` and report the cost."""
+
+
+def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
+    """Instantiate ``module:Class`` from a card, checking it really is an ``Attack``."""
+    module_name, _, cls_name = card.implementation.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError):
+        raise BenchError(
+            f"attack card {card.path} names {card.implementation}, which does not exist"
+        ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Attack)):
+        raise BenchError(f"{card.implementation} is not a bench Attack subclass")
+    if card.threat_model not in THREAT_MODELS:
+        raise BenchError(f"attack card {card.path}: unknown threat model {card.threat_model!r}")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise BenchError(f"attack {card.name}: bad parameter ({exc})") from None

@@ -1,0 +1,76 @@
+"""Stream an attack's generations into its store, shard by shard, resuming where it stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.attacks.base import ModelView
+from bench.sampling import Guidance, sample
+
+SHARD = 256
+
+
+def generate_outputs(
+    view: ModelView,
+    n: int,
+    seed: int,
+    captions: list[str] | None = None,
+    guidance: Guidance | None = None,
+    labels: np.ndarray | None = None,
+    progress: bool = True,
+) -> tuple[int, int]:
+    """Write ``n`` outputs to ``view.store``; returns (UNet, classifier) evaluations of all shards.
+
+    Batch ``i`` is shard ``i`` and uses generator (seed, i), so a resumed run writes exactly the
+    shards an uninterrupted one would have.
+    """
+    store = view.store
+    start = store.done_shards()
+    batches = sample(
+        view.denoiser,
+        view.make_sampler(),
+        n,
+        view.resolution,
+        view.sampling_steps,
+        seed,
+        batch=SHARD,
+        captions=captions,
+        guidance=guidance,
+        labels=labels,
+        start_batch=start,
+        progress=progress,
+    )
+    for i, images in enumerate(batches, start):
+        unet = len(images) * view.sampling_steps
+        classifier = unet if guidance is not None else 0
+        extra = (
+            {"labels": labels[i * SHARD : i * SHARD + len(images)]} if labels is not None else {}
+        )
+        store.write_shard(i, images, unet=unet, classifier=classifier, **extra)
+    return store.shard_cost()
+
+
+def generate_prep(
+    view: ModelView, key: str, n: int, seed: int, progress: bool = True
+) -> tuple[np.ndarray, int]:
+    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key."""
+
+    def make() -> dict[str, np.ndarray]:
+        out = np.concatenate(
+            list(
+                sample(
+                    view.denoiser,
+                    view.make_sampler(),
+                    n,
+                    view.resolution,
+                    view.sampling_steps,
+                    seed,
+                    batch=SHARD,
+                    progress=progress,
+                )
+            )
+        )
+        return {"images": out}
+
+    images = view.store.cached_arrays(key, make)["images"]
+    return images, len(images) * view.sampling_steps

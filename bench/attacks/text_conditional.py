@@ -1,0 +1,76 @@
+"""Text-conditional extraction (Carlini et al. 2023, §4: the Stable Diffusion attack).
+
+Threat model: white-box sampling access to a caption-conditional model and knowledge of the
+training captions (for Stable Diffusion, the most-duplicated LAION captions), never the images.
+For each caption the attack draws ``per_caption`` samples and applies the clique filter to that
+caption's samples alone: conditioning narrows the model to the few training images that share the
+caption, which is why conditional models leak more. Captions are taken most-duplicated first, as
+Carlini et al. chose theirs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from bench.attacks.base import Attack, AttackResult, ModelView
+from bench.attacks.carlini import filtered_result
+from bench.attacks.cliques import Clique, find_cliques
+from bench.attacks.generation import generate_outputs
+from bench.errors import BenchError
+
+
+class TextConditional(Attack):
+    name = "text-conditional"
+    threat_model = "white-box+captions"
+
+    def __init__(
+        self, edge_threshold: float, per_caption: int = 500, clique_k: int = 10, tile_grid: int = 4
+    ) -> None:
+        self.edge_threshold = edge_threshold
+        self.per_caption = per_caption
+        self.clique_k = clique_k
+        self.tile_grid = tile_grid
+
+    def prompts(self, captions: tuple[str, ...], budget: int) -> list[str]:
+        """One entry per output: the chosen captions, each repeated ``per_caption`` times."""
+        counts = Counter(captions)
+        ranked = sorted(counts, key=lambda c: (-counts[c], c))
+        n_captions = -(-budget // self.per_caption)
+        chosen = [ranked[i % len(ranked)] for i in range(n_captions)]
+        return [c for c in chosen for _ in range(self.per_caption)][:budget]
+
+    def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
+        if view.captions is None or view.conditioning != "caption":
+            raise BenchError(
+                "text-conditional extraction needs a caption-conditional model "
+                "and the training captions"
+            )
+        prompts = self.prompts(view.captions, budget)
+        unet, _ = generate_outputs(view, budget, seed, captions=prompts)
+        images = view.store.images()
+        cliques: list[Clique] = []
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault(p, []).append(i)
+        for idx in groups.values():
+            ids = np.array(idx)
+            for c in find_cliques(images[ids], self.edge_threshold, self.clique_k, self.tile_grid):
+                cliques.append(
+                    Clique(
+                        tuple(int(ids[m]) for m in c.members),
+                        c.mean_distance,
+                        int(ids[c.representative]),
+                    )
+                )
+        cliques.sort(key=lambda c: (c.mean_distance, c.members))
+        unique = len(set(view.captions))
+        return filtered_result(
+            images,
+            cliques,
+            unet,
+            captions_prompted=len(groups),
+            training_captions=len(view.captions),
+            unique_captions=unique,
+        )

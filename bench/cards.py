@@ -1,0 +1,220 @@
+"""Typed views of the TOML cards.
+
+Cards stay the single source of truth; these frozen dataclasses only give the code names to hold
+on to, so a typo in a field fails at load time rather than deep inside a training run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.paths import cards_dir
+from bench.registry import load_cards, lookup
+
+TRAINED_MARKER = "# --- written by `bench zoo train`; do not edit below this line ---"
+
+
+@dataclass(frozen=True)
+class DatasetCard:
+    name: str
+    version: int
+    path: Path
+    crop: dict[str, float]
+    nonmembers: Path
+    scales: dict[str, dict[str, Any]]
+    canaries: dict[str, dict[str, Any]]
+    metrics: dict[str, Any]
+
+    def scale_names(self) -> list[str]:
+        return list(self.scales)
+
+    def check_scale(self, scale: str) -> dict[str, Any]:
+        if scale not in self.scales:
+            raise BenchError(
+                f"unknown scale {scale!r} for dataset {self.name}; valid: {', '.join(self.scales)}"
+            )
+        return self.scales[scale]
+
+    def bands(self, resolution: int) -> dict[str, Any]:
+        """ℓ2 band edges and their calibration at one resolution."""
+        per_res = self.metrics.get("bands", {}).get(str(resolution))
+        if per_res is None:
+            raise BenchError(
+                f"dataset card {self.path} has no ℓ2 bands for {resolution}px; run "
+                f"`python -m bench data calibrate --resolution {resolution}`"
+            )
+        return per_res
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    version: int
+    path: Path
+    dataset: str
+    scale: str
+    profile: str
+    resolution: int
+    conditioning: str
+    canaries: str | bool
+    architecture: dict[str, Any]
+    scheduler: dict[str, Any]
+    training: dict[str, Any]
+    evaluation: dict[str, Any]
+    trained: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return cards_dir("models") / "checkpoints" / f"{self.name}.safetensors"
+
+
+@dataclass(frozen=True)
+class AttackCard:
+    name: str
+    version: int
+    path: Path
+    implementation: str
+    paper: str
+    threat_model: str
+    applies_to: tuple[str, ...]
+    defaults: dict[str, dict[str, Any]]
+    sources: dict[str, str]
+
+    def params(self, profile: str) -> dict[str, Any]:
+        if profile not in self.defaults:
+            raise BenchError(f"attack {self.name} has no defaults for profile {profile!r}")
+        return dict(self.defaults[profile])
+
+
+def _require(raw: dict[str, Any], path: Path, *keys: str) -> None:
+    missing = [k for k in keys if k not in raw]
+    if missing:
+        raise BenchError(f"card {path} lacks required field(s): {', '.join(missing)}")
+
+
+def dataset_card(name: str) -> DatasetCard:
+    path, raw = lookup("datasets", name, "dataset")
+    _require(raw, path, "crop", "nonmembers", "scales")
+    return DatasetCard(
+        name=raw["name"],
+        version=raw["version"],
+        path=path,
+        crop=raw["crop"],
+        nonmembers=path.parent / raw["nonmembers"],
+        scales=raw["scales"],
+        canaries=raw.get("canaries", {}),
+        metrics=raw.get("metrics", {}),
+    )
+
+
+def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
+    _require(
+        raw,
+        path,
+        "dataset",
+        "scale",
+        "profile",
+        "resolution",
+        "conditioning",
+        "architecture",
+        "scheduler",
+        "training",
+    )
+    if raw["conditioning"] not in ("unconditional", "caption"):
+        raise BenchError(f"card {path}: conditioning must be 'unconditional' or 'caption'")
+    return ModelCard(
+        name=raw["name"],
+        version=raw["version"],
+        path=path,
+        dataset=raw["dataset"],
+        scale=str(raw["scale"]),
+        profile=raw["profile"],
+        resolution=int(raw["resolution"]),
+        conditioning=raw["conditioning"],
+        canaries=raw.get("canaries", False),
+        architecture=raw["architecture"],
+        scheduler=raw["scheduler"],
+        training=raw["training"],
+        evaluation=raw.get("evaluation", {}),
+        trained=raw.get("trained", {}),
+    )
+
+
+def model_card(name: str) -> ModelCard:
+    return _model_from_raw(*lookup("models", name, "model"))
+
+
+def model_cards() -> list[ModelCard]:
+    return [_model_from_raw(p, raw) for p, raw in load_cards("models").values()]
+
+
+def find_model(scale: str, profile: str, conditioning: str, canaries: bool = False) -> ModelCard:
+    """The zoo model for one benchmark cell; the scale is checked against the zoo's scales."""
+    cards = [c for c in model_cards() if c.profile == profile]
+    scales = sorted({c.scale for c in cards}, key=_scale_key)
+    if scale not in scales:
+        raise BenchError(
+            f"unknown scale {scale!r} for profile {profile}; valid: {', '.join(scales)}"
+        )
+    for card in cards:
+        if (
+            card.scale == scale
+            and card.conditioning == conditioning
+            and bool(card.canaries) == canaries
+        ):
+            return card
+    kind = f"{conditioning}{' canary' if canaries else ''}"
+    raise BenchError(f"the {profile} zoo has no {kind} model at scale {scale}")
+
+
+def _scale_key(scale: str) -> int:
+    return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
+
+
+def attack_card(name: str) -> AttackCard:
+    path, raw = lookup("attacks", name, "attack")
+    _require(raw, path, "implementation", "paper", "threat_model", "defaults")
+    return AttackCard(
+        name=raw["name"],
+        version=raw["version"],
+        path=path,
+        implementation=raw["implementation"],
+        paper=raw["paper"],
+        threat_model=raw["threat_model"],
+        applies_to=tuple(raw.get("applies_to", ["unconditional"])),
+        defaults=raw["defaults"],
+        sources=raw.get("sources", {}),
+    )
+
+
+def attack_names() -> list[str]:
+    return sorted(load_cards("attacks"))
+
+
+def write_trained(card: ModelCard, trained: dict[str, Any]) -> None:
+    """Replace the card's machine-written ``[trained]`` table, keeping the hand-written part."""
+    from bench.atomic import write_text_atomic
+
+    text = card.path.read_text()
+    head = text.split(TRAINED_MARKER)[0].rstrip() + "\n\n"
+    lines = [TRAINED_MARKER, "[trained]"]
+    for key, value in trained.items():
+        lines.append(f"{key} = {_toml_value(value)}")
+    write_text_atomic(card.path, head + "\n".join(lines) + "\n")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -1,0 +1,38 @@
+"""`python -m bench`: one entry point; user mistakes print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.errors import BenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench import evaluate, harness
+    from bench.data import commands as data_commands
+    from bench.zoo import commands as zoo_commands
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    harness.add_parser(sub)
+    evaluate.add_parser(sub)
+    data_commands.add_parser(sub)
+    zoo_commands.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished shards and checkpoints are kept; rerun the same command to "
+            "resume",
+            file=sys.stderr,
+        )
+        return 130

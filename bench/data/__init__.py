@@ -1,0 +1,1 @@
+"""CelebA reading, preprocessing, subset manifests and captions."""

@@ -1,0 +1,266 @@
+"""`bench run` and `bench sweep`: one benchmark cell, end to end, with its run record.
+
+A cell is attack × zoo model × seed at a fixed output budget N_G. The harness alone holds the
+members and non-members; the attack gets a ``ModelView``. The record names everything needed to
+reproduce the numbers: cards and their versions, parameters, checkpoint digest, seed, commit,
+library versions and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.atomic import write_json_atomic
+from bench.attacks.base import ModelView, load_attack
+from bench.candidates import score_candidates
+from bench.cards import AttackCard, ModelCard, attack_card, dataset_card, find_model, model_card
+from bench.data.subset import members, nonmembers
+from bench.errors import BenchError
+from bench.metrics import score
+from bench.paths import bench_home, data_root, reports_dir
+from bench.provenance import git_commit, machine, versions
+from bench.store import RunStore
+from bench.zoo.build import build_sampler
+from bench.zoo.load import load_denoiser, verified_digest
+
+RECORD_SCHEMA = 1
+
+
+def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | None) -> ModelCard:
+    if model is not None:
+        card = model_card(model)
+        if card.conditioning not in attack.applies_to:
+            raise BenchError(
+                f"attack {attack.name} applies to {', '.join(attack.applies_to)} "
+                f"models; {card.name} is {card.conditioning}"
+            )
+        return card
+    return find_model(scale, profile, attack.applies_to[0])
+
+
+def params_key(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def run_cell(
+    attack_name: str,
+    scale: str,
+    *,
+    profile: str = "cpu",
+    seed: int = 0,
+    budget: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    model: str | None = None,
+    root: str | None = None,
+    progress: bool = True,
+    write: bool = True,
+) -> dict[str, Any]:
+    """Run one attack on one zoo model, score it, and write its record; returns the record."""
+    acard = attack_card(attack_name)
+    params = {**acard.params(profile), **(overrides or {})}
+    attack = load_attack(acard, params)
+    mcard = resolve_model(acard, scale, profile, model)
+    digest = verified_digest(mcard)
+    dcard = dataset_card(mcard.dataset)
+    budget = int(budget or dcard.metrics.get("budget", {}).get(profile, 512))
+    data = data_root(root)
+    member_set = members(mcard, data)
+    nonmember_set = nonmembers(mcard, data)
+    run_dir = (
+        bench_home()
+        / "runs"
+        / mcard.name
+        / f"{acard.name}-{params_key(params)}"
+        / f"seed{seed}-n{budget}"
+    )
+    store = RunStore(run_dir, prep_root=bench_home() / "runs" / mcard.name / "prep" / f"seed{seed}")
+    view = ModelView(
+        denoiser=load_denoiser(mcard),
+        make_sampler=lambda: build_sampler(mcard),
+        resolution=mcard.resolution,
+        sampling_steps=int(mcard.scheduler.get("sampling_steps", 50)),
+        conditioning=mcard.conditioning,
+        store=store,
+        captions=tuple(member_set.captions) if acard.threat_model == "white-box+captions" else None,
+    )
+    started = time.time()
+    result = attack.run(view, budget, seed)
+    outputs = store.images()
+    if len(outputs) != budget:
+        raise BenchError(f"attack {acard.name} produced {len(outputs)} outputs, budget {budget}")
+    bands = dcard.bands(mcard.resolution)
+    deltas = dcard.metrics["deltas"]
+    metrics = score(
+        outputs, member_set.images, nonmember_set.images, bands, deltas, progress=progress
+    )
+    record: dict[str, Any] = {
+        "schema": RECORD_SCHEMA,
+        "attack": acard.name,
+        "attack_version": acard.version,
+        "params": params,
+        "model": mcard.name,
+        "model_version": mcard.version,
+        "dataset": dcard.name,
+        "dataset_version": dcard.version,
+        "scale": mcard.scale,
+        "profile": profile,
+        "seed": seed,
+        "budget": budget,
+        "cost": result.cost,
+        "metrics": metrics,
+        "candidates": (
+            score_candidates(result.candidates, member_set.images, deltas)
+            if result.filtering
+            else None
+        ),
+        "info": result.info,
+        "checkpoint_sha256": digest,
+        "commit": git_commit(),
+        "versions": versions(),
+        "machine": machine(),
+        "outputs": str(run_dir),
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    if write:
+        write_json_atomic(record_path(record), record)
+    return record
+
+
+def record_path(record: dict[str, Any]) -> Path:
+    tag = params_key(record["params"])
+    return (
+        reports_dir()
+        / "runs"
+        / record["attack"]
+        / record["model"]
+        / f"seed{record['seed']}-n{record['budget']}-{tag}.json"
+    )
+
+
+def summary(record: dict[str, Any]) -> str:
+    m = record["metrics"]
+    rows = [
+        [
+            band,
+            f"{100 * m['ams'][band]:.2f}",
+            f"{100 * m['ums'][band]:.2f}",
+            f"{100 * m['nonmember']['ams'][band]:.2f}",
+            f"{100 * m['nonmember']['ums'][band]:.2f}",
+        ]
+        for band in m["ams"]
+    ]
+    head = (
+        f"{record['attack']} on {record['model']} (scale {record['scale']}, seed "
+        f"{record['seed']}, N_G={record['budget']})\n"
+    )
+    table = tabulate(
+        rows, headers=["band", "AMS %", "UMS %", "chance AMS %", "chance UMS %"], tablefmt="github"
+    )
+    extracted = ", ".join(f"δ={d}: {n}" for d, n in m["extracted"].items())
+    lines = [
+        head + table,
+        f"extracted members: {extracted}; calibrated: "
+        f"{m['calibrated_extracted']}; Gu d1/d2<1/3: {100 * m['gu_fraction']:.1f}% of "
+        f"outputs, {m['gu_unique']} members",
+    ]
+    if record.get("candidates"):
+        c = record["candidates"]
+        lines.append(
+            f"candidates: {c['n']} ranked; precision/extracted by δ: "
+            + ", ".join(f"{d}: {c['precision'][d]:.2f}/{c['extracted'][d]}" for d in c["precision"])
+        )
+    cost = record["cost"]
+    lines.append(
+        f"cost: {cost['unet_evaluations']:,} UNet evals, "
+        f"{cost['classifier_evaluations']:,} classifier evals; "
+        f"{record['wall_seconds']} s wall; record: {record_path(record)}"
+    )
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides = {"guidance_scale": args.lam} if args.lam is not None else {}
+    record = run_cell(
+        args.attack,
+        args.scale,
+        profile=args.profile,
+        seed=args.seed,
+        budget=args.budget,
+        overrides=overrides,
+        model=args.model,
+        root=args.data_root,
+    )
+    print(json.dumps(record) if args.json else summary(record))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
+    lams = [float(x) for x in args.lambdas.split(",")]
+    rows = []
+    for lam in lams:
+        rec = run_cell(
+            args.attack,
+            args.scale,
+            profile=args.profile,
+            seed=args.seed,
+            budget=args.budget,
+            overrides={"guidance_scale": lam},
+            model=args.model,
+            root=args.data_root,
+        )
+        m = rec["metrics"]
+        rows.append(
+            {
+                "lambda": lam,
+                **{f"ums_{b}": m["ums"][b] for b in m["ums"]},
+                **{f"ams_{b}": m["ams"][b] for b in m["ams"]},
+                "record": str(record_path(rec).relative_to(reports_dir())),
+            }
+        )
+        print(
+            f"λ={lam}: UMS " + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
+            flush=True,
+        )
+    out = reports_dir() / "sweeps" / f"{args.attack}-{rows and rec['model']}-seed{args.seed}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        f"# λ sweep: {args.attack} on {rec['model']}, seed {args.seed}, "
+        f"N_G={rec['budget']}\n\n" + tabulate(rows, headers="keys", tablefmt="github") + "\n"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    for name, func, text in (
+        ("run", cmd_run, "run one attack against one zoo model and score it"),
+        ("sweep", cmd_sweep, "sweep SIDE's guidance scale λ on one model"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--attack", required=True)
+        p.add_argument("--scale", required=True)
+        p.add_argument("--profile", default="cpu")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--budget", type=int, default=None, help="N_G outputs (card default)")
+        p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
+        p.add_argument("--data-root", default=None)
+        if name == "run":
+            p.add_argument(
+                "--lambda",
+                dest="lam",
+                type=float,
+                default=None,
+                help="guidance scale for side/side-ti",
+            )
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--lambdas", default="0,1,2,5,10,20,50")
+        p.set_defaults(func=func)

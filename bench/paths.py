@@ -1,0 +1,49 @@
+"""Where things live: the repository's card folders, the data root and the cache.
+
+Cards are found relative to the source tree (the project is installed editable), so that a clone
+is self-describing; data and caches come from the environment so nothing private enters the repo.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.errors import BenchError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cards_dir(kind: str) -> Path:
+    """The top-level registry folder for ``kind`` (attacks, models or datasets)."""
+    return Path(os.environ.get("BENCH_CARDS", REPO_ROOT)) / kind
+
+
+def checkpoints_dir() -> Path:
+    return cards_dir("models") / "checkpoints"
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get("BENCH_REPORTS", REPO_ROOT / "reports"))
+
+
+def bench_home() -> Path:
+    """Cache root for arrays, training states and generations (``BENCH_HOME``)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "memorization-bench"
+    home = Path(os.environ.get("BENCH_HOME", default))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """The CelebA root: ``--data-root`` first, then ``BENCH_DATA``."""
+    raw = override if override is not None else os.environ.get("BENCH_DATA")
+    if not raw:
+        raise BenchError(
+            "no CelebA root given: pass --data-root or set BENCH_DATA to the folder holding "
+            "img_align_celeba/ and list_attr_celeba.txt"
+        )
+    root = Path(raw).expanduser()
+    if not root.is_dir():
+        raise BenchError(f"CelebA root {root} does not exist: pass --data-root or fix BENCH_DATA")
+    return root

@@ -1,0 +1,46 @@
+"""What produced a result: code version, library versions, machine."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+
+from bench.paths import REPO_ROOT
+
+
+def git_commit() -> str:
+    """The commit of the source tree, with ``+dirty`` when it has uncommitted changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    import diffusers
+    import faiss
+    import numpy
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "faiss": faiss.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"

@@ -1,0 +1,89 @@
+"""Run storage under BENCH_HOME: output shards and cached preparation, resumable and atomic.
+
+Shards are written as they are produced, so a killed run keeps every finished shard and the same
+command resumes from the first missing one; preparation (SIDE's synthetic set, its classifier) is
+cached by key so a λ sweep or a resumed run does not pay for it twice. Each shard records the
+model evaluations it cost, so the cost of a resumed run is still the cost of the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from bench.atomic import write_atomic, write_json_atomic
+
+
+class RunStore:
+    def __init__(self, root: Path, prep_root: Path | None = None) -> None:
+        self.root = root
+        self.prep_root = prep_root or root / "prep"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # --- output shards --------------------------------------------------------------------
+    def shard_path(self, i: int) -> Path:
+        return self.root / f"shard-{i:05d}.npz"
+
+    def done_shards(self) -> int:
+        """Number of consecutive finished shards from 0: where a resumed run starts."""
+        i = 0
+        while self.shard_path(i).is_file():
+            i += 1
+        return i
+
+    def write_shard(
+        self, i: int, images: np.ndarray, unet: int, classifier: int = 0, **extra: np.ndarray
+    ) -> None:
+        def writer(p: Path) -> None:
+            with p.open("wb") as f:
+                np.savez(
+                    f, images=images, unet=np.int64(unet), classifier=np.int64(classifier), **extra
+                )
+
+        write_atomic(self.shard_path(i), writer)
+
+    def shards(self, n: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+        for i in range(self.done_shards() if n is None else n):
+            with np.load(self.shard_path(i)) as z:
+                yield {k: z[k] for k in z.files}
+
+    def images(self, n: int | None = None) -> np.ndarray:
+        return np.concatenate([s["images"] for s in self.shards(n)])
+
+    def shard_cost(self) -> tuple[int, int]:
+        unet = classifier = 0
+        for s in self.shards():
+            unet += int(s["unet"])
+            classifier += int(s["classifier"])
+        return unet, classifier
+
+    # --- cached preparation ---------------------------------------------------------------
+    def cached_arrays(
+        self, key: str, make: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        path = self.prep_root / f"{key}.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        arrays = make()
+        write_atomic(path, lambda p: np.savez(p.open("wb"), **arrays))
+        return arrays
+
+    def cached_tensors(
+        self, key: str, make: Callable[[], tuple[dict[str, torch.Tensor], dict]]
+    ) -> tuple[dict[str, torch.Tensor], dict]:
+        path = self.prep_root / f"{key}.safetensors"
+        meta_path = self.prep_root / f"{key}.json"
+        if path.is_file() and meta_path.is_file():
+            return load_file(str(path)), json.loads(meta_path.read_text())
+        tensors, meta = make()
+        write_atomic(
+            path, lambda p: save_file({k: v.contiguous() for k, v in tensors.items()}, str(p))
+        )
+        write_json_atomic(meta_path, meta)
+        return tensors, meta

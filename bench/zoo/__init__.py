@@ -1,0 +1,1 @@
+"""The model zoo: building, training, checkpointing and serving the cards' DDPMs."""

@@ -1,0 +1,124 @@
+"""`bench zoo train` and `bench zoo list`: train a card end to end, and show the zoo's state."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.cards import ModelCard, model_card, model_cards, write_trained
+from bench.data.subset import members
+from bench.paths import data_root
+from bench.provenance import git_commit, machine
+from bench.zoo.checkpoint import save_tensors, sha256
+from bench.zoo.load import checkpoint_status, load_denoiser
+from bench.zoo.memorisation import measure
+from bench.zoo.train import train
+
+
+def train_card(
+    card: ModelCard,
+    root_override: str | None,
+    max_steps: int | None = None,
+    progress: bool = True,
+    checkpoint_every: int = 500,
+) -> dict[str, Any]:
+    """Train (or resume) to budget, release the EMA weights, measure and record memorisation."""
+    data = members(card, data_root(root_override))
+    trainer, result = train(
+        card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
+    )
+    if result.steps < trainer.total_steps:
+        return {"status": "partial", "steps": result.steps}
+    tensors, meta = trainer.release()
+    save_tensors(card.checkpoint_path, tensors, meta)
+    record: dict[str, Any] = {
+        "checkpoint_sha256": sha256(card.checkpoint_path),
+        "steps": result.steps,
+        "images_seen": result.images_seen,
+        "train_cpu_minutes": round(result.train_seconds / 60, 1),
+        "machine": machine(),
+        "commit": git_commit(),
+    }
+    write_trained(card, record)
+    card = model_card(card.name)
+    mem = measure(card, load_denoiser(card), data.images, data.captions, progress=progress)
+    record.update(
+        memorised_fraction=round(mem.memorised_fraction, 4),
+        unique_hits=mem.unique_hits,
+        eval_samples=mem.samples,
+        median_nearest_l2=round(mem.median_nearest_l2, 4),
+    )
+    write_trained(card, record)
+    return {"status": "trained", **record}
+
+
+def zoo_rows() -> list[dict[str, Any]]:
+    rows = []
+    for card in sorted(
+        model_cards(),
+        key=lambda c: (c.profile, c.conditioning, bool(c.canaries), _scale_value(c.scale)),
+    ):
+        t = card.trained
+        rows.append(
+            {
+                "name": card.name,
+                "profile": card.profile,
+                "scale": card.scale,
+                "resolution": card.resolution,
+                "conditioning": card.conditioning,
+                "canaries": card.canaries or False,
+                "status": checkpoint_status(card),
+                "images_seen": t.get("images_seen", 0),
+                "memorised_fraction": t.get("memorised_fraction"),
+                "unique_hits": t.get("unique_hits"),
+            }
+        )
+    return rows
+
+
+def _scale_value(scale: str) -> int:
+    return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = train_card(
+        model_card(args.name),
+        args.data_root,
+        args.max_steps,
+        progress=True,
+        checkpoint_every=args.checkpoint_every,
+    )
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = zoo_rows()
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        print(tabulate(rows, headers="keys", tablefmt="github"))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    zoo = sub.add_parser("zoo", help="train and list the model zoo").add_subparsers(
+        dest="zoo_cmd", required=True
+    )
+    p = zoo.add_parser("train", help="train one zoo model to its card's budget (resumable)")
+    p.add_argument("name")
+    p.add_argument("--data-root", default=None)
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop early after this many steps (the state stays resumable)",
+    )
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between saved states")
+    p.set_defaults(func=cmd_train)
+    p = zoo.add_parser("list", help="every model card with status and measured memorisation")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)

@@ -1,0 +1,63 @@
+"""Load a released zoo checkpoint into a ready-to-sample ``Denoiser``.
+
+The checkpoint's sha256 must match the card: results are only comparable if everyone attacks the
+same weights, so a mismatch is an error, never a warning.
+"""
+
+from __future__ import annotations
+
+from bench.cards import ModelCard
+from bench.errors import BenchError
+from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
+from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
+from bench.zoo.denoiser import Denoiser
+
+
+def checkpoint_status(card: ModelCard) -> str:
+    """``trained`` (released checkpoint matching the card), ``partial`` or ``missing``."""
+    from bench.zoo.train import state_path
+
+    if card.checkpoint_path.is_file() and card.trained.get("checkpoint_sha256"):
+        return "trained"
+    return "partial" if state_path(card).is_file() else "missing"
+
+
+def verified_digest(card: ModelCard) -> str:
+    path = card.checkpoint_path
+    if not path.is_file() or not card.trained.get("checkpoint_sha256"):
+        raise BenchError(
+            f"model {card.name} has no checkpoint; train it with "
+            f"`python -m bench zoo train {card.name}`"
+        )
+    digest = sha256(path)
+    if digest != card.trained["checkpoint_sha256"]:
+        raise BenchError(
+            f"checkpoint {path} has sha256 {digest[:12]}… but card {card.name} records "
+            f"{card.trained['checkpoint_sha256'][:12]}…; it belongs to another card or was altered"
+        )
+    return digest
+
+
+def load_denoiser(card: ModelCard) -> Denoiser:
+    """The card's EMA weights in fp32, in eval mode, digest-checked."""
+    verified_digest(card)
+    tensors, meta = load_tensors(card.checkpoint_path, card)
+    unet = build_unet(card)
+    _load(unet, unprefixed("unet", tensors), card)
+    text = None
+    if card.conditioning == "caption":
+        text = build_text_encoder(card, meta["vocab"])
+        _load(text, unprefixed("text", tensors), card)
+        text.eval().requires_grad_(False)
+    unet.eval().requires_grad_(False)
+    return Denoiser(unet=unet, scheduler=build_scheduler(card), text_encoder=text)
+
+
+def _load(module, state, card: ModelCard) -> None:
+    try:
+        module.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise BenchError(
+            f"checkpoint for {card.name} does not fit its architecture ({first})"
+        ) from None

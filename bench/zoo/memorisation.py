@@ -1,0 +1,70 @@
+"""Measure how much a trained zoo model memorises, from unguided samples.
+
+The zoo's claim that memorisation falls with scale must be measured, not assumed: we draw the
+card's fixed number of samples and count Gu et al.'s criterion d1/d2 < 1/3 against the members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.cards import ModelCard
+from bench.imageio import to_unit
+from bench.neighbours import NeighbourIndex
+from bench.sampling import sample
+from bench.zoo.build import build_sampler
+from bench.zoo.denoiser import Denoiser
+
+GU_RATIO = 1.0 / 3.0
+
+
+@dataclass(frozen=True)
+class Memorisation:
+    samples: int
+    memorised_fraction: float
+    unique_hits: int
+    median_nearest_l2: float
+
+
+def gu_memorised(
+    samples: np.ndarray, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample: memorised flag, nearest member index and nearest distance."""
+    dist, idx = NeighbourIndex(to_unit(members)).knn(to_unit(samples), 2)
+    ratio = dist[:, 0] / np.maximum(dist[:, 1], 1e-12)
+    return ratio < GU_RATIO, idx[:, 0], dist[:, 0]
+
+
+def measure(
+    card: ModelCard,
+    denoiser: Denoiser,
+    members: np.ndarray,
+    captions: list[str],
+    progress: bool = True,
+) -> Memorisation:
+    """Unguided samples (captions drawn in order from the members' for caption models)."""
+    n = int(card.evaluation.get("samples", 256))
+    caps = None
+    if denoiser.conditional:
+        rng = np.random.default_rng(int(card.evaluation.get("seed", 1)))
+        caps = [captions[i] for i in rng.integers(0, len(captions), n)]
+    out = np.concatenate(
+        list(
+            sample(
+                denoiser,
+                build_sampler(card),
+                n,
+                card.resolution,
+                int(card.scheduler.get("sampling_steps", 50)),
+                seed=int(card.evaluation.get("seed", 1)),
+                captions=caps,
+                progress=progress,
+            )
+        )
+    )
+    flags, nearest, d1 = gu_memorised(out, members)
+    return Memorisation(
+        n, float(flags.mean()), int(len(np.unique(nearest[flags]))), float(np.median(d1))
+    )

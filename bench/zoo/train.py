@@ -1,0 +1,211 @@
+"""Train one zoo model: EMA, bf16 autocast, atomic resumable checkpoints.
+
+Every random draw is a function of (seed, step), so a run killed at any point and resumed from its
+last checkpoint continues exactly where an uninterrupted run would have been.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from bench.cards import ModelCard
+from bench.data.subset import Subset
+from bench.imageio import to_tensor
+from bench.paths import bench_home
+from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
+from bench.zoo.checkpoint import load_tensors, prefixed, save_tensors, unprefixed
+from bench.zoo.text_encoder import build_vocab
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    images_seen: int
+    train_seconds: float
+    state_path: Path
+
+
+def state_path(card: ModelCard) -> Path:
+    return bench_home() / "train" / card.name / "state.safetensors"
+
+
+class Trainer:
+    """Holds the model, its EMA copy and the optimiser for one card."""
+
+    def __init__(self, card: ModelCard, data: Subset) -> None:
+        self.card = card
+        self.cfg = card.training
+        self.data = data
+        self.stream = np.repeat(np.arange(len(data.files)), data.counts)
+        torch.manual_seed(int(self.cfg["seed"]))  # weight init only; all later draws are explicit
+        self.vocab = build_vocab(data.captions) if card.conditioning == "caption" else None
+        self.modules = {"unet": build_unet(card)}
+        if self.vocab is not None:
+            self.modules["text"] = build_text_encoder(card, self.vocab)
+        self.ema = {k: _clone(m) for k, m in self.modules.items()}
+        self.params = [p for m in self.modules.values() for p in m.parameters()]
+        self.opt = torch.optim.AdamW(
+            self.params,
+            lr=float(self.cfg["lr"]),
+            weight_decay=float(self.cfg.get("weight_decay", 0.0)),
+        )
+        self.scheduler = build_scheduler(card)
+        self.images = to_tensor(data.images)
+        self.step = 0
+        self.seconds = 0.0
+
+    @property
+    def batch(self) -> int:
+        return int(self.cfg["batch"])
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.cfg["images_seen"]) // self.batch
+
+    def _indices(self, step: int) -> np.ndarray:
+        """Batch ``step`` of a seeded per-epoch shuffle of the (duplicated) training stream."""
+        per_epoch = len(self.stream) // self.batch or 1
+        epoch, pos = divmod(step, per_epoch)
+        rng = np.random.default_rng([int(self.cfg["seed"]), epoch])
+        order = self.stream[rng.permutation(len(self.stream))]
+        if len(order) < self.batch:
+            order = np.resize(order, self.batch)
+        return order[pos * self.batch : (pos + 1) * self.batch]
+
+    def train_step(self) -> float:
+        g = torch.Generator().manual_seed(int(self.cfg["seed"]) * 7_919 + self.step)
+        idx = self._indices(self.step)
+        x0 = self.images[idx]
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(idx),), generator=g)
+        x_t = self.scheduler.add_noise(x0, noise, t)
+        target = {"sample": x0, "epsilon": noise}[self.scheduler.config.prediction_type]
+        warmup = int(self.cfg.get("warmup_steps", 0))
+        for group in self.opt.param_groups:
+            group["lr"] = float(self.cfg["lr"]) * min(1.0, (self.step + 1) / max(1, warmup))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16", False))):
+            if "text" in self.modules:
+                caps = [self.data.captions[i] for i in idx]
+                states, mask = self.modules["text"](caps)
+                pred = self.modules["unet"](
+                    x_t, t, encoder_hidden_states=states, encoder_attention_mask=mask.float()
+                ).sample
+            else:
+                pred = self.modules["unet"](x_t, t).sample
+        loss = F.mse_loss(pred.float(), target)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, float(self.cfg.get("grad_clip", 1.0)))
+        self.opt.step()
+        decay = float(self.cfg["ema_decay"])
+        with torch.no_grad():
+            for k, m in self.modules.items():
+                for pe, p in zip(self.ema[k].parameters(), m.parameters()):
+                    pe.lerp_(p, 1.0 - decay)
+        self.step += 1
+        return float(loss.detach())
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def meta(self) -> dict:
+        return {
+            "card": self.card.name,
+            "card_version": self.card.version,
+            "step": self.step,
+            "images_seen": self.step * self.batch,
+            "train_seconds": self.seconds,
+            "vocab": self.vocab,
+        }
+
+    def save_state(self, path: Path) -> None:
+        tensors: dict[str, torch.Tensor] = {}
+        for k, m in self.modules.items():
+            tensors.update(prefixed(f"model.{k}", m))
+            tensors.update(prefixed(f"ema.{k}", self.ema[k]))
+        opt = self.opt.state_dict()
+        for pid, st in opt["state"].items():
+            for name, value in st.items():
+                tensors[f"opt.{pid}.{name}"] = torch.as_tensor(value)
+        save_tensors(path, tensors, self.meta())
+
+    def load_state(self, path: Path) -> None:
+        tensors, meta = load_tensors(path, self.card)
+        if meta.get("vocab") != self.vocab:
+            raise ValueError("training state was written for another caption vocabulary")
+        for k, m in self.modules.items():
+            m.load_state_dict(unprefixed(f"model.{k}", tensors))
+            self.ema[k].load_state_dict(unprefixed(f"ema.{k}", tensors))
+        opt = self.opt.state_dict()
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("opt."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value
+        opt["state"] = state
+        self.opt.load_state_dict(opt)
+        self.step = int(meta["step"])
+        self.seconds = float(meta["train_seconds"])
+
+    def release(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """EMA weights in fp16: the artefact the zoo commits and attacks load."""
+        tensors: dict[str, torch.Tensor] = {}
+        for k, m in self.ema.items():
+            tensors.update(
+                {key: v.half() if v.is_floating_point() else v for key, v in prefixed(k, m).items()}
+            )
+        meta = self.meta()
+        meta["config"] = json.loads(
+            json.dumps({"architecture": self.card.architecture, "scheduler": self.card.scheduler})
+        )
+        return tensors, meta
+
+
+def _clone(module: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    ema = copy.deepcopy(module)
+    ema.requires_grad_(False)
+    return ema
+
+
+def train(
+    card: ModelCard,
+    data: Subset,
+    *,
+    max_steps: int | None = None,
+    checkpoint_every: int = 500,
+    progress: bool = True,
+) -> tuple[Trainer, TrainResult]:
+    """Train to the card's budget (or ``max_steps``), resuming from the saved state if present."""
+    trainer = Trainer(card, data)
+    path = state_path(card)
+    if path.is_file():
+        trainer.load_state(path)
+    stop = min(trainer.total_steps, max_steps if max_steps is not None else trainer.total_steps)
+    bar = tqdm(
+        total=trainer.total_steps,
+        initial=trainer.step,
+        desc=f"training {card.name}",
+        unit="step",
+        disable=not progress,
+    )
+    for m in trainer.modules.values():
+        m.train()
+    while trainer.step < stop:
+        t0 = time.perf_counter()
+        loss = trainer.train_step()
+        trainer.seconds += time.perf_counter() - t0
+        bar.update(1)
+        if trainer.step % 50 == 0:
+            bar.set_postfix(loss=f"{loss:.4f}")
+        if trainer.step % checkpoint_every == 0 or trainer.step == stop:
+            trainer.save_state(path)
+    bar.close()
+    return trainer, TrainResult(trainer.step, trainer.step * trainer.batch, trainer.seconds, path)

@@ -1,0 +1,147 @@
+"""The CelebA reader, preprocessing, manifests and captions, on generated trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.cards import dataset_card
+from bench.data.captions import caption
+from bench.data.celeba import read_index
+from bench.data.manifests import members, read_manifest, training_multiset
+from bench.data.preprocess import crop_box, load_images, preprocess
+from bench.errors import BenchError
+from bench.paths import data_root
+from tests.conftest import make_celeba
+
+
+def test_reader_reads_official_and_half_size(tmp_path: Path) -> None:
+    for size in ((178, 218), (89, 109)):
+        root = make_celeba(tmp_path / f"c{size[0]}", n=6, size=size)
+        index = read_index(root)
+        assert index.files[0] == "000001.jpg" and index.attributes.shape == (6, 40)
+        assert index.identities.tolist() == [1, 1, 2, 2, 3, 3]
+
+
+def test_crop_is_the_same_region_at_both_sizes() -> None:
+    crop = {"left": 0.08427, "top": 0.18349, "size": 0.83146}
+    full, half = crop_box(178, 218, crop), crop_box(89, 109, crop)
+    assert full == (15, 40, 163, 188)
+    assert all(abs(a / 2 - b) <= 0.5 for a, b in zip(full, half))
+    # a half-size copy of an image gives (nearly) the same preprocessed pixels
+    rng = np.random.default_rng(0)
+    big = Image.fromarray(rng.integers(0, 255, (218, 178, 3), dtype=np.uint8)).filter(
+        __import__("PIL.ImageFilter", fromlist=["GaussianBlur"]).GaussianBlur(6)
+    )
+    small = big.resize((89, 109), Image.Resampling.LANCZOS)
+    a = preprocess(big, crop, 16).astype(int)
+    b = preprocess(small, crop, 16).astype(int)
+    assert np.abs(a - b).mean() < 4
+
+
+def test_missing_root_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    with pytest.raises(BenchError, match="pass --data-root or set BENCH_DATA"):
+        data_root()
+    with pytest.raises(BenchError, match="does not exist"):
+        data_root(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BenchError, match="not in CelebA's layout"):
+        read_index(tmp_path / "empty")
+
+
+def test_attribute_rows_that_disagree_with_identities(celeba_root: Path) -> None:
+    ident = celeba_root / "identity_CelebA.txt"
+    ident.write_text("\n".join(ident.read_text().splitlines()[:-1]) + "\n")
+    with pytest.raises(BenchError, match="disagree on 1 image"):
+        read_index(celeba_root)
+
+
+def test_attribute_count_mismatch(celeba_root: Path) -> None:
+    attr = celeba_root / "list_attr_celeba.txt"
+    lines = attr.read_text().splitlines()
+    attr.write_text("\n".join(["999"] + lines[1:]) + "\n")
+    with pytest.raises(BenchError, match="header says 999 images"):
+        read_index(celeba_root)
+
+
+def test_corrupt_jpeg_is_named(world: Path, celeba_root: Path) -> None:
+    card = dataset_card("celeba")
+    names = members(card, "8")
+    (celeba_root / "img_align_celeba" / names[0]).write_bytes(b"\xff\xd8not a jpeg")
+    with pytest.raises(BenchError, match=f"{names[0]} is corrupt"):
+        load_images(card, celeba_root, names, 8)
+
+
+def test_manifests_are_nested_and_identity_disjoint(world: Path, celeba_root: Path) -> None:
+    card = dataset_card("celeba")
+    index = read_index(celeba_root)
+    small, large = members(card, "8"), members(card, "24")
+    assert large[:8] == small and len(set(large)) == 24
+    non = read_manifest(card.nonmembers)
+    ident = dict(zip(index.files, index.identities.tolist()))
+    assert len(non) == 8
+    assert not {ident[f] for f in non} & {ident[f] for f in large}
+
+
+def test_unknown_and_unsuppliable_scales(world: Path, celeba_root: Path) -> None:
+    card = dataset_card("celeba")
+    with pytest.raises(BenchError, match=r"unknown scale '3k'.*valid: 8, 24, 100"):
+        members(card, "3k")
+    with pytest.raises(BenchError, match=r"scale 100 needs 100 member images.*supplies \d+"):
+        members(card, "100", read_index(celeba_root))
+
+
+def test_canary_multiset(world: Path) -> None:
+    card = dataset_card("celeba")
+    files, counts = training_multiset(card, "24", "24")
+    assert len(files) == 24 and sorted(counts.tolist()) == [1] * 22 + [4, 4]
+
+
+def test_preprocess_cache_round_trip(world: Path, celeba_root: Path) -> None:
+    card = dataset_card("celeba")
+    names = members(card, "8")
+    first = load_images(card, celeba_root, names, 8)
+    (celeba_root / "img_align_celeba" / names[0]).unlink()  # second load must come from cache
+    assert np.array_equal(first, load_images(card, celeba_root, names, 8))
+    assert first.dtype == np.uint8 and first.shape == (8, 8, 8, 3)
+
+
+def test_caption_is_deterministic_text() -> None:
+    attrs = dict.fromkeys(
+        [
+            "Smiling",
+            "Young",
+            "Male",
+            "Wavy_Hair",
+            "Straight_Hair",
+            "Bald",
+            "Bangs",
+            "No_Beard",
+            "Mustache",
+            "Heavy_Makeup",
+            "Mouth_Slightly_Open",
+            "Black_Hair",
+            "Blond_Hair",
+            "Brown_Hair",
+            "Gray_Hair",
+            "Eyeglasses",
+            "Wearing_Hat",
+            "Wearing_Earrings",
+            "Wearing_Necklace",
+            "Wearing_Lipstick",
+        ],
+        False,
+    )
+    attrs.update(
+        Smiling=True,
+        Young=True,
+        Wavy_Hair=True,
+        Blond_Hair=True,
+        Wearing_Earrings=True,
+        No_Beard=True,
+    )
+    assert caption(attrs) == "a smiling young woman with wavy blond hair, wearing earrings"

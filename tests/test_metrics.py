@@ -1,0 +1,450 @@
+"""The metrics engine on planted cases with hand-computed answers, properties, SSCD and the CLI.
+
+Images are random uint8 arrays in [40, 215]; two such images lie about 0.28 apart in normalised ℓ2,
+far from every band below. A "shifted" copy moves every channel by exactly ±t, so its distance to
+the original is exactly t / 255 and can be placed in the middle of any band.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from bench.cards import dataset_card
+from bench.data.subset import Subset
+from bench.errors import BenchError
+from bench.metrics import BAND_NAMES, calibrate_bands, score
+from bench.metrics.calibrate import CALIBRATED_MARKER, write_bands
+from bench.metrics.samples import load_samples
+from bench.registry import tomllib
+
+RES = 16
+BANDS = {
+    "high": {"lo": 0.0, "hi": 0.05},
+    "mid": {"lo": 0.05, "hi": 0.1},
+    "low": {"lo": 0.1, "hi": 0.15},
+}
+DELTAS = [0.05, 0.1, 0.15]
+# Shifts whose distance t/255 sits mid-band: 0.0235 (high), 0.0745 (mid), 0.1255 (low).
+T_BAND = {"high": 6, "mid": 19, "low": 32}
+SSCD_BANDS = {
+    "high": {"lo": 0.6, "hi": 1.0},
+    "mid": {"lo": 0.5, "hi": 0.6},
+    "low": {"lo": 0.4, "hi": 0.5},
+}
+
+
+def faces(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(40, 216, (n, RES, RES, 3), dtype=np.uint8)
+
+
+def shifted(image: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+    signs = rng.choice(np.array([-1, 1], dtype=np.int16), image.shape)
+    return (image.astype(np.int16) + t * signs).astype(np.uint8)
+
+
+RNG = np.random.default_rng(0)
+MEMBERS = faces(RNG, 60)  # more than Carlini's n = 50, so the calibration uses a true subset
+NONMEMBERS = faces(RNG, 40)
+
+
+def run_score(
+    outputs: np.ndarray, members: np.ndarray = MEMBERS, nonmembers: np.ndarray = NONMEMBERS
+) -> dict:
+    return score(outputs, members, nonmembers, BANDS, DELTAS)
+
+
+# --- planted cases ----------------------------------------------------------------------------
+
+
+def test_planted_copies_bands_and_nonmembers():
+    rng = np.random.default_rng(1)
+    outputs = np.stack(
+        [
+            MEMBERS[0],  # exact copy
+            shifted(MEMBERS[1], T_BAND["high"], rng),
+            shifted(MEMBERS[2], T_BAND["mid"], rng),
+            shifted(MEMBERS[3], T_BAND["low"], rng),
+            NONMEMBERS[0],  # an image the model never saw
+            MEMBERS[0],  # the same copy again
+            faces(rng, 1)[0],  # unrelated
+        ]
+    )
+    r = run_score(outputs)
+    assert r["n_outputs"] == 7
+    assert r["ams"] == {"high": 3 / 7, "mid": 1 / 7, "low": 1 / 7}
+    assert r["ums"] == {"high": 2 / 7, "mid": 1 / 7, "low": 1 / 7}
+    assert r["extracted"] == {"0.05": 2, "0.1": 3, "0.15": 4}
+    # Calibrated: d < 0.5 · mean of 50 nearest (≈ 0.14), so copies up to the low band count.
+    assert r["calibrated_extracted"] == 4
+    # Gu: d1/d2 ≈ 0, 0.08, 0.26 pass 1/3; the low-band copy (≈ 0.43) does not.
+    assert r["gu_fraction"] == 4 / 7
+    assert r["gu_unique"] == 3
+    # Against non-members only the non-member image itself matches: the chance level.
+    chance = r["nonmember"]
+    assert chance["ams"] == {"high": 1 / 7, "mid": 0.0, "low": 0.0}
+    assert chance["ums"] == {"high": 1 / 7, "mid": 0.0, "low": 0.0}
+    assert chance["extracted"] == {"0.05": 1, "0.1": 1, "0.15": 1}
+    assert chance["calibrated_extracted"] == 1
+    assert (chance["gu_fraction"], chance["gu_unique"]) == (1 / 7, 1)
+    assert r["bands"] == BANDS
+    json.dumps(r)  # plain JSON types only
+
+
+def test_repeated_output_is_not_double_counted():
+    r = run_score(np.repeat(MEMBERS[:1], 5, axis=0))
+    assert r["ams"]["high"] == 1.0
+    assert r["ums"]["high"] == 1 / 5
+    assert r["extracted"]["0.05"] == 1
+    assert (r["calibrated_extracted"], r["gu_unique"]) == (1, 1)
+
+
+def test_output_in_band_of_two_members_counts_both():
+    rng = np.random.default_rng(2)
+    base = faces(rng, 1)[0]
+    signs = rng.choice(np.array([-1, 1], dtype=np.int16), base.shape)
+    pair = np.stack([base, (base + 8 * signs).astype(np.uint8)])  # members 8/255 apart
+    output = (base + 4 * signs).astype(np.uint8)[None]  # 4/255 from both
+    r = run_score(output, members=np.concatenate([pair, faces(rng, 10)]))
+    assert r["ams"]["high"] == 1.0
+    assert r["ums"]["high"] == 2.0  # UMS divides by outputs, so it can exceed 1
+    assert r["extracted"]["0.05"] == 2
+    assert r["gu_fraction"] == 0.0  # d1 = d2: no single member stands out
+
+
+def test_every_member_in_band_counts_not_only_the_nearest_fifty():
+    rng = np.random.default_rng(3)
+    base = faces(rng, 1)[0]
+    cluster = np.stack([shifted(base, 1 + i % 3, rng) for i in range(70)])  # all within 3/255
+    members = np.concatenate([cluster, faces(rng, 20)])
+    r = run_score(base[None], members=members)
+    assert r["ums"]["high"] == 70.0
+    assert r["extracted"] == {"0.05": 70, "0.1": 70, "0.15": 70}
+    assert r == reference(base[None], members)
+
+
+def test_empty_output_set_is_a_clear_error():
+    with pytest.raises(BenchError, match="no outputs to score"):
+        run_score(MEMBERS[:0])
+
+
+def test_outputs_at_another_resolution_are_refused():
+    with pytest.raises(BenchError, match="resize the outputs"):
+        run_score(np.zeros((2, 8, 8, 3), np.uint8))
+
+
+def test_band_edges_are_validated():
+    with pytest.raises(BenchError, match="'mid' is missing"):
+        score(MEMBERS[:1], MEMBERS, NONMEMBERS, {"high": BANDS["high"]}, DELTAS)
+
+
+# --- a brute-force reference and property tests -----------------------------------------------
+
+
+def _pool_reference(outputs: np.ndarray, pool: np.ndarray) -> dict:
+    """The definitions written out over the full O(N·M) distance matrix, in float64."""
+    a = outputs.reshape(len(outputs), -1).astype(np.float64) / 255
+    b = pool.reshape(len(pool), -1).astype(np.float64) / 255
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).mean(-1))
+    n = len(outputs)
+    order = np.sort(d, axis=1)
+    in_band = {k: (d >= v["lo"]) & (d < v["hi"]) for k, v in BANDS.items()}
+    near = order[:, 0]
+    threshold = 0.5 * order[:, :50].mean(1, keepdims=True)
+    gu = order[:, 0] < order[:, 1] / 3
+    return {
+        "ams": {
+            k: float(((near >= v["lo"]) & (near < v["hi"])).sum()) / n for k, v in BANDS.items()
+        },
+        "ums": {k: int(m.any(0).sum()) / n for k, m in in_band.items()},
+        "extracted": {str(t): int((d <= t).any(0).sum()) for t in DELTAS},
+        "calibrated_extracted": int((d < threshold).any(0).sum()),
+        "gu_fraction": int(gu.sum()) / n,
+        "gu_unique": len(set(d[gu].argmin(1).tolist())),
+        "nearest_p95": pytest.approx(float(np.percentile(near, 95)), abs=1e-4),
+    }
+
+
+def reference(
+    outputs: np.ndarray, members: np.ndarray = MEMBERS, nonmembers: np.ndarray = NONMEMBERS
+) -> dict:
+    return {
+        "n_outputs": len(outputs),
+        **_pool_reference(outputs, members),
+        "nonmember": _pool_reference(outputs, nonmembers),
+        "bands": BANDS,
+    }
+
+
+KINDS = ("copy", "high", "mid", "low", "nonmember", "unrelated")
+
+
+@st.composite
+def planted_outputs(draw) -> np.ndarray:
+    spec = draw(
+        st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 39)), min_size=1, max_size=12)
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    out = []
+    for kind, j in spec:
+        if kind == "copy":
+            out.append(MEMBERS[j])
+        elif kind in T_BAND:
+            out.append(shifted(MEMBERS[j], T_BAND[kind], rng))
+        elif kind == "nonmember":
+            out.append(NONMEMBERS[j])
+        else:
+            out.append(faces(rng, 1)[0])
+    return np.stack(out)
+
+
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(outputs=planted_outputs())
+def test_engine_matches_the_definitions(outputs):
+    assert run_score(outputs) == reference(outputs)
+
+
+@PROPERTY
+@given(outputs=planted_outputs(), seed=st.integers(0, 2**16))
+def test_permuting_outputs_changes_nothing(outputs, seed):
+    perm = np.random.default_rng(seed).permutation(len(outputs))
+    assert run_score(outputs[perm]) == run_score(outputs)
+
+
+@PROPERTY
+@given(outputs=planted_outputs())
+def test_duplicating_outputs_keeps_ams_and_ums_numerator(outputs):
+    once, twice = run_score(outputs), run_score(np.concatenate([outputs, outputs]))
+    n = len(outputs)
+    for pool_once, pool_twice in ((once, twice), (once["nonmember"], twice["nonmember"])):
+        assert pool_twice["ams"] == pool_once["ams"]
+        for band in BAND_NAMES:
+            assert round(pool_twice["ums"][band] * 2 * n) == round(pool_once["ums"][band] * n)
+
+
+@PROPERTY
+@given(outputs=planted_outputs(), j=st.integers(0, 39))
+def test_adding_a_nonmember_image_never_raises_an_extraction_count(outputs, j):
+    before = run_score(outputs)
+    after = run_score(np.concatenate([outputs, NONMEMBERS[j : j + 1]]))
+    for key in ("calibrated_extracted", "gu_unique"):
+        assert after[key] <= before[key]
+    for delta in before["extracted"]:
+        assert after["extracted"][delta] <= before["extracted"][delta]
+
+
+# --- calibration ------------------------------------------------------------------------------
+
+
+def test_calibrated_bands_follow_the_nonmember_quantiles():
+    rng = np.random.default_rng(4)
+    sigma = np.linspace(1, 30, 200)[:, None, None, None]  # lookalikes from near-copy to distant
+    noisy = MEMBERS[np.arange(200) % 60] + rng.normal(0, 1, (200, RES, RES, 3)) * sigma
+    nonmembers = np.clip(noisy.round(), 0, 255).astype(np.uint8)
+    bands = calibrate_bands(MEMBERS, nonmembers)
+    flat = nonmembers.reshape(200, -1).astype(np.float64) / 255
+    base = MEMBERS.reshape(60, -1).astype(np.float64) / 255
+    nearest = np.sqrt(((flat[:, None] - base[None]) ** 2).mean(-1)).min(1)
+    lo = 0.0
+    for name, q in (("high", 0.001), ("mid", 0.01), ("low", 0.05)):
+        # faiss works in float32: near-copy distances agree with float64 to about 1e-5.
+        assert bands[name]["lo"] == lo
+        assert bands[name]["hi"] == pytest.approx(np.quantile(nearest, q), abs=2e-5)
+        rate = np.mean((nearest >= lo) & (nearest < bands[name]["hi"]))
+        assert bands[name]["false_match_rate"] == pytest.approx(rate, abs=1 / 200)
+        lo = bands[name]["hi"]
+
+
+def test_write_bands_keeps_the_hand_written_card(tmp_path):
+    card = dataset_card("celeba")
+    copy = tmp_path / "celeba.toml"
+    copy.write_text(card.path.read_text())
+    card = dataclasses.replace(card, path=copy)
+    entry = {"calibrated_on": {"scale": "5k", "members": 5, "nonmembers": 2}, **BANDS}
+    write_bands(card, 32, entry)
+    write_bands(card, 64, entry)
+    text = copy.read_text()
+    parsed = tomllib.loads(text)
+    assert text.count(CALIBRATED_MARKER) == 1
+    assert parsed["metrics"]["deltas"] == dataset_card("celeba").metrics["deltas"]
+    assert parsed["metrics"]["bands"]["32"]["mid"] == BANDS["mid"]
+    assert {"32", "64"} <= set(parsed["metrics"]["bands"])
+
+
+# --- SSCD plumbing ------------------------------------------------------------------------------
+
+
+class TinyDescriptor(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, kernel_size=16, stride=16)
+        self.pool = torch.nn.AdaptiveAvgPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.conv(x)).flatten(1)
+
+
+# SSCD ships as TorchScript, which torch now marks deprecated; the suite still has to read it.
+ignore_torchscript_deprecation = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def sscd_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_sscd.pt"
+    torch.jit.script(TinyDescriptor()).save(str(path))
+    return path
+
+
+@ignore_torchscript_deprecation
+def test_sscd_bands_match_cosine_similarity(sscd_file):
+    from bench.metrics.sscd import SscdEmbedder
+
+    outputs = np.concatenate([MEMBERS[:2], faces(np.random.default_rng(5), 3)])
+    r = score(outputs, MEMBERS, NONMEMBERS, BANDS, DELTAS, sscd=sscd_file, sscd_bands=SSCD_BANDS)
+    embedder = SscdEmbedder(sscd_file)
+    out = embedder.embed(outputs)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    for pool, got in ((MEMBERS, r["sscd"]), (NONMEMBERS, r["sscd"]["nonmember"])):
+        sim = out @ embedder.embed(pool).T
+        for name, band in SSCD_BANDS.items():
+            inside = (sim > band["lo"]) & (sim <= band["hi"] + 1e-6)
+            assert got["ams"][name] == pytest.approx(
+                np.mean((sim.max(1) > band["lo"]) & (sim.max(1) <= band["hi"] + 1e-6))
+            )
+            assert got["ums"][name] == pytest.approx(inside.any(0).sum() / len(outputs))
+    assert r["sscd"]["ams"]["high"] >= 2 / 5  # the two exact copies have similarity 1
+    assert r["sscd"]["bands"] == SSCD_BANDS
+
+
+def test_missing_sscd_file_says_where_to_get_it(tmp_path):
+    with pytest.raises(BenchError, match="facebookresearch/sscd-copy-detection"):
+        score(
+            MEMBERS[:1],
+            MEMBERS,
+            NONMEMBERS,
+            BANDS,
+            DELTAS,
+            sscd=tmp_path / "none.pt",
+            sscd_bands=SSCD_BANDS,
+        )
+
+
+@ignore_torchscript_deprecation
+def test_a_non_torchscript_sscd_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(BenchError, match="not a TorchScript model"):
+        score(MEMBERS[:1], MEMBERS, NONMEMBERS, BANDS, DELTAS, sscd=bad, sscd_bands=SSCD_BANDS)
+
+
+# --- the evaluate command -----------------------------------------------------------------------
+
+
+def evaluate(*argv: str) -> int:
+    from bench.evaluate import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["evaluate", *argv])
+    return args.func(args)
+
+
+def save_pngs(folder, images) -> None:
+    folder.mkdir(exist_ok=True)
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """The error paths must fail before any CelebA data is needed."""
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+
+
+def test_evaluate_unknown_scale(tmp_path, no_data):
+    with pytest.raises(BenchError, match="unknown scale '3k'.*valid: .*1k"):
+        evaluate("--samples", str(tmp_path), "--scale", "3k")
+
+
+def test_evaluate_empty_folder(tmp_path, no_data):
+    with pytest.raises(BenchError, match="no PNG or JPEG images in"):
+        evaluate("--samples", str(tmp_path), "--scale", "1k")
+
+
+def test_evaluate_mixed_sizes(tmp_path, no_data):
+    save_pngs(tmp_path, [MEMBERS[0], np.zeros((32, 32, 3), np.uint8)])
+    with pytest.raises(BenchError, match=r"mixes image sizes \(16×16 in 000.png, 32×32 in 001.png"):
+        evaluate("--samples", str(tmp_path), "--scale", "1k")
+
+
+def test_evaluate_unreadable_image(tmp_path, no_data):
+    save_pngs(tmp_path, [MEMBERS[0]])
+    (tmp_path / "001.png").write_bytes(b"not an image")
+    with pytest.raises(BenchError, match="cannot read .*001.png"):
+        evaluate("--samples", str(tmp_path), "--scale", "1k")
+
+
+def test_evaluate_bad_npz(tmp_path, no_data):
+    path = tmp_path / "samples.npz"
+    np.savez(path, np.zeros((2, 3, 16, 16), np.float32))
+    with pytest.raises(BenchError, match="expected a uint8 N×H×W×3"):
+        evaluate("--samples", str(path), "--scale", "1k")
+
+
+def test_evaluate_missing_sscd(tmp_path, no_data):
+    with pytest.raises(BenchError, match="no SSCD model at .*sscd-copy-detection"):
+        evaluate("--samples", str(tmp_path), "--scale", "1k", "--sscd", str(tmp_path / "x.pt"))
+
+
+def test_samples_are_resized_to_the_card_resolution(tmp_path):
+    path = tmp_path / "samples.npz"
+    np.savez(path, np.zeros((3, 32, 32, 3), np.uint8))
+    assert load_samples(path, RES).shape == (3, RES, RES, 3)
+
+
+def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
+    import bench.evaluate
+
+    def subset(images: np.ndarray) -> Subset:
+        return Subset([], images, np.ones(len(images), np.int64), [])
+
+    monkeypatch.setattr(bench.evaluate, "members", lambda card, root: subset(MEMBERS))
+    monkeypatch.setattr(bench.evaluate, "nonmembers", lambda card, root: subset(NONMEMBERS))
+    save_pngs(tmp_path / "samples", [MEMBERS[0], MEMBERS[1], NONMEMBERS[0]])
+    code = evaluate(
+        "--samples",
+        str(tmp_path / "samples"),
+        "--scale",
+        "1k",
+        "--json",
+        "--data-root",
+        str(tmp_path),
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(result) == {
+        "n_outputs",
+        "ams",
+        "ums",
+        "extracted",
+        "calibrated_extracted",
+        "gu_fraction",
+        "gu_unique",
+        "nearest_p95",
+        "nonmember",
+        "bands",
+    }
+    assert result["n_outputs"] == 3
+    assert result["extracted"]["0.05"] == 2 and result["nonmember"]["extracted"]["0.05"] == 1

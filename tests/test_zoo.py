@@ -1,0 +1,125 @@
+"""The zoo: real training steps, exact resume after a kill, release, digests and card checks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.cards import model_card, model_cards
+from bench.data.subset import members
+from bench.errors import BenchError
+from bench.paths import REPO_ROOT, data_root
+from bench.zoo.checkpoint import load_tensors, sha256
+from bench.zoo.commands import train_card, zoo_rows
+from bench.zoo.load import load_denoiser, verified_digest
+from bench.zoo.train import Trainer, state_path, train
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {
+        f"{k}.{n}": v.clone() for k, m in trainer.ema.items() for n, v in m.state_dict().items()
+    }
+
+
+def test_training_reduces_loss(world: Path) -> None:
+    card = model_card("tiny-8")
+    trainer = Trainer(card, members(card, data_root()))
+    losses = [trainer.train_step() for _ in range(60)]
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10
+
+
+def test_resume_equals_uninterrupted(world: Path) -> None:
+    card = model_card("tiny-8")
+    data = members(card, data_root())
+    trainer, _ = train(card, data, max_steps=5, checkpoint_every=3, progress=False)
+    trainer, result = train(card, data, progress=False)  # resumes from step 5
+    resumed = _weights(trainer)
+    state_path(card).unlink()
+    straight, result2 = train(card, data, progress=False)
+    assert result.steps == result2.steps == 8
+    for k, v in _weights(straight).items():
+        assert torch.equal(v, resumed[k]), k
+
+
+def test_resume_after_sigkill(world: Path) -> None:
+    card = model_card("tiny-24")
+    text = card.path.read_text().replace("images_seen = 64", "images_seen = 16000")
+    card.path.write_text(text)
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "bench", "zoo", "train", "tiny-24", "--checkpoint-every", "20"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = state_path(model_card("tiny-24"))
+    deadline = time.time() + 120
+    while not path.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, meta = load_tensors(path, model_card("tiny-24"))
+    assert 0 < meta["step"] < 2000, "the kill must land mid-run"
+    card = model_card("tiny-24")
+    data = members(card, data_root())
+    resumed, _ = train(card, data, max_steps=meta["step"] + 10, progress=False)
+    assert resumed.step == meta["step"] + 10
+    path.unlink()
+    straight, _ = train(card, data, max_steps=meta["step"] + 10, progress=False)
+    for k, v in _weights(straight).items():
+        assert torch.equal(v, _weights(resumed)[k]), k
+
+
+def test_train_release_measure_and_list(world: Path) -> None:
+    out = train_card(model_card("tiny-8"), None, progress=False)
+    assert out["status"] == "trained" and out["images_seen"] == 64
+    card = model_card("tiny-8")
+    assert card.trained["checkpoint_sha256"] == sha256(card.checkpoint_path)
+    assert 0.0 <= card.trained["memorised_fraction"] <= 1.0
+    assert "[architecture]" in card.path.read_text()  # hand-written part kept
+    den = load_denoiser(card)
+    assert den.unet.dtype == torch.float32 and not den.conditional
+    row = {r["name"]: r for r in zoo_rows()}["tiny-8"]
+    assert row["status"] == "trained" and row["images_seen"] == 64
+    assert {r["name"]: r for r in zoo_rows()}["tiny-24"]["status"] == "missing"
+
+
+def test_caption_model_trains_and_loads(world: Path) -> None:
+    train_card(model_card("tiny-8-caption"), None, progress=False)
+    den = load_denoiser(model_card("tiny-8-caption"))
+    assert den.conditional
+    x = torch.zeros(2, 3, 8, 8)
+    out = den(x, torch.tensor([5, 5]), ["a smiling young woman", "an older man"])
+    assert out.shape == x.shape
+
+
+def test_checkpoint_of_another_card_is_refused(world: Path) -> None:
+    train_card(model_card("tiny-8"), None, progress=False)
+    src = model_card("tiny-8").checkpoint_path
+    dst = model_card("tiny-24").checkpoint_path
+    dst.write_bytes(src.read_bytes())
+    with pytest.raises(BenchError, match="belongs to card 'tiny-8'"):
+        load_tensors(dst, model_card("tiny-24"))
+    with pytest.raises(BenchError, match="has no checkpoint.*zoo train tiny-24"):
+        verified_digest(model_card("tiny-24"))
+    card = model_card("tiny-8")
+    src.write_bytes(src.read_bytes() + b" ")
+    with pytest.raises(BenchError, match="belongs to another card or was altered"):
+        verified_digest(card)
+
+
+def test_committed_checkpoints_match_their_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCH_CARDS", raising=False)
+    trained = [c for c in model_cards() if c.trained.get("checkpoint_sha256")]
+    assert trained, "the repository must ship trained cpu-profile checkpoints"
+    for card in trained:
+        assert card.checkpoint_path.parent == REPO_ROOT / "models" / "checkpoints"
+        assert sha256(card.checkpoint_path) == card.trained["checkpoint_sha256"], card.name
+        den = load_denoiser(card)
+        with torch.no_grad():
+            x = torch.zeros(1, 3, card.resolution, card.resolution)
+            caps = ["a smiling young woman"] if den.conditional else None
+            assert torch.isfinite(den(x, torch.tensor([10]), caps)).all()
