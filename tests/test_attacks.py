@@ -1,0 +1,181 @@
+"""Attacks end to end on tiny trained models, the clique filter, guidance and the threat model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.attacks.base import ModelView
+from bench.attacks.cliques import find_cliques, tiled_l2
+from bench.cards import model_card
+from bench.cli import main
+from bench.harness import run_cell
+from bench.sampling import sample_batch
+from bench.store import RunStore
+from bench.zoo.build import build_sampler
+from bench.zoo.commands import train_card
+from bench.zoo.load import load_denoiser
+
+FAST_SIDE = {"n_syn": 32, "n_clusters": 4, "tau": -1.0, "clf_steps": 4, "clf_batch": 8,
+             "clf_width": 8, "pca_dim": 8, "guidance_scale": 5.0}
+
+
+@pytest.fixture
+def trained(world: Path) -> Path:
+    train_card(model_card("tiny-8"), None, progress=False)
+    train_card(model_card("tiny-8-caption"), None, progress=False)
+    return world
+
+
+def _check_record(rec: dict, attack: str, budget: int) -> None:
+    for key in ("schema", "attack", "model", "dataset", "scale", "profile", "seed", "budget",
+                "cost", "metrics", "checkpoint_sha256", "commit", "versions"):
+        assert key in rec, key
+    assert rec["attack"] == attack and rec["budget"] == budget
+    assert rec["metrics"]["n_outputs"] == budget
+    assert set(rec["versions"]) >= {"torch", "diffusers", "faiss"}
+
+
+@pytest.mark.parametrize("attack", ["carlini", "side", "side-ti"])
+def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
+    overrides = FAST_SIDE if attack.startswith("side") else {"clique_k": 2}
+    rec = run_cell(attack, "8", seed=3, budget=16, overrides=overrides, progress=False)
+    _check_record(rec, attack, 16)
+    steps = model_card("tiny-8").scheduler["sampling_steps"]
+    if attack == "carlini":
+        assert rec["cost"] == {"unet_evaluations": 16 * steps, "classifier_evaluations": 0}
+        assert rec["candidates"]["n"] == rec["info"]["cliques"]
+    else:
+        assert rec["cost"]["unet_evaluations"] == (16 + 32) * steps  # outputs + synthetic set
+        assert rec["cost"]["classifier_evaluations"] == 16 * steps + 4 * 8
+        assert rec["info"]["time_dependent"] == (attack == "side")
+    written = Path(rec["outputs"])
+    assert len(list(written.glob("shard-*.npz"))) == 1
+
+
+def test_text_conditional_end_to_end(trained: Path) -> None:
+    rec = run_cell("text-conditional", "8", seed=0, budget=16,
+                   overrides={"per_caption": 4, "clique_k": 2}, progress=False)
+    _check_record(rec, "text-conditional", 16)
+    assert rec["model"] == "tiny-8-caption"
+    assert rec["info"]["captions_prompted"] == 4
+    assert rec["info"]["unique_captions"] <= rec["info"]["training_captions"] == 8
+
+
+def test_rerun_resumes_from_shards(trained: Path) -> None:
+    first = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2},
+                     progress=False)
+    out = Path(first["outputs"])
+    images = RunStore(out).images()
+    (out / "shard-00001.npz").unlink()  # as if killed while writing the second shard
+    second = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2},
+                      progress=False)
+    assert np.array_equal(RunStore(out).images(), images)
+    assert second["metrics"] == first["metrics"] and second["cost"] == first["cost"]
+
+
+def test_attacks_never_see_training_images(trained: Path, celeba_root: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = {f.name for f in dataclasses.fields(ModelView)}
+    assert fields == {"denoiser", "make_sampler", "resolution", "sampling_steps", "conditioning",
+                      "store", "captions"}
+    rec = run_cell("side", "8", seed=0, budget=16, overrides=FAST_SIDE, progress=False)
+    assert rec["metrics"]["n_outputs"] == 16
+    # With the data root gone, every attack still runs on its view alone.
+    import shutil
+
+    from bench.attacks.base import load_attack
+    from bench.cards import attack_card
+
+    shutil.rmtree(celeba_root)
+    monkeypatch.delenv("BENCH_DATA")
+    for name, model, params in (("carlini", "tiny-8", {"clique_k": 2}),
+                                ("side-ti", "tiny-8", FAST_SIDE),
+                                ("text-conditional", "tiny-8-caption", {"per_caption": 4})):
+        card = model_card(model)
+        acard = attack_card(name)
+        view = ModelView(load_denoiser(card), lambda c=card: build_sampler(c), card.resolution,
+                         4, card.conditioning, RunStore(Path(rec["outputs"]).parent / name),
+                         captions=("a smiling young woman",) * 8 if model.endswith("caption")
+                         else None)
+        result = load_attack(acard, {**acard.params("cpu"), **params}).run(view, 8, 0)
+        assert result.n_outputs == 8
+
+
+def test_guidance_with_zero_scale_is_unguided(trained: Path) -> None:
+    from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+
+    card = model_card("tiny-8")
+    den = load_denoiser(card)
+    guidance = ClassifierGuidance(NoisyClassifier(3, 8), scale=0.0)
+    labels = torch.tensor([0, 1, 2, 0])
+    plain = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5))
+    guided = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5),
+                          guidance=guidance, labels=labels)
+    assert guidance.evaluations == 16
+    assert torch.equal(plain, guided)
+    guidance.scale = 50.0
+    pushed = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5),
+                          guidance=guidance, labels=labels)
+    assert not torch.equal(plain, pushed)
+
+
+def _planted(rng: np.random.Generator) -> tuple[np.ndarray, list[set[int]]]:
+    """Three groups of near-copies (sizes 5, 4, 3) among 20 unrelated images."""
+    base = rng.integers(0, 256, (23, 16, 16, 3)).astype(np.int16)
+    images, groups, i = [], [], 0
+    for g, size in enumerate((5, 4, 3)):
+        members = set()
+        for _ in range(size):
+            images.append(np.clip(base[g] + rng.integers(-3, 4, base[g].shape), 0, 255))
+            members.add(i)
+            i += 1
+        groups.append(members)
+    images.extend(base[3:])
+    return np.stack(images).astype(np.uint8), groups
+
+
+def test_clique_filter_finds_planted_groups() -> None:
+    images, groups = _planted(np.random.default_rng(0))
+    cliques = find_cliques(images, threshold=0.05, k=3, grid=4)
+    assert [set(c.members) for c in cliques] != []
+    assert sorted(map(frozenset, (c.members for c in cliques)), key=min) == [
+        frozenset(g) for g in groups]
+    assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4)] in ([5, 4], [4, 5])
+    for c in cliques:
+        assert c.representative in c.members
+
+
+def test_clique_filter_does_not_merge_nearby_groups() -> None:
+    """Two tight groups that differ in one tile only: global ℓ2 is small, tiled ℓ2 is not."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (16, 16, 3)).astype(np.int16)
+    b = a.copy()
+    b[:4, :4] = 255 - b[:4, :4]  # one tile of 16 changed
+    imgs = [np.clip(x + rng.integers(-2, 3, x.shape), 0, 255) for x in (a, a, a, b, b, b)]
+    images = np.stack(imgs).astype(np.uint8)
+    glob = np.sqrt(((images[0] / 255.0 - images[3] / 255.0) ** 2).mean())
+    assert tiled_l2(images[:1], images[3:4], 4)[0] > 0.3 > glob
+    cliques = find_cliques(images, threshold=0.3, k=3, grid=4)
+    assert sorted((set(c.members) for c in cliques), key=min) == [{0, 1, 2}, {3, 4, 5}]
+
+
+def test_unknown_attack_and_scale_exit_2(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--attack", "nope", "--scale", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "valid: carlini, side, side-ti, text-conditional" in err
+    assert main(["run", "--attack", "side", "--scale", "3k"]) == 2
+    assert "unknown scale '3k'" in capsys.readouterr().err
+    assert main(["run", "--attack", "carlini", "--scale", "24"]) == 2
+    assert "zoo train tiny-24" in capsys.readouterr().err
+
+
+def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["budget"] == 8
