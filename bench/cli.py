@@ -9,7 +9,7 @@ from bench.errors import BenchError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import evaluate, harness, report
+    from bench import evaluate, harness, performance, report
     from bench.data import commands as data_commands
     from bench.zoo import commands as zoo_commands
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_parser(sub)
     evaluate.add_parser(sub)
     report.add_parser(sub)
+    performance.add_parser(sub)
     data_commands.add_parser(sub)
     zoo_commands.add_parser(sub)
     return parser

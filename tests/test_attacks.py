@@ -21,8 +21,16 @@ from bench.zoo.build import build_sampler
 from bench.zoo.commands import train_card
 from bench.zoo.load import load_denoiser
 
-FAST_SIDE = {"n_syn": 32, "n_clusters": 4, "tau": -1.0, "clf_steps": 4, "clf_batch": 8,
-             "clf_width": 8, "pca_dim": 8, "guidance_scale": 5.0}
+FAST_SIDE = {
+    "n_syn": 32,
+    "n_clusters": 4,
+    "tau": -1.0,
+    "clf_steps": 4,
+    "clf_batch": 8,
+    "clf_width": 8,
+    "pca_dim": 8,
+    "guidance_scale": 5.0,
+}
 
 
 @pytest.fixture
@@ -33,8 +41,21 @@ def trained(world: Path) -> Path:
 
 
 def _check_record(rec: dict, attack: str, budget: int) -> None:
-    for key in ("schema", "attack", "model", "dataset", "scale", "profile", "seed", "budget",
-                "cost", "metrics", "checkpoint_sha256", "commit", "versions"):
+    for key in (
+        "schema",
+        "attack",
+        "model",
+        "dataset",
+        "scale",
+        "profile",
+        "seed",
+        "budget",
+        "cost",
+        "metrics",
+        "checkpoint_sha256",
+        "commit",
+        "versions",
+    ):
         assert key in rec, key
     assert rec["attack"] == attack and rec["budget"] == budget
     assert rec["metrics"]["n_outputs"] == budget
@@ -59,8 +80,14 @@ def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
 
 
 def test_text_conditional_end_to_end(trained: Path) -> None:
-    rec = run_cell("text-conditional", "8", seed=0, budget=16,
-                   overrides={"per_caption": 4, "clique_k": 2}, progress=False)
+    rec = run_cell(
+        "text-conditional",
+        "8",
+        seed=0,
+        budget=16,
+        overrides={"per_caption": 4, "clique_k": 2},
+        progress=False,
+    )
     _check_record(rec, "text-conditional", 16)
     assert rec["model"] == "tiny-8-caption"
     assert rec["info"]["captions_prompted"] == 4
@@ -68,22 +95,28 @@ def test_text_conditional_end_to_end(trained: Path) -> None:
 
 
 def test_rerun_resumes_from_shards(trained: Path) -> None:
-    first = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2},
-                     progress=False)
+    first = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False)
     out = Path(first["outputs"])
     images = RunStore(out).images()
     (out / "shard-00001.npz").unlink()  # as if killed while writing the second shard
-    second = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2},
-                      progress=False)
+    second = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False)
     assert np.array_equal(RunStore(out).images(), images)
     assert second["metrics"] == first["metrics"] and second["cost"] == first["cost"]
 
 
-def test_attacks_never_see_training_images(trained: Path, celeba_root: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attacks_never_see_training_images(
+    trained: Path, celeba_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fields = {f.name for f in dataclasses.fields(ModelView)}
-    assert fields == {"denoiser", "make_sampler", "resolution", "sampling_steps", "conditioning",
-                      "store", "captions"}
+    assert fields == {
+        "denoiser",
+        "make_sampler",
+        "resolution",
+        "sampling_steps",
+        "conditioning",
+        "store",
+        "captions",
+    }
     rec = run_cell("side", "8", seed=0, budget=16, overrides=FAST_SIDE, progress=False)
     assert rec["metrics"]["n_outputs"] == 16
     # With the data root gone, every attack still runs on its view alone.
@@ -94,15 +127,22 @@ def test_attacks_never_see_training_images(trained: Path, celeba_root: Path,
 
     shutil.rmtree(celeba_root)
     monkeypatch.delenv("BENCH_DATA")
-    for name, model, params in (("carlini", "tiny-8", {"clique_k": 2}),
-                                ("side-ti", "tiny-8", FAST_SIDE),
-                                ("text-conditional", "tiny-8-caption", {"per_caption": 4})):
+    for name, model, params in (
+        ("carlini", "tiny-8", {"clique_k": 2}),
+        ("side-ti", "tiny-8", FAST_SIDE),
+        ("text-conditional", "tiny-8-caption", {"per_caption": 4}),
+    ):
         card = model_card(model)
         acard = attack_card(name)
-        view = ModelView(load_denoiser(card), lambda c=card: build_sampler(c), card.resolution,
-                         4, card.conditioning, RunStore(Path(rec["outputs"]).parent / name),
-                         captions=("a smiling young woman",) * 8 if model.endswith("caption")
-                         else None)
+        view = ModelView(
+            load_denoiser(card),
+            lambda c=card: build_sampler(c),
+            card.resolution,
+            4,
+            card.conditioning,
+            RunStore(Path(rec["outputs"]).parent / name),
+            captions=("a smiling young woman",) * 8 if model.endswith("caption") else None,
+        )
         result = load_attack(acard, {**acard.params("cpu"), **params}).run(view, 8, 0)
         assert result.n_outputs == 8
 
@@ -115,13 +155,29 @@ def test_guidance_with_zero_scale_is_unguided(trained: Path) -> None:
     guidance = ClassifierGuidance(NoisyClassifier(3, 8), scale=0.0)
     labels = torch.tensor([0, 1, 2, 0])
     plain = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5))
-    guided = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5),
-                          guidance=guidance, labels=labels)
+    guided = sample_batch(
+        den,
+        build_sampler(card),
+        4,
+        8,
+        4,
+        torch.Generator().manual_seed(5),
+        guidance=guidance,
+        labels=labels,
+    )
     assert guidance.evaluations == 16
     assert torch.equal(plain, guided)
     guidance.scale = 50.0
-    pushed = sample_batch(den, build_sampler(card), 4, 8, 4, torch.Generator().manual_seed(5),
-                          guidance=guidance, labels=labels)
+    pushed = sample_batch(
+        den,
+        build_sampler(card),
+        4,
+        8,
+        4,
+        torch.Generator().manual_seed(5),
+        guidance=guidance,
+        labels=labels,
+    )
     assert not torch.equal(plain, pushed)
 
 
@@ -145,7 +201,8 @@ def test_clique_filter_finds_planted_groups() -> None:
     cliques = find_cliques(images, threshold=0.05, k=3, grid=4)
     assert [set(c.members) for c in cliques] != []
     assert sorted(map(frozenset, (c.members for c in cliques)), key=min) == [
-        frozenset(g) for g in groups]
+        frozenset(g) for g in groups
+    ]
     assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4)] in ([5, 4], [4, 5])
     for c in cliques:
         assert c.representative in c.members

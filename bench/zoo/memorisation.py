@@ -12,12 +12,11 @@ import numpy as np
 
 from bench.cards import ModelCard
 from bench.imageio import to_unit
+from bench.metrics.tally import GU_RATIO
 from bench.neighbours import NeighbourIndex
 from bench.sampling import sample
 from bench.zoo.build import build_sampler
 from bench.zoo.denoiser import Denoiser
-
-GU_RATIO = 1.0 / 3.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,7 @@ def gu_memorised(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample: memorised flag, nearest member index and nearest distance."""
     dist, idx = NeighbourIndex(to_unit(members)).knn(to_unit(samples), 2)
-    ratio = dist[:, 0] / np.maximum(dist[:, 1], 1e-12)
-    return ratio < GU_RATIO, idx[:, 0], dist[:, 0]
+    return dist[:, 0] < GU_RATIO * dist[:, 1], idx[:, 0], dist[:, 0]
 
 
 def measure(

@@ -1,0 +1,104 @@
+"""`bench perf`: scoring throughput against generation time, written to reports/performance.md.
+
+Scoring must never be the bottleneck of a benchmark: the report states how long the metrics engine
+takes for 10^5 outputs against 10^4 members, as a fraction of the time the cpu-profile model needs
+to generate those 10^5 outputs in the first place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+from bench.atomic import write_text_atomic
+from bench.cards import model_card
+from bench.paths import reports_dir
+from bench.provenance import git_commit, machine, versions
+from bench.sampling import batch_generator, sample_batch
+from bench.zoo.build import build_sampler
+from bench.zoo.load import load_denoiser
+
+BANDS = {
+    "high": {"lo": 0.0, "hi": 0.09},
+    "mid": {"lo": 0.09, "hi": 0.1},
+    "low": {"lo": 0.1, "hi": 0.115},
+}
+
+
+def synthetic_workload(
+    n_outputs: int, n_members: int, n_nonmembers: int, res: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random members/non-members and outputs of which 1% are noisy member copies (ℓ2 ≈ 0.08),
+    so the band and range-search paths do real work, not only the nearest-neighbour pass."""
+    rng = np.random.default_rng(seed)
+    members = rng.integers(0, 256, (n_members, res, res, 3), dtype=np.uint8)
+    nonmembers = rng.integers(0, 256, (n_nonmembers, res, res, 3), dtype=np.uint8)
+    outputs = rng.integers(0, 256, (n_outputs, res, res, 3), dtype=np.uint8)
+    near = rng.choice(n_outputs, n_outputs // 100, replace=False)
+    noise = rng.normal(0, 20, (len(near), res, res, 3))
+    source = members[rng.integers(0, n_members, len(near))]
+    outputs[near] = np.clip(source + noise, 0, 255).astype(np.uint8)
+    return outputs, members, nonmembers
+
+
+def time_scoring(n_outputs: int = 100_000, n_members: int = 10_000, res: int = 16) -> float:
+    from bench.metrics import score
+
+    outputs, members, nonmembers = synthetic_workload(n_outputs, n_members, 1_000, res)
+    start = time.perf_counter()
+    score(outputs, members, nonmembers, BANDS, [0.05, 0.1, 0.15])
+    return time.perf_counter() - start
+
+
+def time_generation(model: str, n: int = 256) -> tuple[float, int]:
+    """Seconds per generated output (one DDIM batch of ``n``) and the sampling steps used."""
+    card = model_card(model)
+    denoiser = load_denoiser(card)
+    steps = int(card.scheduler.get("sampling_steps", 50))
+    start = time.perf_counter()
+    sample_batch(denoiser, build_sampler(card), n, card.resolution, steps, batch_generator(0, 0))
+    return (time.perf_counter() - start) / n, steps
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    score_s = time_scoring(args.outputs, args.members)
+    per_output, steps = time_generation(args.model)
+    gen_s = per_output * args.outputs
+    rows = [
+        [
+            f"score {args.outputs:,} outputs vs {args.members:,} members + 1,000 non-members "
+            "(16×16, exact faiss)",
+            f"{score_s:.1f}",
+        ],
+        [
+            f"generate {args.outputs:,} outputs with `{args.model}` ({steps} DDIM steps; timed on "
+            "256, scaled)",
+            f"{gen_s:.1f}",
+        ],
+    ]
+    text = (
+        f"# Performance\n\nMeasured by `python -m bench perf` on {machine()}, "
+        f"{torch.get_num_threads()} torch threads; commit `{git_commit()}`; {versions()}.\n\n"
+        + tabulate(rows, headers=["workload", "seconds"], tablefmt="github")
+        + f"\n\nScoring costs **{score_s / gen_s:.3f}×** the generation time of the outputs it "
+        f"scores ({args.outputs / score_s:,.0f} outputs/s scored vs {1 / per_output:,.0f} "
+        "outputs/s generated).\n"
+    )
+    path = reports_dir() / "performance.md"
+    write_text_atomic(path, text)
+    print(text)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "perf", help="time scoring against generation; writes reports/performance.md"
+    )
+    p.add_argument("--model", default="celeba-64-cpu")
+    p.add_argument("--outputs", type=int, default=100_000)
+    p.add_argument("--members", type=int, default=10_000)
+    p.set_defaults(func=cmd_perf)
