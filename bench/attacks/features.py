@@ -31,7 +31,7 @@ def extract(images: np.ndarray, spec: str, pca_dim: int = 64) -> np.ndarray:
     if spec == "pca":
         return pixel_pca(images, pca_dim)
     if spec.startswith("sscd:"):
-        from bench.metrics.sscd import sscd_descriptors
+        from bench.metrics.sscd import SscdEmbedder
 
-        return sscd_descriptors(images, Path(spec[5:]))
+        return SscdEmbedder(Path(spec[5:])).embed(images)
     raise ValueError(f"unknown feature extractor {spec!r}; use 'pca' or 'sscd:PATH'")
