@@ -38,7 +38,7 @@ def train_card(
         "checkpoint_sha256": sha256(card.checkpoint_path),
         "steps": result.steps,
         "images_seen": result.images_seen,
-        "train_cpu_minutes": round(result.train_seconds / 60, 1),
+        "train_wall_minutes": round(result.train_seconds / 60, 1),
         "machine": machine(),
         "commit": git_commit(),
     }
