@@ -15,7 +15,7 @@ from bench.provenance import git_commit, machine
 from bench.zoo.checkpoint import save_tensors, sha256
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.memorisation import measure
-from bench.zoo.train import train
+from bench.zoo.train import state_path, train
 
 
 def train_card(
@@ -62,6 +62,8 @@ def zoo_rows() -> list[dict[str, Any]]:
         key=lambda c: (c.profile, c.conditioning, bool(c.canaries), _scale_value(c.scale)),
     ):
         t = card.trained
+        status = checkpoint_status(card)
+        seen = t.get("images_seen", 0) if status == "trained" else _partial_images(card, status)
         rows.append(
             {
                 "name": card.name,
@@ -70,13 +72,26 @@ def zoo_rows() -> list[dict[str, Any]]:
                 "resolution": card.resolution,
                 "conditioning": card.conditioning,
                 "canaries": card.canaries or False,
-                "status": checkpoint_status(card),
-                "images_seen": t.get("images_seen", 0),
+                "status": status,
+                "images_seen": seen,
                 "memorised_fraction": t.get("memorised_fraction"),
                 "unique_hits": t.get("unique_hits"),
             }
         )
     return rows
+
+
+def _partial_images(card: ModelCard, status: str) -> int:
+    """Images seen by an unfinished training state (0 when there is none or it is unreadable)."""
+    if status != "partial":
+        return 0
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(state_path(card)), framework="pt") as f:
+            return int(json.loads((f.metadata() or {}).get("bench", "{}")).get("images_seen", 0))
+    except (OSError, ValueError):
+        return 0
 
 
 def _scale_value(scale: str) -> int:
