@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from torch import nn
+from tqdm import tqdm
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -96,7 +97,7 @@ def train_classifier(
     y_all = torch.as_tensor(labels)
     T = scheduler.config.num_train_timesteps
     correct = seen = 0
-    for step in range(steps):
+    for step in tqdm(range(steps), desc="training classifier", unit="step", leave=False):
         idx = torch.randint(0, len(images), (batch,), generator=g)
         x0, y = images[idx], y_all[idx]
         if time_dependent:
