@@ -185,9 +185,8 @@ def summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    overrides = {"guidance_scale": args.lam} if args.lam is not None else {}
-    record = run_cell(
+def _cell(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+    return run_cell(
         args.attack,
         args.scale,
         profile=args.profile,
@@ -197,6 +196,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         model=args.model,
         root=args.data_root,
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    record = _cell(args, {"guidance_scale": args.lam} if args.lam is not None else {})
     print(json.dumps(record) if args.json else summary(record))
     return 0
 
@@ -206,16 +209,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     lams = [float(x) for x in args.lambdas.split(",")]
     rows = []
     for lam in lams:
-        rec = run_cell(
-            args.attack,
-            args.scale,
-            profile=args.profile,
-            seed=args.seed,
-            budget=args.budget,
-            overrides={"guidance_scale": lam},
-            model=args.model,
-            root=args.data_root,
-        )
+        rec = _cell(args, {"guidance_scale": lam})
         m = rec["metrics"]
         rows.append(
             {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,12 @@ from diffusers import SchedulerMixin
 
 from bench.cards import AttackCard
 from bench.errors import BenchError
+from bench.sampling import sample
 from bench.store import RunStore
 from bench.zoo.denoiser import Denoiser
 
 THREAT_MODELS = ("white-box", "white-box+captions")
+SHARD = 256  # samples per batch and per output shard
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,19 @@ class ModelView:
     conditioning: str
     store: RunStore
     captions: tuple[str, ...] | None = None
+
+    def sample(self, n: int, seed: int, **kwargs: Any) -> Iterator[np.ndarray]:
+        """uint8 batches of ``SHARD`` samples from the model (``bench.sampling.sample``)."""
+        return sample(
+            self.denoiser,
+            self.make_sampler(),
+            n,
+            self.resolution,
+            self.sampling_steps,
+            seed,
+            batch=SHARD,
+            **kwargs,
+        )
 
 
 @dataclass

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.attacks.base import ModelView
-from bench.sampling import Guidance, sample
-
-SHARD = 256
+from bench.attacks.base import SHARD, ModelView
+from bench.sampling import Guidance
 
 
 def generate_outputs(
@@ -26,14 +24,9 @@ def generate_outputs(
     """
     store = view.store
     start = store.done_shards()
-    batches = sample(
-        view.denoiser,
-        view.make_sampler(),
+    batches = view.sample(
         n,
-        view.resolution,
-        view.sampling_steps,
         seed,
-        batch=SHARD,
         captions=captions,
         guidance=guidance,
         labels=labels,
@@ -56,21 +49,7 @@ def generate_prep(
     """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key."""
 
     def make() -> dict[str, np.ndarray]:
-        out = np.concatenate(
-            list(
-                sample(
-                    view.denoiser,
-                    view.make_sampler(),
-                    n,
-                    view.resolution,
-                    view.sampling_steps,
-                    seed,
-                    batch=SHARD,
-                    progress=progress,
-                )
-            )
-        )
-        return {"images": out}
+        return {"images": np.concatenate(list(view.sample(n, seed, progress=progress)))}
 
     images = view.store.cached_arrays(key, make)["images"]
     return images, len(images) * view.sampling_steps
