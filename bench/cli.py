@@ -9,7 +9,7 @@ from bench.errors import BenchError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import evaluate, harness, performance, report
+    from bench import evaluate, floors, harness, performance, report
     from bench.data import commands as data_commands
     from bench.zoo import commands as zoo_commands
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     report.add_parser(sub)
     performance.add_parser(sub)
+    floors.add_parser(sub)
     data_commands.add_parser(sub)
     zoo_commands.add_parser(sub)
     return parser

@@ -1,0 +1,94 @@
+"""`bench floors`: measure run-to-run variation of an attack and derive CI's strength floors.
+
+CI re-runs one fixed seed of each floored cell and fails if a metric drops below its floor. The
+floor is not tuned by hand: it is the mean over several seeds minus three standard deviations
+(never below zero), so a code change that weakens an attack beyond seed noise is caught while
+ordinary seed-to-seed variation is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.atomic import write_json_atomic
+from bench.harness import run_cell
+from bench.paths import reports_dir
+from bench.provenance import git_commit, machine, versions
+
+FLOORED = ("ams.high", "ums.high", "extracted.0.05", "gu_fraction")
+SIGMAS = 3.0
+
+
+def metric(record: dict[str, Any], path: str) -> float:
+    """A metric by dotted path; ``extracted.0.05`` keeps the δ key whole."""
+    head, _, rest = path.partition(".")
+    value = record["metrics"][head]
+    return float(value[rest] if rest else value)
+
+
+def floors_path(attack: str, scale: str) -> Path:
+    return reports_dir() / "floors" / f"{attack}-{scale}.json"
+
+
+def measure_floors(
+    attack: str, scale: str, seeds: list[int], budget: int, overrides: dict[str, Any], ci_seed: int
+) -> dict[str, Any]:
+    records = [
+        run_cell(
+            attack, scale, seed=s, budget=budget, overrides=overrides, progress=False, write=False
+        )
+        for s in seeds
+    ]
+    per_metric = {}
+    for name in FLOORED:
+        values = np.array([metric(r, name) for r in records])
+        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        per_metric[name] = {
+            "values": values.tolist(),
+            "mean": float(values.mean()),
+            "std": std,
+            "floor": max(0.0, float(values.mean()) - SIGMAS * std),
+        }
+    return {
+        "attack": attack,
+        "scale": scale,
+        "model": records[0]["model"],
+        "checkpoint_sha256": records[0]["checkpoint_sha256"],
+        "budget": budget,
+        "overrides": overrides,
+        "seeds": seeds,
+        "ci_seed": ci_seed,
+        "sigmas": SIGMAS,
+        "metrics": per_metric,
+        "commit": git_commit(),
+        "versions": versions(),
+        "machine": machine(),
+    }
+
+
+def cmd_floors(args: argparse.Namespace) -> int:
+    import json
+
+    overrides = json.loads(args.overrides) if args.overrides else {}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result = measure_floors(args.attack, args.scale, seeds, args.budget, overrides, seeds[0])
+    path = floors_path(args.attack, args.scale)
+    write_json_atomic(path, result)
+    for name, m in result["metrics"].items():
+        print(f"{name}: mean {m['mean']:.4f} ± {m['std']:.4f} -> floor {m['floor']:.4f}")
+    print(f"wrote {path}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
+    p.add_argument("--attack", required=True)
+    p.add_argument("--scale", required=True)
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--budget", type=int, default=128)
+    p.add_argument("--overrides", default=None, help="JSON of attack parameters to override")
+    p.set_defaults(func=cmd_floors)
