@@ -42,6 +42,7 @@ def load_records(root: Path) -> pd.DataFrame:
             "gu_unique": m["gu_unique"],
             "calibrated": m["calibrated_extracted"],
             "record": str(path.relative_to(root)),
+            **_candidate_columns(rec.get("candidates")),
         }
         for band in BANDS:
             row[f"ams_{band}"] = m["ams"][band]
@@ -53,10 +54,19 @@ def load_records(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _candidate_columns(cand: dict[str, Any] | None) -> dict[str, float]:
+    """Candidate count and members they extract at the strictest δ (NaN for non-filtering)."""
+    if not cand:
+        return {"candidates": np.nan, "candidates_extracted": np.nan}
+    strictest = min(cand["extracted"], key=float)
+    return {"candidates": cand["n"], "candidates_extracted": cand["extracted"][strictest]}
+
+
 def _pm(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
     v = values.to_numpy(dtype=float) * scale
-    std = v.std(ddof=1) if len(v) > 1 else 0.0
-    return f"{v.mean():.{digits}f} ± {std:.{digits}f}"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
 def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -72,6 +82,12 @@ def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
         for c in ext:
             row[f"extracted δ={c.split('_', 1)[1]}"] = _pm(g[c], 1.0, 1)
         row["Gu %"] = _pm(g["gu"])
+        if g["candidates"].notna().all():
+            row["candidates / extracted at min δ"] = (
+                f"{_pm(g['candidates'], 1.0, 1)} / {_pm(g['candidates_extracted'], 1.0, 1)}"
+            )
+        else:
+            row["candidates / extracted at min δ"] = "-"
         row["UNet evals"] = f"{int(g['unet_evals'].mean()):,}"
         row["clf evals"] = f"{int(g['clf_evals'].mean()):,}"
         out.append(row)
@@ -120,7 +136,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
     df = load_records(root)
-    zoo = pd.DataFrame(zoo_rows())
+    zoo = zoo_rows()
     parts = [
         "# memorization-bench leaderboard",
         "",
@@ -132,7 +148,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
         "",
         "## Zoo",
         "",
-        tabulate(zoo, headers="keys", tablefmt="github", showindex=False),
+        tabulate(zoo, headers="keys", tablefmt="github", missingval="-"),
         "",
         "## Attacks",
         "",
@@ -141,7 +157,13 @@ def write_leaderboard(root: Path | None = None) -> Path:
         parts.append("No run records yet.")
     else:
         parts.append(
-            tabulate(leaderboard_table(df), headers="keys", tablefmt="github", showindex=False)
+            tabulate(
+                leaderboard_table(df),
+                headers="keys",
+                tablefmt="github",
+                showindex=False,
+                disable_numparse=True,
+            )
         )
         plot(df, root / "leaderboard.png")
         parts += ["", "![UMS by band](leaderboard.png)"]

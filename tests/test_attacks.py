@@ -236,3 +236,18 @@ def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) ->
     assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["budget"] == 8
+
+
+def test_leaderboard_is_built_from_records(trained: Path) -> None:
+    from bench.paths import reports_dir
+    from bench.report import load_records, write_leaderboard
+
+    for seed in (0, 1):
+        run_cell("carlini", "8", seed=seed, budget=8, overrides={"clique_k": 2}, progress=False)
+    path = write_leaderboard()
+    text = path.read_text()
+    df = load_records(reports_dir())
+    assert len(df) == 2 and set(df["seed"]) == {0, 1}
+    row = next(line for line in text.splitlines() if "| carlini" in line)
+    assert "tiny-8" in row and "| 2 " in row and " ± " in row
+    assert (reports_dir() / "leaderboard.png").is_file()
