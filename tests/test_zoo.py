@@ -52,7 +52,7 @@ def test_resume_after_sigkill(world: Path) -> None:
     card = model_card("tiny-24")
     text = card.path.read_text().replace("images_seen = 64", "images_seen = 16000")
     card.path.write_text(text)
-    env = {**os.environ}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same numerics as this process (1 thread)
     cmd = [sys.executable, "-m", "bench", "zoo", "train", "tiny-24", "--checkpoint-every", "20"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     path = state_path(model_card("tiny-24"))
