@@ -28,9 +28,6 @@ class DatasetCard:
     canaries: dict[str, dict[str, Any]]
     metrics: dict[str, Any]
 
-    def scale_names(self) -> list[str]:
-        return list(self.scales)
-
     def check_scale(self, scale: str) -> dict[str, Any]:
         if scale not in self.scales:
             raise BenchError(
@@ -154,7 +151,7 @@ def model_cards() -> list[ModelCard]:
 def find_model(scale: str, profile: str, conditioning: str, canaries: bool = False) -> ModelCard:
     """The zoo model for one benchmark cell; the scale is checked against the zoo's scales."""
     cards = [c for c in model_cards() if c.profile == profile]
-    scales = sorted({c.scale for c in cards}, key=_scale_key)
+    scales = sorted({c.scale for c in cards}, key=scale_order)
     if scale not in scales:
         raise BenchError(
             f"unknown scale {scale!r} for profile {profile}; valid: {', '.join(scales)}"
@@ -170,7 +167,8 @@ def find_model(scale: str, profile: str, conditioning: str, canaries: bool = Fal
     raise BenchError(f"the {profile} zoo has no {kind} model at scale {scale}")
 
 
-def _scale_key(scale: str) -> int:
+def scale_order(scale: str) -> int:
+    """Sort key for scale names such as 64, 256, 1k, 5k."""
     return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
 
 

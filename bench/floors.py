@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import write_json_atomic
+from bench.cliargs import int_list, json_object
 from bench.harness import run_cell
 from bench.paths import reports_dir
 from bench.provenance import git_commit, machine, versions
@@ -71,10 +72,8 @@ def measure_floors(
 
 
 def cmd_floors(args: argparse.Namespace) -> int:
-    import json
-
-    overrides = json.loads(args.overrides) if args.overrides else {}
-    seeds = [int(s) for s in args.seeds.split(",")]
+    overrides = args.overrides or {}
+    seeds = args.seeds
     result = measure_floors(args.attack, args.scale, seeds, args.budget, overrides, seeds[0])
     path = floors_path(args.attack, args.scale)
     write_json_atomic(path, result)
@@ -88,7 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
     p.add_argument("--attack", required=True)
     p.add_argument("--scale", required=True)
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     p.add_argument("--budget", type=int, default=128)
-    p.add_argument("--overrides", default=None, help="JSON of attack parameters to override")
+    p.add_argument(
+        "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
+    )
     p.set_defaults(func=cmd_floors)

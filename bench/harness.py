@@ -20,7 +20,16 @@ from tabulate import tabulate
 from bench.atomic import write_json_atomic
 from bench.attacks.base import ModelView, load_attack
 from bench.candidates import score_candidates
-from bench.cards import AttackCard, ModelCard, attack_card, dataset_card, find_model, model_card
+from bench.cards import (
+    AttackCard,
+    DatasetCard,
+    ModelCard,
+    attack_card,
+    dataset_card,
+    find_model,
+    model_card,
+)
+from bench.cliargs import float_list, int_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
@@ -36,6 +45,11 @@ RECORD_SCHEMA = 1
 def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | None) -> ModelCard:
     if model is not None:
         card = model_card(model)
+        if (card.scale, card.profile) != (scale, profile):
+            raise BenchError(
+                f"model {card.name} is scale {card.scale}, profile {card.profile}; "
+                f"it does not match --scale {scale} --profile {profile}"
+            )
         if card.conditioning not in attack.applies_to:
             raise BenchError(
                 f"attack {attack.name} applies to {', '.join(attack.applies_to)} "
@@ -43,6 +57,17 @@ def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | Non
             )
         return card
     return find_model(scale, profile, attack.applies_to[0])
+
+
+def default_budget(dcard: DatasetCard, profile: str) -> int:
+    """The dataset card's N_G for a profile: the budget every attack is compared at."""
+    try:
+        return int(dcard.metrics["budget"][profile])
+    except KeyError:
+        raise BenchError(
+            f"dataset card {dcard.path} sets no [metrics.budget] for profile "
+            f"{profile!r}; pass --budget"
+        ) from None
 
 
 def params_key(params: dict[str, Any]) -> str:
@@ -69,18 +94,25 @@ def run_cell(
     mcard = resolve_model(acard, scale, profile, model)
     digest = verified_digest(mcard)
     dcard = dataset_card(mcard.dataset)
-    budget = int(budget or dcard.metrics.get("budget", {}).get(profile, 512))
+    budget = default_budget(dcard, profile) if budget is None else int(budget)
+    if budget < 1:
+        raise BenchError(f"the output budget must be at least 1, got {budget}")
+    # Scoring inputs are checked before the attack runs, so a bad card fails in seconds, not hours.
+    bands = dcard.bands(mcard.resolution)
+    deltas = dcard.metrics.get("deltas")
+    if not deltas:
+        raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
     data = data_root(root)
     member_set = members(mcard, data)
     nonmember_set = nonmembers(mcard, data)
-    run_dir = (
-        bench_home()
-        / "runs"
-        / mcard.name
-        / f"{acard.name}-{params_key(params)}"
-        / f"seed{seed}-n{budget}"
+    # Outputs and preparation are keyed by the weights and card versions they came from, so a
+    # retrained model or a changed attack never resumes from stale shards or classifiers.
+    model_key = Path(mcard.name) / digest[:12]
+    run_rel = (
+        model_key / f"{acard.name}-v{acard.version}-{params_key(params)}" / f"seed{seed}-n{budget}"
     )
-    store = RunStore(run_dir, prep_root=bench_home() / "runs" / mcard.name / "prep" / f"seed{seed}")
+    run_dir = bench_home() / "runs" / run_rel
+    store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
     view = ModelView(
         denoiser=load_denoiser(mcard),
         make_sampler=lambda: build_sampler(mcard),
@@ -95,8 +127,6 @@ def run_cell(
     outputs = store.images()
     if len(outputs) != budget:
         raise BenchError(f"attack {acard.name} produced {len(outputs)} outputs, budget {budget}")
-    bands = dcard.bands(mcard.resolution)
-    deltas = dcard.metrics["deltas"]
     metrics = score(
         outputs, member_set.images, nonmember_set.images, bands, deltas, progress=progress
     )
@@ -125,7 +155,7 @@ def run_cell(
         "commit": git_commit(),
         "versions": versions(),
         "machine": machine(),
-        "outputs": str(run_dir),
+        "outputs": str(run_dir.relative_to(bench_home())),
         "wall_seconds": round(time.time() - started, 1),
     }
     if write:
@@ -206,9 +236,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
-    lams = [float(x) for x in args.lambdas.split(",")]
     rows = []
-    for lam in lams:
+    for lam in args.lambdas:
         rec = _cell(args, {"guidance_scale": lam})
         m = rec["metrics"]
         rows.append(
@@ -249,9 +278,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
         for mcard in models:
             if mcard.conditioning not in acard.applies_to or checkpoint_status(mcard) != "trained":
                 continue
-            for seed in (int(s) for s in args.seeds.split(",")):
+            for seed in args.seeds:
                 params = acard.params(args.profile)
-                budget = args.budget or dataset_card(mcard.dataset).metrics["budget"][args.profile]
+                budget = args.budget or default_budget(dataset_card(mcard.dataset), args.profile)
                 probe = {
                     "attack": name,
                     "model": mcard.name,
@@ -279,7 +308,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
     p.add_argument("--profile", default="cpu")
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     p.add_argument("--budget", type=int, default=None)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
@@ -307,5 +336,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             )
             p.add_argument("--json", action="store_true")
         else:
-            p.add_argument("--lambdas", default="0,1,2,5,10,20,50")
+            p.add_argument("--lambdas", type=float_list, default=[0, 1, 2, 5, 10, 20, 50])
         p.set_defaults(func=func)

@@ -19,10 +19,6 @@ def cards_dir(kind: str) -> Path:
     return Path(os.environ.get("BENCH_CARDS", REPO_ROOT)) / kind
 
 
-def checkpoints_dir() -> Path:
-    return cards_dir("models") / "checkpoints"
-
-
 def reports_dir() -> Path:
     return Path(os.environ.get("BENCH_REPORTS", REPO_ROOT / "reports"))
 

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bench.atomic import write_atomic, write_json_atomic
+from bench.errors import BenchError
 
 
 class RunStore:
@@ -47,13 +48,16 @@ class RunStore:
 
         write_atomic(self.shard_path(i), writer)
 
-    def shards(self, n: int | None = None) -> Iterator[dict[str, np.ndarray]]:
-        for i in range(self.done_shards() if n is None else n):
+    def shards(self) -> Iterator[dict[str, np.ndarray]]:
+        for i in range(self.done_shards()):
             with np.load(self.shard_path(i)) as z:
                 yield {k: z[k] for k in z.files}
 
-    def images(self, n: int | None = None) -> np.ndarray:
-        return np.concatenate([s["images"] for s in self.shards(n)])
+    def images(self) -> np.ndarray:
+        shards = [s["images"] for s in self.shards()]
+        if not shards:
+            raise BenchError(f"no output shards under {self.root}")
+        return np.concatenate(shards)
 
     def shard_cost(self) -> tuple[int, int]:
         unet = classifier = 0

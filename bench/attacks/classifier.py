@@ -122,17 +122,15 @@ def train_classifier(
 
 
 class ClassifierGuidance:
-    """∇_{x_t} log p_φ(c | x_t, t) for the sampler; counts classifier evaluations."""
+    """∇_{x_t} log p_φ(c | x_t, t) for the sampler, one classifier evaluation per sample."""
 
     def __init__(self, classifier: NoisyClassifier, scale: float) -> None:
         self.classifier = classifier
         self.scale = scale
-        self.evaluations = 0
 
     def log_prob_grad(
         self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
-        self.evaluations += len(x_t)
         x = x_t.detach().requires_grad_(True)
         with torch.enable_grad():
             logp = F.log_softmax(self.classifier(x, t), dim=1)

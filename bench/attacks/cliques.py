@@ -26,9 +26,11 @@ class Clique:
 def tiled_l2(a: np.ndarray, b: np.ndarray, grid: int) -> np.ndarray:
     """Max over a grid×grid tiling of the per-tile normalised ℓ2, for paired uint8 images."""
     n, h, w, c = a.shape
+    if h % grid or w % grid:  # the range pre-filter's bound needs tiles that cover the image
+        raise ValueError(f"a {grid}×{grid} tile grid does not divide {h}×{w} images")
     th, tw = h // grid, w // grid
     diff = (a.astype(np.float32) - b.astype(np.float32)) / 255.0
-    tiles = diff[:, : th * grid, : tw * grid].reshape(n, grid, th, grid, tw, c)
+    tiles = diff.reshape(n, grid, th, grid, tw, c)
     per_tile = np.sqrt((tiles**2).mean(axis=(2, 4, 5)))
     return per_tile.reshape(n, -1).max(axis=1)
 

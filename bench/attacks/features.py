@@ -13,6 +13,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bench.errors import BenchError
 from bench.imageio import to_unit
 
 
@@ -34,4 +35,4 @@ def extract(images: np.ndarray, spec: str, pca_dim: int = 64) -> np.ndarray:
         from bench.metrics.sscd import SscdEmbedder
 
         return SscdEmbedder(Path(spec[5:])).embed(images)
-    raise ValueError(f"unknown feature extractor {spec!r}; use 'pca' or 'sscd:PATH'")
+    raise BenchError(f"unknown feature extractor {spec!r}; use 'pca' or 'sscd:PATH'")

@@ -38,13 +38,17 @@ def preprocess(image: Image.Image, crop: dict[str, float], resolution: int) -> n
     )
 
 
-def cache_path(card: DatasetCard, names: list[str], resolution: int) -> Path:
+def cache_path(
+    card: DatasetCard, names: list[str], resolution: int, source_size: tuple[int, int]
+) -> Path:
+    """Keyed by everything that changes pixels, the source size (full or half CelebA) included."""
     key = json.dumps(
         [
             card.name,
             manifest_digest(names),
             resolution,
             card.crop,
+            list(source_size),
             READER_VERSION,
             PREPROCESS_VERSION,
         ],
@@ -56,7 +60,7 @@ def cache_path(card: DatasetCard, names: list[str], resolution: int) -> Path:
 
 def load_images(card: DatasetCard, root: Path, names: list[str], resolution: int) -> np.ndarray:
     """uint8 (N, R, R, 3) for ``names``, read once and cached under BENCH_HOME."""
-    path = cache_path(card, names, resolution)
+    path = cache_path(card, names, resolution, load_image(root, names[0]).size)
     if path.is_file():
         return np.load(path)
     out = np.empty((len(names), resolution, resolution, 3), dtype=np.uint8)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.cards import ModelCard, model_card, model_cards, write_trained
+from bench.cards import ModelCard, model_card, model_cards, scale_order, write_trained
 from bench.data.subset import members
 from bench.paths import data_root
 from bench.provenance import git_commit, machine
@@ -55,14 +55,17 @@ def train_card(
     return {"status": "trained", **record}
 
 
-def zoo_rows() -> list[dict[str, Any]]:
+def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
+    """One row per card; ``committed_only`` ignores local training states (for the leaderboard)."""
     rows = []
     for card in sorted(
         model_cards(),
-        key=lambda c: (c.profile, c.conditioning, bool(c.canaries), _scale_value(c.scale)),
+        key=lambda c: (c.profile, c.conditioning, bool(c.canaries), scale_order(c.scale)),
     ):
         t = card.trained
         status = checkpoint_status(card)
+        if committed_only and status == "partial":
+            status = "missing"
         seen = t.get("images_seen", 0) if status == "trained" else _partial_images(card, status)
         rows.append(
             {
@@ -92,10 +95,6 @@ def _partial_images(card: ModelCard, status: str) -> int:
             return int(json.loads((f.metadata() or {}).get("bench", "{}")).get("images_seen", 0))
     except (OSError, ValueError):
         return 0
-
-
-def _scale_value(scale: str) -> int:
-    return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -1,11 +1,11 @@
 """The denoiser a sampler or attack talks to: UNet + optional caption encoder + schedule.
 
-It counts every UNet evaluation, because the cost of an attack is part of its result.
+Attacks count its evaluations as batch × sampling steps per shard (see generation.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from diffusers import DDPMScheduler
@@ -19,7 +19,6 @@ class Denoiser:
     unet: nn.Module
     scheduler: DDPMScheduler
     text_encoder: CaptionEncoder | None = None
-    evaluations: int = field(default=0)
 
     @property
     def conditional(self) -> bool:
@@ -33,7 +32,6 @@ class Denoiser:
         self, x_t: torch.Tensor, t: torch.Tensor | int, captions: list[str] | None = None
     ) -> torch.Tensor:
         """Model output (in the scheduler's prediction type) for a batch at timestep(s) ``t``."""
-        self.evaluations += len(x_t)
         if self.text_encoder is None:
             if captions is not None:
                 raise ValueError("this model is unconditional; captions cannot be given")

@@ -14,7 +14,8 @@ from bench.zoo.denoiser import Denoiser
 
 
 def checkpoint_status(card: ModelCard) -> str:
-    """``trained`` (released checkpoint matching the card), ``partial`` or ``missing``."""
+    """``trained`` (released checkpoint and recorded digest; verified at load), ``partial``
+    (a local training state) or ``missing``."""
     from bench.zoo.train import state_path
 
     if card.checkpoint_path.is_file() and card.trained.get("checkpoint_sha256"):

@@ -32,7 +32,9 @@ def gu_memorised(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample: memorised flag, nearest member index and nearest distance."""
     dist, idx = NeighbourIndex(to_unit(members)).knn(to_unit(samples), 2)
-    return dist[:, 0] < GU_RATIO * dist[:, 1], idx[:, 0], dist[:, 0]
+    # With one member there is no second neighbour (d2 = inf), so nothing can be flagged.
+    flags = (dist[:, 0] < GU_RATIO * dist[:, 1]) & np.isfinite(dist[:, 1])
+    return flags, idx[:, 0], dist[:, 0]
 
 
 def measure(
@@ -42,7 +44,7 @@ def measure(
     captions: list[str],
     progress: bool = True,
 ) -> Memorisation:
-    """Unguided samples (captions drawn in order from the members' for caption models)."""
+    """Unguided samples; caption models get member captions drawn at random (seeded)."""
     n = int(card.evaluation.get("samples", 256))
     caps = None
     if denoiser.conditional:

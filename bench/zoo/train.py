@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from bench.cards import ModelCard
 from bench.data.subset import Subset
+from bench.errors import BenchError
 from bench.imageio import to_tensor
 from bench.paths import bench_home
 from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
@@ -87,7 +88,11 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=g)
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(idx),), generator=g)
         x_t = self.scheduler.add_noise(x0, noise, t)
-        target = {"sample": x0, "epsilon": noise}[self.scheduler.config.prediction_type]
+        target = {
+            "sample": x0,
+            "epsilon": noise,
+            "v_prediction": self.scheduler.get_velocity(x0, noise, t),
+        }[self.scheduler.config.prediction_type]
         warmup = int(self.cfg.get("warmup_steps", 0))
         for group in self.opt.param_groups:
             group["lr"] = float(self.cfg["lr"]) * min(1.0, (self.step + 1) / max(1, warmup))
@@ -136,12 +141,22 @@ class Trainer:
         save_tensors(path, tensors, self.meta())
 
     def load_state(self, path: Path) -> None:
-        tensors, meta = load_tensors(path, self.card)
+        stale = (
+            f"the training state {path} was written for another version of card "
+            f"{self.card.name}; delete it to train from scratch"
+        )
+        try:
+            tensors, meta = load_tensors(path, self.card)
+        except BenchError as exc:
+            raise BenchError(f"{exc}; delete {path} to train from scratch") from None
         if meta.get("vocab") != self.vocab:
-            raise ValueError("training state was written for another caption vocabulary")
-        for k, m in self.modules.items():
-            m.load_state_dict(unprefixed(f"model.{k}", tensors))
-            self.ema[k].load_state_dict(unprefixed(f"ema.{k}", tensors))
+            raise BenchError(stale)
+        try:
+            for k, m in self.modules.items():
+                m.load_state_dict(unprefixed(f"model.{k}", tensors))
+                self.ema[k].load_state_dict(unprefixed(f"ema.{k}", tensors))
+        except RuntimeError:
+            raise BenchError(stale) from None
         opt = self.opt.state_dict()
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
