@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -15,6 +16,7 @@ from bench.attacks.cliques import find_cliques, tiled_l2
 from bench.cards import model_card
 from bench.cli import main
 from bench.harness import run_cell
+from bench.metrics import BAND_NAMES
 from bench.paths import bench_home
 from bench.sampling import sample_batch
 from bench.store import RunStore
@@ -229,11 +231,26 @@ def test_leaderboard_is_built_from_records(trained: Path) -> None:
     from bench.report import load_records, write_leaderboard
 
     for seed in (0, 1):
-        run_cell("carlini", "8", seed=seed, budget=8, overrides={"clique_k": 2}, progress=False)
-    path = write_leaderboard()
-    text = path.read_text()
+        run_cell("carlini", "8", seed=seed, budget=8, progress=False)
+    run_cell("carlini", "8", seed=0, budget=8, overrides={"clique_k": 2}, progress=False)
+    text = write_leaderboard().read_text()
     df = load_records(reports_dir())
-    assert len(df) == 2 and set(df["seed"]) == {0, 1}
-    row = next(line for line in text.splitlines() if "| carlini" in line)
+    assert len(df) == 3 and df["default"].sum() == 2
+    main_table, other = text.split("## Other configurations")
+    row = next(line for line in main_table.splitlines() if "| carlini" in line)
     assert "tiny-8" in row and "| 2 " in row and " ± " in row
+    assert next(line for line in other.splitlines() if "| carlini" in line).count("| 1 ") == 1
     assert (reports_dir() / "leaderboard.png").is_file()
+
+
+def test_ordering_table_compares_with_the_paper() -> None:
+    from bench.report import ordering_table
+
+    rows = [
+        {"scale": "64", "model": "m", "attack": a, **{f"ums_{b}": v for b in BAND_NAMES}}
+        for a, v in (("side", 0.3), ("side-ti", 0.2), ("carlini", 0.2))
+    ]
+    table = ordering_table(pd.DataFrame(rows))
+    assert len(table) == len(BAND_NAMES)
+    assert set(table["paper's order holds"]) == {"no"}  # a tie is not the paper's strict order
+    assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
