@@ -79,6 +79,8 @@ class AttackCard:
     applies_to: tuple[str, ...]
     defaults: dict[str, dict[str, Any]]
     sources: dict[str, str]
+    # Models a default was tuned on: their leaderboard rows are not independent of the choice.
+    tuned_on: tuple[str, ...] = ()
 
     def params(self, profile: str) -> dict[str, Any]:
         if profile not in self.defaults:
@@ -185,6 +187,7 @@ def attack_card(name: str) -> AttackCard:
         applies_to=tuple(raw.get("applies_to", ["unconditional"])),
         defaults=raw["defaults"],
         sources=raw.get("sources", {}),
+        tuned_on=tuple(raw.get("tuned_on", ())),
     )
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tabulate import tabulate
 
 from bench.atomic import write_json_atomic
@@ -30,7 +31,7 @@ from bench.cards import (
     model_card,
 )
 from bench.cliargs import float_list, int_list
-from bench.data.subset import members, nonmembers
+from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
 from bench.paths import bench_home, data_root, reports_dir
@@ -150,6 +151,7 @@ def run_cell(
             if result.filtering
             else None
         ),
+        "canaries": canary_metrics(outputs, member_set, nonmember_set.images, bands, deltas),
         "info": result.info,
         "checkpoint_sha256": digest,
         "commit": git_commit(),
@@ -161,6 +163,31 @@ def run_cell(
     if write:
         write_json_atomic(record_path(record), record)
     return record
+
+
+def canary_metrics(
+    outputs: np.ndarray,
+    member_set: Subset,
+    nonmember_images: np.ndarray,
+    bands: dict[str, Any],
+    deltas: list[float],
+) -> dict[str, Any] | None:
+    """AMS/UMS and extraction against the duplicated members alone (None without canaries).
+
+    Carlini et al. found extraction concentrates in duplicated images; scoring the canaries apart
+    shows whether an attack reaches them, which the all-member numbers blur at 1k and 5k.
+    """
+    repeated = member_set.counts > 1
+    if not repeated.any():
+        return None
+    m = score(outputs, member_set.images[repeated], nonmember_images, bands, deltas)
+    return {
+        "n": int(repeated.sum()),
+        "times": int(member_set.counts[repeated].max()),
+        "ums": m["ums"],
+        "ams": m["ams"],
+        "extracted": m["extracted"],
+    }
 
 
 def record_path(record: dict[str, Any]) -> Path:
@@ -206,6 +233,12 @@ def summary(record: dict[str, Any]) -> str:
             f"candidates: {c['n']} ranked; precision/extracted by δ: "
             + ", ".join(f"{d}: {c['precision'][d]:.2f}/{c['extracted'][d]}" for d in c["precision"])
         )
+    if record.get("canaries"):
+        k = record["canaries"]
+        lines.append(
+            f"canaries ({k['n']} members ×{k['times']}): UMS high {100 * k['ums']['high']:.2f}%, "
+            "extracted " + ", ".join(f"δ={d}: {n}" for d, n in k["extracted"].items())
+        )
     cost = record["cost"]
     lines.append(
         f"cost: {cost['unet_evaluations']:,} UNet evals, "
@@ -245,6 +278,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 "lambda": lam,
                 **{f"ums_{b}": m["ums"][b] for b in m["ums"]},
                 **{f"ams_{b}": m["ams"][b] for b in m["ams"]},
+                **(
+                    {"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec["canaries"] else {}
+                ),
                 "record": str(record_path(rec).relative_to(reports_dir())),
             }
         )

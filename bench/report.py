@@ -20,13 +20,14 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.atomic import write_text_atomic
-from bench.cards import attack_card, dataset_card
+from bench.cards import attack_card, attack_names, dataset_card
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home, reports_dir
 from bench.zoo.commands import zoo_rows
 
 BANDS = BAND_NAMES
+TUNED_MARK = "†"
 
 
 def load_records(root: Path) -> pd.DataFrame:
@@ -50,6 +51,7 @@ def load_records(root: Path) -> pd.DataFrame:
             "calibrated": m["calibrated_extracted"],
             "record": str(path.relative_to(root)),
             **_candidate_columns(rec.get("candidates")),
+            "canaries_hit": _canaries_hit(rec.get("canaries")),
         }
         for band in BANDS:
             row[f"ams_{band}"] = m["ams"][band]
@@ -68,6 +70,13 @@ def _is_default(rec: dict[str, Any]) -> bool:
     except BenchError:
         return False
     return rec["params"] == shipped
+
+
+def _canaries_hit(canaries: dict[str, Any] | None) -> float:
+    """Distinct canaries extracted at the strictest δ (NaN for models without canaries)."""
+    if not canaries:
+        return np.nan
+    return canaries["extracted"][min(canaries["extracted"], key=float)]
 
 
 def _candidate_columns(cand: dict[str, Any] | None) -> dict[str, float]:
@@ -89,9 +98,10 @@ def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     keys = ["scale", "model", "attack", "budget", "params"]
     for (scale, model, attack, budget, _), g in df.groupby(keys, sort=False):
+        tuned = model in attack_card(attack).tuned_on if attack in attack_names() else False
         row = {
             "scale": scale,
-            "model": model,
+            "model": f"{model} {TUNED_MARK}" if tuned else model,
             "attack": attack,
             "config": g["record"].iloc[0].rsplit("-", 1)[-1].removesuffix(".json"),
             "N_G": budget,
@@ -113,6 +123,9 @@ def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
             )
         else:
             row["candidates / extracted at min δ"] = "-"
+        row["canaries extracted at min δ"] = (
+            _pm(g["canaries_hit"], 1.0, 1) if g["canaries_hit"].notna().all() else "-"
+        )
         row["UNet evals"] = f"{int(g['unet_evals'].mean()):,}"
         row["clf evals"] = f"{int(g['clf_evals'].mean()):,}"
         out.append(row)
@@ -227,7 +240,9 @@ def write_leaderboard(root: Path | None = None) -> Path:
         "UMS/AMS follow SIDE's Eqs. 6–9 with "
         'the ℓ2 bands of `datasets/celeba.toml` (calibrated against non-members); "chance" is '
         "the same statistic for the held-out non-member pool. Cost counts every UNet and "
-        "classifier evaluation, preparation included.",
+        "classifier evaluation, preparation included. "
+        f"{TUNED_MARK} marks a model that an attack's default was tuned on (its card's "
+        "`tuned_on`), on seeds outside the grid; those rows are not independent of the choice.",
         "",
         "## Zoo",
         "",

@@ -227,18 +227,22 @@ def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) ->
 
 
 def test_leaderboard_is_built_from_records(trained: Path) -> None:
-    from bench.paths import reports_dir
+    from bench.paths import cards_dir, reports_dir
     from bench.report import load_records, write_leaderboard
 
     for seed in (0, 1):
         run_cell("carlini", "8", seed=seed, budget=8, progress=False)
     run_cell("carlini", "8", seed=0, budget=8, overrides={"clique_k": 2}, progress=False)
+    card = cards_dir("attacks") / "carlini.toml"
+    card.write_text(
+        card.read_text().replace("\n[defaults.cpu]", 'tuned_on = ["tiny-8"]\n\n[defaults.cpu]')
+    )
     text = write_leaderboard().read_text()
     df = load_records(reports_dir())
     assert len(df) == 3 and df["default"].sum() == 2
     main_table, other = text.split("## Other configurations")
     row = next(line for line in main_table.splitlines() if "| carlini" in line)
-    assert "tiny-8" in row and "| 2 " in row and " ± " in row
+    assert "tiny-8 †" in row and "| 2 " in row and " ± " in row
     assert next(line for line in other.splitlines() if "| carlini" in line).count("| 1 ") == 1
     assert (reports_dir() / "leaderboard.png").is_file()
 

@@ -448,3 +448,22 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
     }
     assert result["n_outputs"] == 3
     assert result["extracted"]["0.05"] == 2 and result["nonmember"]["extracted"]["0.05"] == 1
+
+
+def test_canary_metrics_score_the_repeated_members_alone() -> None:
+    from bench.data.subset import Subset
+    from bench.harness import canary_metrics
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    counts = np.array([4, 4, 1, 1, 1, 1, 1, 1, 1, 1])
+    plain = Subset([f"{i}.jpg" for i in range(10)], images, np.ones(10, dtype=np.int64), [""] * 10)
+    assert canary_metrics(images, plain, images, BANDS, [0.05]) is None
+    duplicated = Subset(plain.files, images, counts, plain.captions)
+    # Outputs copy one canary and three singletons: only the canary counts here.
+    outputs = images[[0, 0, 2, 3, 4]]
+    nonmembers = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    k = canary_metrics(outputs, duplicated, nonmembers, BANDS, [0.05])
+    assert k is not None and (k["n"], k["times"]) == (2, 4)
+    assert k["extracted"] == {"0.05": 1}
+    assert k["ums"]["high"] == pytest.approx(1 / 5)
