@@ -190,11 +190,19 @@ def canary_metrics(
     }
 
 
-def record_path(record: dict[str, Any]) -> Path:
+SWEEP_RECORDS = "sweeps/runs"
+
+
+def record_path(record: dict[str, Any], kind: str = "runs") -> Path:
+    """Where a record lives: ``runs`` feed the leaderboard, ``sweeps/runs`` only their sweep table.
+
+    Sweep records stay apart because the sweep's winning λ becomes the card default, and its
+    tuning seed must not be averaged into the leaderboard's grid seeds.
+    """
     tag = params_key(record["params"])
     return (
         reports_dir()
-        / "runs"
+        / kind
         / record["attack"]
         / record["model"]
         / f"seed{record['seed']}-n{record['budget']}-{tag}.json"
@@ -248,7 +256,9 @@ def summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cell(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+def _cell(
+    args: argparse.Namespace, overrides: dict[str, Any], write: bool = True
+) -> dict[str, Any]:
     return run_cell(
         args.attack,
         args.scale,
@@ -258,6 +268,7 @@ def _cell(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]
         overrides=overrides,
         model=args.model,
         root=args.data_root,
+        write=write,
     )
 
 
@@ -271,7 +282,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
     rows = []
     for lam in args.lambdas:
-        rec = _cell(args, {"guidance_scale": lam})
+        rec = _cell(args, {"guidance_scale": lam}, write=False)
+        path = record_path(rec, SWEEP_RECORDS)
+        write_json_atomic(path, rec)
         m = rec["metrics"]
         rows.append(
             {
@@ -281,7 +294,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 **(
                     {"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec["canaries"] else {}
                 ),
-                "record": str(record_path(rec).relative_to(reports_dir())),
+                "record": str(path.relative_to(reports_dir())),
             }
         )
         print(

@@ -258,3 +258,26 @@ def test_ordering_table_compares_with_the_paper() -> None:
     assert len(table) == len(BAND_NAMES)
     assert set(table["paper's order holds"]) == {"no"}  # a tie is not the paper's strict order
     assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
+
+
+def test_sweep_keeps_its_records_out_of_the_leaderboard(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.paths import cards_dir, reports_dir
+    from bench.report import load_records
+
+    card = cards_dir("attacks") / "side.toml"
+    fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items() if k != "guidance_scale")
+    text = card.read_text()
+    head, rest = text.split("[defaults.cpu]\n", 1)
+    card.write_text(
+        head + "[defaults.cpu]\nguidance_scale = 1.0\n" + fast + rest[rest.index("\n[") :]
+    )
+    args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--lambdas", "0,1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "λ=0.0: UMS high" in out and "λ=1.0: UMS high" in out
+    table = (reports_dir() / "sweeps" / "side-tiny-8-seed0.md").read_text()
+    assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
+    # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
+    assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
