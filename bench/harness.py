@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from bench.atomic import write_json_atomic
+from bench.atomic import write_json_atomic, write_text_atomic
 from bench.attacks.base import ModelView, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
@@ -33,7 +33,7 @@ from bench.cards import (
 from bench.cliargs import float_list, int_list
 from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
-from bench.metrics import score
+from bench.metrics import BAND_NAMES, score
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
 from bench.store import RunStore
@@ -278,8 +278,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+SELECTION_RULE = (
+    "the highest UMS in the strictest band; ties go to the next band, then to the smaller λ"
+)
+
+
+def select_lambda(rows: list[dict[str, Any]]) -> float:
+    """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE)."""
+    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["lambda"]))["lambda"]
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
+    if not args.lambdas:
+        raise BenchError("give at least one λ to sweep")
     rows = []
     for lam in args.lambdas:
         rec = _cell(args, {"guidance_scale": lam}, write=False)
@@ -301,13 +313,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"λ={lam}: UMS " + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = reports_dir() / "sweeps" / f"{args.attack}-{rows and rec['model']}-seed{args.seed}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        f"# λ sweep: {args.attack} on {rec['model']}, seed {args.seed}, "
-        f"N_G={rec['budget']}\n\n" + tabulate(rows, headers="keys", tablefmt="github") + "\n"
+    best = select_lambda(rows)
+    out = reports_dir() / "sweeps" / f"{args.attack}-{rec['model']}-seed{args.seed}.md"
+    write_text_atomic(
+        out,
+        f"# λ sweep: {args.attack} on {rec['model']}, seed {args.seed}, N_G={rec['budget']}\n\n"
+        + tabulate(rows, headers="keys", tablefmt="github")
+        + f"\n\nSelected λ = {best} ({SELECTION_RULE}).\n",
     )
-    print(f"wrote {out}")
+    print(f"selected λ = {best} ({SELECTION_RULE}); wrote {out}")
     return 0
 
 

@@ -281,3 +281,14 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
     # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
     assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
+
+
+def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_lambda() -> None:
+    from bench.harness import select_lambda
+
+    def row(lam: float, high: float, mid: float, low: float) -> dict[str, float]:
+        return {"lambda": lam, "ums_high": high, "ums_mid": mid, "ums_low": low}
+
+    assert select_lambda([row(0, 0.1, 0.0, 0.0), row(2, 0.2, 0.0, 0.0)]) == 2
+    assert select_lambda([row(0, 0.1, 0.0, 0.9), row(5, 0.1, 0.1, 0.0)]) == 5
+    assert select_lambda([row(1, 0.1, 0.1, 0.1), row(5, 0.1, 0.1, 0.1)]) == 1
