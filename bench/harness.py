@@ -288,6 +288,31 @@ def select_lambda(rows: list[dict[str, Any]]) -> float:
     return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["lambda"]))["lambda"]
 
 
+def sweep_row(rec: dict[str, Any], path: Path) -> dict[str, Any]:
+    """One line of a sweep table: λ, UMS and AMS by band, the canaries' UMS, the record."""
+    m = rec["metrics"]
+    return {
+        "lambda": rec["params"]["guidance_scale"],
+        **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
+        **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
+        **({"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec.get("canaries") else {}),
+        "record": str(path),
+    }
+
+
+def write_sweep_table(rec: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
+    """reports/sweeps/<attack>-<model>-seed<s>.md: the rows and the λ the rule selects."""
+    out = reports_dir() / "sweeps" / f"{rec['attack']}-{rec['model']}-seed{rec['seed']}.md"
+    write_text_atomic(
+        out,
+        f"# λ sweep: {rec['attack']} on {rec['model']}, seed {rec['seed']}, N_G={rec['budget']}"
+        "\n\n"
+        + tabulate(rows, headers="keys", tablefmt="github")
+        + f"\n\nSelected λ = {select_lambda(rows)} ({SELECTION_RULE}).\n",
+    )
+    return out
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
     if not args.lambdas:
@@ -297,31 +322,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         rec = _cell(args, {"guidance_scale": lam}, write=False)
         path = record_path(rec, SWEEP_RECORDS)
         write_json_atomic(path, rec)
+        rows.append(sweep_row(rec, path.relative_to(reports_dir())))
         m = rec["metrics"]
-        rows.append(
-            {
-                "lambda": lam,
-                **{f"ums_{b}": m["ums"][b] for b in m["ums"]},
-                **{f"ams_{b}": m["ams"][b] for b in m["ams"]},
-                **(
-                    {"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec["canaries"] else {}
-                ),
-                "record": str(path.relative_to(reports_dir())),
-            }
-        )
         print(
             f"λ={lam}: UMS " + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    best = select_lambda(rows)
-    out = reports_dir() / "sweeps" / f"{args.attack}-{rec['model']}-seed{args.seed}.md"
-    write_text_atomic(
-        out,
-        f"# λ sweep: {args.attack} on {rec['model']}, seed {args.seed}, N_G={rec['budget']}\n\n"
-        + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\nSelected λ = {best} ({SELECTION_RULE}).\n",
-    )
-    print(f"selected λ = {best} ({SELECTION_RULE}); wrote {out}")
+    out = write_sweep_table(rec, rows)
+    print(f"selected λ = {select_lambda(rows)} ({SELECTION_RULE}); wrote {out}")
     return 0
 
 
