@@ -7,22 +7,19 @@ import json
 from typing import Any
 
 
-def int_list(text: str) -> list[int]:
+def _number_list(text: str, kind: type, what: str) -> list:
     try:
-        return [int(x) for x in text.split(",")]
+        return [kind(x) for x in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+
+
+def int_list(text: str) -> list[int]:
+    return _number_list(text, int, "integers")
 
 
 def float_list(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
+    return _number_list(text, float, "numbers")
 
 
 def json_object(text: str) -> dict[str, Any]:
