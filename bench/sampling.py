@@ -42,7 +42,7 @@ def guide(
     prediction_type: str,
 ) -> torch.Tensor:
     """Shift a model output by the classifier gradient (Dhariwal & Nichol Eq. 14), in its space."""
-    a = alphas_cumprod[int(t)].to(output.dtype)
+    a = alphas_cumprod[int(t)].to(output.device, output.dtype)
     if prediction_type == "epsilon":
         shift = -(1 - a).sqrt() * grad
     elif prediction_type == "sample":  # x0 = (x_t - sqrt(1-a) ε) / sqrt(a)
@@ -72,7 +72,7 @@ def sample_batch(
 ) -> torch.Tensor:
     """One batch of samples, float NCHW in [-1, 1]."""
     sampler.set_timesteps(steps)
-    x = torch.randn((n, 3, resolution, resolution), generator=generator)
+    x = torch.randn((n, 3, resolution, resolution), generator=generator).to(denoiser.device)
     takes_generator = "generator" in inspect.signature(sampler.step).parameters
     alphas = sampler.alphas_cumprod
     for t in sampler.timesteps:

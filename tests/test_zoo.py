@@ -16,6 +16,7 @@ from bench.cards import model_card, model_cards
 from bench.data.subset import members
 from bench.errors import BenchError
 from bench.paths import REPO_ROOT, data_root
+from bench.zoo.build import build_unet
 from bench.zoo.checkpoint import load_tensors, sha256
 from bench.zoo.commands import train_card, zoo_rows
 from bench.zoo.load import load_denoiser, verified_digest
@@ -120,6 +121,20 @@ def test_committed_checkpoints_match_their_cards(monkeypatch: pytest.MonkeyPatch
         assert sha256(card.checkpoint_path) == card.trained["checkpoint_sha256"], card.name
         den = load_denoiser(card)
         with torch.no_grad():
-            x = torch.zeros(1, 3, card.resolution, card.resolution)
+            x = torch.zeros(1, 3, card.resolution, card.resolution, device=den.device)
             caps = ["a smiling young woman"] if den.conditional else None
             assert torch.isfinite(den(x, torch.tensor([10]), caps)).all()
+
+
+CHECKPOINT_LIMIT = 16 * 2**20  # bytes: a GPU lease brings back files up to 16 MiB
+
+
+def test_every_card_builds_and_its_release_fits_the_artefact_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every committed card must build, and its fp16 release must stay small enough to commit and
+    to bring back from a GPU lease: this catches an oversized architecture before any training."""
+    monkeypatch.delenv("BENCH_CARDS", raising=False)
+    for card in model_cards():
+        n_params = sum(p.numel() for p in build_unet(card).parameters())
+        assert 2 * n_params < CHECKPOINT_LIMIT, f"{card.name}: {n_params} parameters"

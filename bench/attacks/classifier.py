@@ -16,10 +16,13 @@ from diffusers import DDPMScheduler
 from torch import nn
 from tqdm import tqdm
 
+from bench.device import compute_device
+
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     half = dim // 2
-    freqs = torch.exp(-math.log(10_000) * torch.arange(half, dtype=torch.float32) / half)
+    steps = torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(-math.log(10_000) * steps / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([args.sin(), args.cos()], dim=1)
 
@@ -88,10 +91,15 @@ def train_classifier(
     width: int,
     seed: int,
 ) -> tuple[NoisyClassifier, dict]:
-    """Cross-entropy over random t on x_t (time-dependent) or on clean x_0 (time-independent)."""
+    """Cross-entropy over random t on x_t (time-dependent) or on clean x_0 (time-independent).
+
+    Batches and noise come from a CPU generator and move to the compute device, so the draws are
+    the same on every device.
+    """
+    device = compute_device()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        clf = NoisyClassifier(n_classes, width, time_dependent)
+        clf = NoisyClassifier(n_classes, width, time_dependent).to(device)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     y_all = torch.as_tensor(labels)
@@ -99,12 +107,14 @@ def train_classifier(
     correct = seen = 0
     for step in tqdm(range(steps), desc="training classifier", unit="step", leave=False):
         idx = torch.randint(0, len(images), (batch,), generator=g)
-        x0, y = images[idx], y_all[idx]
+        x0, y = images[idx].to(device), y_all[idx].to(device)
         if time_dependent:
             t = torch.randint(0, T, (batch,), generator=g)
-            x = scheduler.add_noise(x0, torch.randn(x0.shape, generator=g), t)
+            noise = torch.randn(x0.shape, generator=g).to(device)
+            t = t.to(device)
+            x = scheduler.add_noise(x0, noise, t)
         else:
-            t = torch.zeros(batch, dtype=torch.long)
+            t = torch.zeros(batch, dtype=torch.long, device=device)
             x = x0
         logits = clf(x, t)
         loss = F.cross_entropy(logits, y)
@@ -132,8 +142,9 @@ class ClassifierGuidance:
         self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
         x = x_t.detach().requires_grad_(True)
+        t, labels = t.to(x.device), labels.to(x.device)
         with torch.enable_grad():
             logp = F.log_softmax(self.classifier(x, t), dim=1)
-            chosen = logp[torch.arange(len(x)), labels].sum()
+            chosen = logp[torch.arange(len(x), device=x.device), labels].sum()
             (grad,) = torch.autograd.grad(chosen, x)
         return grad

@@ -84,12 +84,12 @@ class Side(Attack):
                 width=self.clf["width"],
                 seed=seed,
             )
-            return clf.state_dict(), stats
+            return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
         state, stats = view.store.cached_tensors(f"classifier-{key}", make)
         clf = NoisyClassifier(kept, self.clf["width"], self.time_dependent)
         clf.load_state_dict(state)
-        clf.eval().requires_grad_(False)
+        clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:

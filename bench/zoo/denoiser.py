@@ -25,6 +25,10 @@ class Denoiser:
         return self.text_encoder is not None
 
     @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
     def prediction_type(self) -> str:
         return self.scheduler.config.prediction_type
 
@@ -32,6 +36,8 @@ class Denoiser:
         self, x_t: torch.Tensor, t: torch.Tensor | int, captions: list[str] | None = None
     ) -> torch.Tensor:
         """Model output (in the scheduler's prediction type) for a batch at timestep(s) ``t``."""
+        if isinstance(t, torch.Tensor):
+            t = t.to(x_t.device)
         if self.text_encoder is None:
             if captions is not None:
                 raise ValueError("this model is unconditional; captions cannot be given")

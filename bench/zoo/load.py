@@ -7,6 +7,7 @@ same weights, so a mismatch is an error, never a warning.
 from __future__ import annotations
 
 from bench.cards import ModelCard
+from bench.device import compute_device
 from bench.errors import BenchError
 from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
@@ -40,7 +41,7 @@ def verified_digest(card: ModelCard) -> str:
 
 
 def load_denoiser(card: ModelCard) -> Denoiser:
-    """The card's EMA weights in fp32, in eval mode, digest-checked."""
+    """The card's EMA weights in fp32, in eval mode, digest-checked, on the compute device."""
     verified_digest(card)
     tensors, meta = load_tensors(card.checkpoint_path, card)
     unet = build_unet(card)
@@ -51,7 +52,12 @@ def load_denoiser(card: ModelCard) -> Denoiser:
         _load(text, unprefixed("text", tensors), card)
         text.eval().requires_grad_(False)
     unet.eval().requires_grad_(False)
-    return Denoiser(unet=unet, scheduler=build_scheduler(card), text_encoder=text)
+    device = compute_device()
+    return Denoiser(
+        unet=unet.to(device),
+        scheduler=build_scheduler(card),
+        text_encoder=text.to(device) if text is not None else None,
+    )
 
 
 def _load(module, state, card: ModelCard) -> None:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from bench.cards import ModelCard
 from bench.data.subset import Subset
+from bench.device import compute_device
 from bench.errors import BenchError
 from bench.imageio import to_tensor
 from bench.paths import bench_home
@@ -48,9 +49,10 @@ class Trainer:
         self.stream = np.repeat(np.arange(len(data.files)), data.counts)
         torch.manual_seed(int(self.cfg["seed"]))  # weight init only; all later draws are explicit
         self.vocab = build_vocab(data.captions) if card.conditioning == "caption" else None
-        self.modules = {"unet": build_unet(card)}
+        self.device = compute_device()
+        self.modules = {"unet": build_unet(card).to(self.device)}
         if self.vocab is not None:
-            self.modules["text"] = build_text_encoder(card, self.vocab)
+            self.modules["text"] = build_text_encoder(card, self.vocab).to(self.device)
         self.ema = {k: _clone(m) for k, m in self.modules.items()}
         self.params = [p for m in self.modules.values() for p in m.parameters()]
         self.opt = torch.optim.AdamW(
@@ -59,7 +61,7 @@ class Trainer:
             weight_decay=float(self.cfg.get("weight_decay", 0.0)),
         )
         self.scheduler = build_scheduler(card)
-        self.images = to_tensor(data.images)
+        self.images = to_tensor(data.images).to(self.device)
         self.step = 0
         self.seconds = 0.0
 
@@ -84,9 +86,10 @@ class Trainer:
     def train_step(self) -> float:
         g = torch.Generator().manual_seed(int(self.cfg["seed"]) * 7_919 + self.step)
         idx = self._indices(self.step)
-        x0 = self.images[idx]
-        noise = torch.randn(x0.shape, generator=g)
+        x0 = self.images[torch.from_numpy(idx).to(self.device)]
+        noise = torch.randn(x0.shape, generator=g).to(self.device)
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(idx),), generator=g)
+        t = t.to(self.device)
         x_t = self.scheduler.add_noise(x0, noise, t)
         target = {
             "sample": x0,
@@ -96,7 +99,9 @@ class Trainer:
         warmup = int(self.cfg.get("warmup_steps", 0))
         for group in self.opt.param_groups:
             group["lr"] = float(self.cfg["lr"]) * min(1.0, (self.step + 1) / max(1, warmup))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16", False))):
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16", False))
+        ):
             if "text" in self.modules:
                 caps = [self.data.captions[i] for i in idx]
                 states, mask = self.modules["text"](caps)
