@@ -279,20 +279,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 SELECTION_RULE = (
-    "the highest UMS in the strictest band; ties go to the next band, then to the smaller λ"
+    "the highest UMS in the strictest band; ties go to the next band, then to the smaller value"
 )
+DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-def select_lambda(rows: list[dict[str, Any]]) -> float:
+def select_value(rows: list[dict[str, Any]]) -> float:
     """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE)."""
-    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["lambda"]))["lambda"]
+    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["value"]))["value"]
 
 
-def sweep_row(rec: dict[str, Any], path: Path) -> dict[str, Any]:
-    """One line of a sweep table: λ, UMS and AMS by band, the canaries' UMS, the record."""
+def sweep_values(acard: AttackCard, profile: str, param: str, values: list[float] | None) -> list:
+    """The swept values, in the type of the card default they replace (so an integer stays one)."""
+    params = acard.params(profile)
+    if param not in params:
+        raise BenchError(
+            f"attack {acard.name} has no parameter {param!r}; its parameters: {', '.join(params)}"
+        )
+    default = params[param]
+    if isinstance(default, bool) or not isinstance(default, int | float):
+        raise BenchError(f"only numeric parameters can be swept; {param} is {default!r}")
+    if values is None and param == "guidance_scale":
+        values = DEFAULT_LAMBDAS
+    if not values:
+        raise BenchError(f"give at least one value of {param} to sweep (--values 1,2,…)")
+    if isinstance(default, int) and any(v != int(v) for v in values):
+        raise BenchError(f"{param} takes integers; got {', '.join(map(str, values))}")
+    return [type(default)(v) for v in values]
+
+
+def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
+    """One line of a sweep table: the value, UMS and AMS by band, the canaries' UMS, the record."""
     m = rec["metrics"]
     return {
-        "lambda": rec["params"]["guidance_scale"],
+        "value": rec["params"][param],
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
         **({"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec.get("canaries") else {}),
@@ -300,36 +320,40 @@ def sweep_row(rec: dict[str, Any], path: Path) -> dict[str, Any]:
     }
 
 
-def write_sweep_table(rec: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
-    """reports/sweeps/<attack>-<model>-seed<s>.md: the rows and the λ the rule selects."""
-    out = reports_dir() / "sweeps" / f"{rec['attack']}-{rec['model']}-seed{rec['seed']}.md"
+def sweep_table_path(rec: dict[str, Any], param: str) -> Path:
+    return reports_dir() / "sweeps" / f"{rec['attack']}-{rec['model']}-{param}-seed{rec['seed']}.md"
+
+
+def write_sweep_table(rec: dict[str, Any], param: str, rows: list[dict[str, Any]]) -> Path:
+    """reports/sweeps/<attack>-<model>-<param>-seed<s>.md: the rows and the value the rule picks."""
+    out = sweep_table_path(rec, param)
     write_text_atomic(
         out,
-        f"# λ sweep: {rec['attack']} on {rec['model']}, seed {rec['seed']}, N_G={rec['budget']}"
-        "\n\n"
+        f"# Sweep of {param}: {rec['attack']} on {rec['model']}, seed {rec['seed']}, "
+        f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\nSelected λ = {select_lambda(rows)} ({SELECTION_RULE}).\n",
+        + f"\n\nSelected {param} = {select_value(rows)} ({SELECTION_RULE}).\n",
     )
     return out
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """λ sweep: one record per guidance scale, and a table under reports/sweeps/."""
-    if not args.lambdas:
-        raise BenchError("give at least one λ to sweep")
+    """One record per value of one card parameter (λ by default), and a table under sweeps/."""
+    values = sweep_values(attack_card(args.attack), args.profile, args.param, args.values)
     rows = []
-    for lam in args.lambdas:
-        rec = _cell(args, {"guidance_scale": lam}, write=False)
+    for value in values:
+        rec = _cell(args, {args.param: value}, write=False)
         path = record_path(rec, SWEEP_RECORDS)
         write_json_atomic(path, rec)
-        rows.append(sweep_row(rec, path.relative_to(reports_dir())))
+        rows.append(sweep_row(rec, args.param, path.relative_to(reports_dir())))
         m = rec["metrics"]
         print(
-            f"λ={lam}: UMS " + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
+            f"{args.param}={value}: UMS "
+            + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = write_sweep_table(rec, rows)
-    print(f"selected λ = {select_lambda(rows)} ({SELECTION_RULE}); wrote {out}")
+    out = write_sweep_table(rec, args.param, rows)
+    print(f"selected {args.param} = {select_value(rows)} ({SELECTION_RULE}); wrote {out}")
     return 0
 
 
@@ -387,7 +411,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_grid)
     for name, func, text in (
         ("run", cmd_run, "run one attack against one zoo model and score it"),
-        ("sweep", cmd_sweep, "sweep SIDE's guidance scale λ on one model"),
+        ("sweep", cmd_sweep, "sweep one attack parameter (SIDE's λ by default) on one model"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--attack", required=True)
@@ -407,5 +431,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             )
             p.add_argument("--json", action="store_true")
         else:
-            p.add_argument("--lambdas", type=float_list, default=[0, 1, 2, 5, 10, 20, 50])
+            p.add_argument("--param", default="guidance_scale", help="card parameter to sweep")
+            p.add_argument(
+                "--values",
+                type=float_list,
+                default=None,
+                help=f"values to try (λ default: {','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})",
+            )
         p.set_defaults(func=func)

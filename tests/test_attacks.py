@@ -13,9 +13,10 @@ import torch
 
 from bench.attacks.base import ModelView
 from bench.attacks.cliques import find_cliques, tiled_l2
-from bench.cards import model_card
+from bench.cards import attack_card, model_card
 from bench.cli import main
-from bench.harness import run_cell
+from bench.errors import BenchError
+from bench.harness import run_cell, select_value, sweep_values
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home
 from bench.sampling import sample_batch
@@ -273,22 +274,40 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     card.write_text(
         head + "[defaults.cpu]\nguidance_scale = 1.0\n" + fast + rest[rest.index("\n[") :]
     )
-    args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--lambdas", "0,1"]
+    args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--values", "0,1"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "λ=0.0: UMS high" in out and "λ=1.0: UMS high" in out
-    table = (reports_dir() / "sweeps" / "side-tiny-8-seed0.md").read_text()
+    assert "guidance_scale=0.0: UMS high" in out and "guidance_scale=1.0: UMS high" in out
+    table = (reports_dir() / "sweeps" / "side-tiny-8-guidance_scale-seed0.md").read_text()
     assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
     # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
     assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
 
 
-def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_lambda() -> None:
-    from bench.harness import select_lambda
+def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_value() -> None:
+    def row(value: float, high: float, mid: float, low: float) -> dict[str, float]:
+        return {"value": value, "ums_high": high, "ums_mid": mid, "ums_low": low}
 
-    def row(lam: float, high: float, mid: float, low: float) -> dict[str, float]:
-        return {"lambda": lam, "ums_high": high, "ums_mid": mid, "ums_low": low}
+    assert select_value([row(0, 0.1, 0.0, 0.0), row(2, 0.2, 0.0, 0.0)]) == 2
+    assert select_value([row(0, 0.1, 0.0, 0.9), row(5, 0.1, 0.1, 0.0)]) == 5
+    assert select_value([row(1, 0.1, 0.1, 0.1), row(5, 0.1, 0.1, 0.1)]) == 1
 
-    assert select_lambda([row(0, 0.1, 0.0, 0.0), row(2, 0.2, 0.0, 0.0)]) == 2
-    assert select_lambda([row(0, 0.1, 0.0, 0.9), row(5, 0.1, 0.1, 0.0)]) == 5
-    assert select_lambda([row(1, 0.1, 0.1, 0.1), row(5, 0.1, 0.1, 0.1)]) == 1
+
+@pytest.mark.parametrize(
+    ("param", "values", "message"),
+    [
+        ("nonsense", [1.0], "has no parameter 'nonsense'"),
+        ("features", [1.0], "only numeric parameters"),
+        ("clf_steps", [10.5], "clf_steps takes integers"),
+        ("clf_steps", None, "give at least one value of clf_steps"),
+    ],
+)
+def test_sweep_refuses_values_it_cannot_apply(
+    world: Path, param: str, values: list[float] | None, message: str
+) -> None:
+    with pytest.raises(BenchError, match=message):
+        sweep_values(attack_card("side"), "cpu", param, values)
+
+
+def test_sweep_keeps_integer_parameters_integers(world: Path) -> None:
+    assert sweep_values(attack_card("side"), "cpu", "clf_steps", [100.0, 200.0]) == [100, 200]
