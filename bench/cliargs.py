@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 
 def _number_list(text: str, kind: type, what: str) -> list:
     try:
-        return [kind(x) for x in text.split(",")]
+        values = [kind(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite {what}, got {text!r}")
+    return values
 
 
 def int_list(text: str) -> list[int]:

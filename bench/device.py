@@ -3,6 +3,8 @@
 Random draws stay on CPU generators and are moved to the device afterwards, so a seed gives the
 same noise, batches and initial weights everywhere; CPU and GPU runs then differ only by
 floating-point rounding, and a run resumed on another device continues the same random stream.
+On the CPU a resumed training run equals an uninterrupted one bit for bit; on CUDA, cuDNN's
+nondeterministic kernels make it equal only up to rounding.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def compute_device() -> torch.device:
         ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"BENCH_DEVICE={name!r} but torch sees no CUDA GPU; unset it or use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise BenchError(
+            f"BENCH_DEVICE={name!r} but torch sees {torch.cuda.device_count()} CUDA GPU(s)"
+        )
     if device.type not in ("cpu", "cuda"):
         raise BenchError(f"BENCH_DEVICE={name!r}: only cpu and cuda[:N] are supported")
     return device

@@ -284,12 +284,14 @@ SELECTION_RULE = (
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-def select_value(rows: list[dict[str, Any]]) -> float:
+def select_value(rows: list[dict[str, Any]]) -> int | float:
     """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE)."""
     return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["value"]))["value"]
 
 
-def sweep_values(acard: AttackCard, profile: str, param: str, values: list[float] | None) -> list:
+def sweep_values(
+    acard: AttackCard, profile: str, param: str, values: list[float] | None
+) -> list[int | float]:
     """The swept values, in the type of the card default they replace (so an integer stays one)."""
     params = acard.params(profile)
     if param not in params:
@@ -305,7 +307,7 @@ def sweep_values(acard: AttackCard, profile: str, param: str, values: list[float
         raise BenchError(f"give at least one value of {param} to sweep (--values 1,2,…)")
     if isinstance(default, int) and any(v != int(v) for v in values):
         raise BenchError(f"{param} takes integers; got {', '.join(map(str, values))}")
-    return [type(default)(v) for v in values]
+    return [type(default)(v) for v in dict.fromkeys(values)]
 
 
 def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
@@ -321,20 +323,30 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
 
 
 def sweep_table_path(rec: dict[str, Any], param: str) -> Path:
-    return reports_dir() / "sweeps" / f"{rec['attack']}-{rec['model']}-{param}-seed{rec['seed']}.md"
+    name = f"{rec['attack']}-{rec['model']}-{param}-seed{rec['seed']}-n{rec['budget']}.md"
+    return reports_dir() / "sweeps" / name
 
 
 def write_sweep_table(rec: dict[str, Any], param: str, rows: list[dict[str, Any]]) -> Path:
-    """reports/sweeps/<attack>-<model>-<param>-seed<s>.md: the rows and the value the rule picks."""
+    """reports/sweeps/<attack>-<model>-<param>-seed<s>-n<N_G>.md: the rows and the pick."""
     out = sweep_table_path(rec, param)
     write_text_atomic(
         out,
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}, seed {rec['seed']}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\nSelected {param} = {select_value(rows)} ({SELECTION_RULE}).\n",
+        + f"\n\n{selection_line(rows, param)}\n",
     )
     return out
+
+
+def selection_line(rows: list[dict[str, Any]], param: str) -> str:
+    """The pick, or a plain statement that UMS did not tell the values apart (e.g. a parameter
+    that only changes a filter's candidates, which UMS over all N_G outputs does not see)."""
+    scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
+    if len(rows) > 1 and len(scores) == 1:
+        return f"No {param} selected: every value scored the same UMS in every band."
+    return f"Selected {param} = {select_value(rows)} ({SELECTION_RULE})."
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -353,7 +365,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             flush=True,
         )
     out = write_sweep_table(rec, args.param, rows)
-    print(f"selected {args.param} = {select_value(rows)} ({SELECTION_RULE}); wrote {out}")
+    print(f"{selection_line(rows, args.param)} Wrote {out}")
     return 0
 
 

@@ -41,6 +41,15 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> str:
+    """The host, plus the GPU when one computes: CPU and GPU results differ by rounding."""
     import os
 
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
+    from bench.device import compute_device
+
+    host = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
+    device = compute_device()
+    if device.type == "cuda":
+        import torch
+
+        return f"{host}, {torch.cuda.get_device_name(device)}"
+    return host

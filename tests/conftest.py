@@ -172,6 +172,13 @@ seed = 1
 """
 
 
+@pytest.fixture(autouse=True)
+def cpu_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests compute on the CPU even on a GPU host: exact-resume and the attack-strength floors
+    compare bit-exact or CPU-measured values, which cuDNN's kernels would not reproduce."""
+    monkeypatch.setenv("BENCH_DEVICE", "cpu")
+
+
 @pytest.fixture
 def celeba_root(tmp_path: Path) -> Path:
     return make_celeba(tmp_path / "celeba")

@@ -16,7 +16,7 @@ from bench.attacks.cliques import find_cliques, tiled_l2
 from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
-from bench.harness import run_cell, select_value, sweep_values
+from bench.harness import run_cell, select_value, selection_line, sweep_values
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home
 from bench.sampling import sample_batch
@@ -278,7 +278,7 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "guidance_scale=0.0: UMS high" in out and "guidance_scale=1.0: UMS high" in out
-    table = (reports_dir() / "sweeps" / "side-tiny-8-guidance_scale-seed0.md").read_text()
+    table = (reports_dir() / "sweeps" / "side-tiny-8-guidance_scale-seed0-n8.md").read_text()
     assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
     # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
     assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
@@ -310,4 +310,15 @@ def test_sweep_refuses_values_it_cannot_apply(
 
 
 def test_sweep_keeps_integer_parameters_integers(world: Path) -> None:
-    assert sweep_values(attack_card("side"), "cpu", "clf_steps", [100.0, 200.0]) == [100, 200]
+    assert sweep_values(attack_card("side"), "cpu", "clf_steps", [100.0, 200.0, 100.0]) == [
+        100,
+        200,
+    ]
+
+
+def test_sweep_says_so_when_no_value_wins() -> None:
+    def row(value: float) -> dict[str, float]:
+        return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
+
+    assert selection_line([row(1), row(2)], "clique_k").startswith("No clique_k selected")
+    assert selection_line([row(1)], "clique_k").startswith("Selected clique_k = 1")

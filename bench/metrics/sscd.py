@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from bench.device import compute_device
 from bench.errors import BenchError
 from bench.imageio import to_tensor
 from bench.metrics.bands import BAND_NAMES, band_edges
@@ -45,7 +46,7 @@ class SscdEmbedder:
 
     def __init__(self, path: Path) -> None:
         path = require_model_file(path)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = compute_device()
         try:
             self.model = torch.jit.load(str(path), map_location=self.device).eval()
         except (RuntimeError, ValueError) as exc:

@@ -50,6 +50,15 @@ class Trainer:
         torch.manual_seed(int(self.cfg["seed"]))  # weight init only; all later draws are explicit
         self.vocab = build_vocab(data.captions) if card.conditioning == "caption" else None
         self.device = compute_device()
+        if (
+            self.cfg.get("bf16")
+            and self.device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()
+        ):
+            raise BenchError(
+                f"card {card.name} trains with bf16, which this GPU does not support; "
+                "set bf16 = false in a copy of the card"
+            )
         self.modules = {"unet": build_unet(card).to(self.device)}
         if self.vocab is not None:
             self.modules["text"] = build_text_encoder(card, self.vocab).to(self.device)
