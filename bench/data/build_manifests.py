@@ -30,9 +30,13 @@ def build_manifests(card: DatasetCard, index: CelebaIndex, seeds: dict[str, int]
     rng = np.random.default_rng(seeds["canaries"])
     for name, spec in card.canaries.items():
         base = order[: int(card.scales[spec["scale"]]["size"])]
-        picks = sorted(rng.choice(len(base), size=int(spec["count"]), replace=False).tolist())
-        write_text_atomic(
-            card.path.parent / spec["manifest"], "\n".join(base[i] for i in picks) + "\n"
-        )
+        tiers = [int(t) for t in spec.get("tiers", [spec.get("repeats", 0)])]
+        count = int(spec["count"])
+        picks = rng.choice(len(base), size=count * len(tiers), replace=False).tolist()
+        if "tiers" in spec:  # `count` members per tier, tiers in card order: "file repeats"
+            lines = [f"{base[i]} {tiers[j // count]}" for j, i in enumerate(picks)]
+        else:
+            lines = [base[i] for i in sorted(picks)]
+        write_text_atomic(card.path.parent / spec["manifest"], "\n".join(lines) + "\n")
         written[f"canaries-{name}"] = len(picks)
     return written

@@ -106,12 +106,28 @@ def _derived_members(
     return chosen
 
 
-def canaries(card: DatasetCard, spec_name: str) -> tuple[list[str], int]:
-    """The repeated members of a duplicated-canary variant and how often each appears."""
+def canaries(card: DatasetCard, spec_name: str) -> dict[str, int]:
+    """The repeated members of a canary or ladder variant, each with how often it appears.
+
+    A canary variant repeats every listed file ``repeats`` times. A ladder variant (``tiers``)
+    lists ``file repeats`` per line, so one model holds members at several duplicate counts and an
+    attack's strength reads as the lowest tier it reaches (Carlini et al. 2023, Fig. 4).
+    """
     if spec_name not in card.canaries:
         raise BenchError(f"unknown canary variant {spec_name!r}; valid: {', '.join(card.canaries)}")
     spec = card.canaries[spec_name]
-    return read_manifest(card.path.parent / spec["manifest"]), int(spec["repeats"])
+    lines = read_manifest(card.path.parent / spec["manifest"])
+    if "tiers" not in spec:
+        return dict.fromkeys(lines, int(spec["repeats"]))
+    repeats: dict[str, int] = {}
+    for line in lines:
+        name, _, times = line.partition(" ")
+        if not times.strip().isdigit() or int(times) < 2:
+            raise BenchError(
+                f"ladder manifest {spec['manifest']}: line {line!r} is not 'file repeats≥2'"
+            )
+        repeats[name] = int(times)
+    return repeats
 
 
 def training_multiset(
@@ -121,9 +137,8 @@ def training_multiset(
     files = members(card, scale, index)
     counts = np.ones(len(files), dtype=np.int64)
     if canary_spec:
-        repeated, times = canaries(card, str(canary_spec))
         pos = {f: i for i, f in enumerate(files)}
-        for f in repeated:
+        for f, times in canaries(card, str(canary_spec)).items():
             if f not in pos:
                 raise BenchError(f"canary {f} is not a member of scale {scale}")
             counts[pos[f]] = times

@@ -44,13 +44,18 @@ def train_card(
     }
     write_trained(card, record)
     card = model_card(card.name)
-    mem = measure(card, load_denoiser(card), data.images, data.captions, progress=progress)
+    mem = measure(
+        card, load_denoiser(card), data.images, data.captions, progress=progress, counts=data.counts
+    )
     record.update(
         memorised_fraction=round(mem.memorised_fraction, 4),
         unique_hits=mem.unique_hits,
         eval_samples=mem.samples,
         median_nearest_l2=round(mem.median_nearest_l2, 4),
     )
+    if mem.tier_hits is not None:
+        sizes = {int(t): int((data.counts == t).sum()) for t in mem.tier_hits}
+        record["tier_hits"] = {str(t): f"{h}/{sizes[t]}" for t, h in mem.tier_hits.items()}
     write_trained(card, record)
     return {"status": "trained", **record}
 
@@ -79,9 +84,14 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
                 "images_seen": seen,
                 "memorised_fraction": t.get("memorised_fraction"),
                 "unique_hits": t.get("unique_hits"),
+                "tier_hits (×dup: hit/members)": _tiers(t.get("tier_hits")),
             }
         )
     return rows
+
+
+def _tiers(hits: dict[str, str] | None) -> str:
+    return " ".join(f"×{t}:{h}" for t, h in hits.items()) if hits else ""
 
 
 def _partial_images(card: ModelCard, status: str) -> int:

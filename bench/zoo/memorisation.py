@@ -25,6 +25,19 @@ class Memorisation:
     memorised_fraction: float
     unique_hits: int
     median_nearest_l2: float
+    # Duplicate count -> members of that tier hit; only for models with repeated members.
+    tier_hits: dict[int, int] | None = None
+
+
+def tier_hits(flags: np.ndarray, nearest: np.ndarray, counts: np.ndarray) -> dict[int, int] | None:
+    """Distinct members hit per duplicate count, so a ladder's grading is read off the card."""
+    if len(np.unique(counts)) < 2:
+        return None
+    hit = np.unique(nearest[flags])
+    return {
+        int(times): int(np.isin(np.flatnonzero(counts == times), hit).sum())
+        for times in sorted(np.unique(counts).tolist(), reverse=True)
+    }
 
 
 def gu_memorised(
@@ -43,6 +56,7 @@ def measure(
     members: np.ndarray,
     captions: list[str],
     progress: bool = True,
+    counts: np.ndarray | None = None,
 ) -> Memorisation:
     """Unguided samples; caption models get member captions drawn at random (seeded)."""
     n = int(card.evaluation.get("samples", 256))
@@ -66,5 +80,9 @@ def measure(
     )
     flags, nearest, d1 = gu_memorised(out, members)
     return Memorisation(
-        n, float(flags.mean()), int(len(np.unique(nearest[flags]))), float(np.median(d1))
+        n,
+        float(flags.mean()),
+        int(len(np.unique(nearest[flags]))),
+        float(np.median(d1)),
+        tier_hits(flags, nearest, counts) if counts is not None else None,
     )
