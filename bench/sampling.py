@@ -2,15 +2,22 @@
 
 Guidance follows Dhariwal & Nichol (2021), Eq. 14 / Algorithm 2, as used by SIDE (Chen et al.,
 Eq. 5): the guided score is ``s_θ(x_t, t) + λ ∇_{x_t} log p_φ(c | x_t, t)``. Since
-``s = -ε / sqrt(1 - ᾱ_t)``, the guided noise prediction is ``ε̂ = ε - λ sqrt(1 - ᾱ_t) ∇``; the same
-shift is applied in whichever space the model predicts (ε, x_0 or v), so one step serves every
-diffusers scheduler. With λ = 0 the added term is exactly zero and sampling is unchanged.
+``s = -ε / sqrt(1 - ᾱ_t)``, the guided noise prediction is ``ε̂ = ε - λ sqrt(1 - ᾱ_t) ∇``.
+
+Where the shift is applied decides whether it survives. Shifting the model's own output and then
+letting the scheduler clip x_0 (``clip_sample``, thresholding) cuts most of it away: for an
+x_0-predicting model near t = T the x_0 shift is λ(1 - ᾱ)/sqrt(ᾱ)·∇, about 150× the gradient, and
+clipping then moves a saturated pixel against the gradient. So, as guided-diffusion's
+``condition_score`` does, the guided step first limits x_0 exactly as the card's scheduler would,
+derives ε from the limited x_0, subtracts the guidance from that ε, and hands ε̂ to a copy of the
+sampler that predicts ε and limits nothing. This serves every prediction type (ε, x_0, v) and every
+diffusers scheduler. Unguided sampling is the scheduler's own step, untouched.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -32,26 +39,54 @@ class Guidance(Protocol):
     ) -> torch.Tensor: ...
 
 
-def guide(
+def predicted_x0(
+    output: torch.Tensor, x_t: torch.Tensor, a: torch.Tensor, prediction_type: str
+) -> torch.Tensor:
+    """The model's x_0 estimate from its output, for ᾱ_t = ``a``."""
+    if prediction_type == "epsilon":
+        return (x_t - (1 - a).sqrt() * output) / a.sqrt()
+    if prediction_type == "sample":
+        return output
+    if prediction_type == "v_prediction":  # v = sqrt(a) ε - sqrt(1-a) x0
+        return a.sqrt() * x_t - (1 - a).sqrt() * output
+    raise ValueError(f"unsupported prediction type {prediction_type!r}")
+
+
+def x0_limiter(sampler: SchedulerMixin) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The x_0 clipping or dynamic thresholding that ``sampler`` itself would apply."""
+    cfg = sampler.config
+    if cfg.get("thresholding", False):
+        return sampler._threshold_sample
+    if cfg.get("clip_sample", False):
+        r = float(cfg.get("clip_sample_range", 1.0))
+        return lambda x0: x0.clamp(-r, r)
+    return lambda x0: x0
+
+
+def epsilon_sampler(sampler: SchedulerMixin) -> SchedulerMixin:
+    """A copy of ``sampler`` that takes ε and limits nothing, for the guided step."""
+    cfg = dict(sampler.config)
+    cfg["prediction_type"] = "epsilon"
+    for key in ("clip_sample", "thresholding"):
+        if key in cfg:
+            cfg[key] = False
+    return type(sampler).from_config(cfg)
+
+
+def guided_epsilon(
     output: torch.Tensor,
     x_t: torch.Tensor,
-    t: int,
+    a: torch.Tensor,
     grad: torch.Tensor,
     scale: float,
-    alphas_cumprod: torch.Tensor,
     prediction_type: str,
+    limit_x0: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
-    """Shift a model output by the classifier gradient (Dhariwal & Nichol Eq. 14), in its space."""
-    a = alphas_cumprod[int(t)].to(output.device, output.dtype)
-    if prediction_type == "epsilon":
-        shift = -(1 - a).sqrt() * grad
-    elif prediction_type == "sample":  # x0 = (x_t - sqrt(1-a) ε) / sqrt(a)
-        shift = (1 - a) / a.sqrt() * grad
-    elif prediction_type == "v_prediction":  # v = sqrt(a) ε - sqrt(1-a) x0
-        shift = -((1 - a) / a).sqrt() * grad
-    else:
-        raise ValueError(f"unsupported prediction type {prediction_type!r}")
-    return output + scale * shift
+    """ε̂ = ε(limited x_0) - λ sqrt(1 - ᾱ_t) ∇: guidance added after the scheduler's x_0 limit."""
+    a = a.to(output.device, output.dtype)
+    x0 = limit_x0(predicted_x0(output, x_t, a, prediction_type))
+    eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+    return eps - scale * (1 - a).sqrt() * grad
 
 
 def batch_generator(seed: int, batch_index: int) -> torch.Generator:
@@ -69,23 +104,38 @@ def sample_batch(
     captions: list[str] | None = None,
     guidance: Guidance | None = None,
     labels: torch.Tensor | None = None,
+    latents: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One batch of samples, float NCHW in [-1, 1]."""
+    """One batch of samples, float NCHW in [-1, 1].
+
+    ``latents`` replaces the drawn starting noise (scaled by ``init_noise_sigma`` as diffusers
+    pipelines do), so a variant attack can choose its starting points without copying the loop.
+    """
     sampler.set_timesteps(steps)
-    x = torch.randn((n, 3, resolution, resolution), generator=generator).to(denoiser.device)
+    if latents is None:
+        latents = torch.randn((n, 3, resolution, resolution), generator=generator)
+    x = (latents * sampler.init_noise_sigma).to(denoiser.device)
+    step_sampler, limit_x0 = sampler, None
+    if guidance is not None:
+        step_sampler, limit_x0 = epsilon_sampler(sampler), x0_limiter(sampler)
+        step_sampler.set_timesteps(steps)
     takes_generator = "generator" in inspect.signature(sampler.step).parameters
-    alphas = sampler.alphas_cumprod
+    kwargs = {"generator": generator} if takes_generator else {}
     for t in sampler.timesteps:
-        if guidance is None:
-            with torch.no_grad():
-                out = denoiser(x, t, captions)
-        else:
-            with torch.no_grad():
-                out = denoiser(x, t, captions)
-            grad = guidance.log_prob_grad(x, t.expand(n), labels)
-            out = guide(out, x, int(t), grad, guidance.scale, alphas, denoiser.prediction_type)
-        kwargs = {"generator": generator} if takes_generator else {}
-        x = sampler.step(out, t, x, **kwargs).prev_sample
+        with torch.no_grad():
+            out = denoiser(sampler.scale_model_input(x, t), t, captions)
+        if guidance is not None:
+            grad = guidance.log_prob_grad(x, t.expand(len(x)), labels)
+            out = guided_epsilon(
+                out,
+                x,
+                sampler.alphas_cumprod[int(t)],
+                grad,
+                guidance.scale,
+                denoiser.prediction_type,
+                limit_x0,
+            )
+        x = step_sampler.step(out, t, x, **kwargs).prev_sample
     return x.clamp(-1, 1)
 
 
