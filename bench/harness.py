@@ -172,22 +172,36 @@ def canary_metrics(
     bands: dict[str, Any],
     deltas: list[float],
 ) -> dict[str, Any] | None:
-    """AMS/UMS and extraction against the duplicated members alone (None without canaries).
+    """AMS/UMS and extraction against each tier of duplicated members (None without any).
 
-    Carlini et al. found extraction concentrates in duplicated images; scoring the canaries apart
-    shows whether an attack reaches them, which the all-member numbers blur at 1k and 5k.
+    Carlini et al. found extraction concentrates in duplicated images; scoring each duplicate count
+    apart shows the lowest tier an attack reaches, which the all-member numbers blur at 1k and 5k.
     """
-    repeated = member_set.counts > 1
-    if not repeated.any():
+    tiers = sorted({int(c) for c in member_set.counts if c > 1}, reverse=True)
+    if not tiers:
         return None
-    m = score(outputs, member_set.images[repeated], nonmember_images, bands, deltas)
-    return {
-        "n": int(repeated.sum()),
-        "times": int(member_set.counts[repeated].max()),
-        "ums": m["ums"],
-        "ams": m["ams"],
-        "extracted": m["extracted"],
-    }
+    scored = []
+    for times in tiers:
+        m = score(
+            outputs, member_set.images[member_set.counts == times], nonmember_images, bands, deltas
+        )
+        scored.append(
+            {
+                "times": times,
+                "n": int((member_set.counts == times).sum()),
+                "ums": m["ums"],
+                "ams": m["ams"],
+                "hit_rate": m["hit_rate"],
+                "extracted": m["extracted"],
+            }
+        )
+    return {"tiers": scored, "lowest_tier_reached": _lowest_tier(scored)}
+
+
+def _lowest_tier(tiers: list[dict[str, Any]]) -> int | None:
+    """The smallest duplicate count with a member in the high band: an attack's reach."""
+    reached = [t["times"] for t in tiers if t["ums"]["high"] > 0]
+    return min(reached) if reached else None
 
 
 SWEEP_RECORDS = "sweeps/runs"
@@ -218,6 +232,8 @@ def summary(record: dict[str, Any]) -> str:
             f"{100 * m['ums'][band]:.2f}",
             f"{100 * m['nonmember']['ams'][band]:.2f}",
             f"{100 * m['nonmember']['ums'][band]:.2f}",
+            f"{100 * m['hit_rate'][band]:.2f}",
+            f"{100 * m['nonmember']['hit_rate'][band]:.2f}",
         ]
         for band in m["ams"]
     ]
@@ -226,7 +242,17 @@ def summary(record: dict[str, Any]) -> str:
         f"{record['seed']}, N_G={record['budget']})\n"
     )
     table = tabulate(
-        rows, headers=["band", "AMS %", "UMS %", "chance AMS %", "chance UMS %"], tablefmt="github"
+        rows,
+        headers=[
+            "band",
+            "AMS %",
+            "UMS %",
+            "chance AMS %",
+            "chance UMS %",
+            "members hit %",
+            "non-members hit %",
+        ],
+        tablefmt="github",
     )
     extracted = ", ".join(f"δ={d}: {n}" for d, n in m["extracted"].items())
     lines = [
@@ -243,9 +269,19 @@ def summary(record: dict[str, Any]) -> str:
         )
     if record.get("canaries"):
         k = record["canaries"]
+        tiers = "; ".join(
+            f"×{t['times']}: {round(t['hit_rate']['high'] * t['n'])}/{t['n']}" for t in k["tiers"]
+        )
         lines.append(
-            f"canaries ({k['n']} members ×{k['times']}): UMS high {100 * k['ums']['high']:.2f}%, "
-            "extracted " + ", ".join(f"δ={d}: {n}" for d, n in k["extracted"].items())
+            f"duplicated members in the high band by tier: {tiers} "
+            f"(lowest tier reached: {k['lowest_tier_reached'] or 'none'})"
+        )
+    if "steering_rate" in record.get("info", {}):
+        i = record["info"]
+        acc = ", ".join(f"{t}: {a:.2f}" for t, a in i["heldout_accuracy"].items())
+        lines.append(
+            f"SIDE diagnostics: steering {100 * i['steering_rate']:.1f}% (chance "
+            f"{100 * i['steering_chance']:.1f}%); classifier held-out accuracy by t: {acc}"
         )
     cost = record["cost"]
     lines.append(

@@ -106,6 +106,7 @@ nonmember_pool = 8
 
 [canaries]
 "24" = { scale = "24", count = 2, repeats = 4, manifest = "celeba/canaries-24.txt" }
+"ladder-24" = { scale = "24", count = 2, tiers = [2, 8], manifest = "celeba/ladder-24.txt" }
 
 [metrics]
 deltas = [0.05, 0.1, 0.15]

@@ -73,12 +73,23 @@ def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
     _check_record(rec, attack, 16)
     steps = model_card("tiny-8").scheduler["sampling_steps"]
     if attack == "carlini":
-        assert rec["cost"] == {"unet_evaluations": 16 * steps, "classifier_evaluations": 0}
+        assert rec["cost"] == {
+            "unet_evaluations": 16 * steps,
+            "classifier_evaluations": 0,
+            "prep_unet_evaluations": 0,
+            "prep_classifier_evaluations": 0,
+        }
         assert rec["candidates"]["n"] == rec["info"]["cliques"]
     else:
         assert rec["cost"]["unet_evaluations"] == (16 + 32) * steps  # outputs + synthetic set
         assert rec["cost"]["classifier_evaluations"] == 16 * steps + 4 * 8
-        assert rec["info"]["time_dependent"] == (attack == "side")
+        assert rec["cost"]["prep_unet_evaluations"] == 32 * steps
+        assert rec["cost"]["prep_classifier_evaluations"] == 4 * 8
+        info = rec["info"]
+        assert info["time_dependent"] == (attack == "side")
+        assert 0 <= info["steering_rate"] <= 1
+        assert info["steering_chance"] == pytest.approx(1 / info["clusters_kept"], abs=1e-4)
+        assert set(info["heldout_accuracy"]) == {"t0", "t25", "t50", "t75", "t90"}  # T = 100
     written = bench_home() / rec["outputs"]
     assert len(list(written.glob("shard-*.npz"))) == 1
 

@@ -101,6 +101,32 @@ def test_canary_multiset(world: Path) -> None:
     assert len(files) == 24 and sorted(counts.tolist()) == [1] * 22 + [4, 4]
 
 
+def test_ladder_multiset_has_every_tier(world: Path) -> None:
+    card = dataset_card("celeba")
+    files, counts = training_multiset(card, "24", "ladder-24")
+    assert len(files) == 24 and sorted(counts.tolist()) == [1] * 20 + [2, 2, 8, 8]
+    # Ladder members are drawn after the canaries, so adding a ladder leaves them unchanged.
+    assert sorted(training_multiset(card, "24", "24")[1].tolist()) == [1] * 22 + [4, 4]
+
+
+def test_malformed_ladder_manifest_is_one_line(world: Path) -> None:
+    card = dataset_card("celeba")
+    path = card.path.parent / "celeba" / "ladder-24.txt"
+    path.write_text(path.read_text().replace(" 8\n", " eight\n", 1))
+    with pytest.raises(BenchError, match="is not 'file repeats"):
+        training_multiset(card, "24", "ladder-24")
+
+
+def test_tier_hits_count_distinct_members_per_duplicate_count() -> None:
+    from bench.zoo.memorisation import tier_hits
+
+    counts = np.array([8, 8, 2, 2, 1, 1])
+    flags = np.array([True, True, True, False, True])
+    nearest = np.array([0, 0, 2, 3, 5])  # member 0 twice, member 2, member 5; 3 is not flagged
+    assert tier_hits(flags, nearest, counts) == {8: 1, 2: 1, 1: 1}
+    assert tier_hits(flags, nearest, np.ones(6, dtype=np.int64)) is None
+
+
 def test_preprocess_cache_round_trip(world: Path, celeba_root: Path) -> None:
     card = dataset_card("celeba")
     names = members(card, "8")

@@ -165,10 +165,12 @@ def _pool_reference(outputs: np.ndarray, pool: np.ndarray) -> dict:
             k: float(((near >= v["lo"]) & (near < v["hi"])).sum()) / n for k, v in BANDS.items()
         },
         "ums": {k: int(m.any(0).sum()) / n for k, m in in_band.items()},
+        "hit_rate": {k: int(m.any(0).sum()) / len(pool) for k, m in in_band.items()},
         "extracted": {str(t): int((d <= t).any(0).sum()) for t in DELTAS},
         "calibrated_extracted": int((d < threshold).any(0).sum()),
         "gu_fraction": int(gu.sum()) / n,
         "gu_unique": len(set(d[gu].argmin(1).tolist())),
+        "nearest_median": pytest.approx(float(np.median(near)), abs=1e-4),
         "nearest_p95": pytest.approx(float(np.percentile(near, 95)), abs=1e-4),
     }
 
@@ -438,10 +440,12 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
         "n_outputs",
         "ams",
         "ums",
+        "hit_rate",
         "extracted",
         "calibrated_extracted",
         "gu_fraction",
         "gu_unique",
+        "nearest_median",
         "nearest_p95",
         "nonmember",
         "bands",
@@ -464,6 +468,26 @@ def test_canary_metrics_score_the_repeated_members_alone() -> None:
     outputs = images[[0, 0, 2, 3, 4]]
     nonmembers = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
     k = canary_metrics(outputs, duplicated, nonmembers, BANDS, [0.05])
-    assert k is not None and (k["n"], k["times"]) == (2, 4)
-    assert k["extracted"] == {"0.05": 1}
-    assert k["ums"]["high"] == pytest.approx(1 / 5)
+    assert k is not None and len(k["tiers"]) == 1
+    tier = k["tiers"][0]
+    assert (tier["n"], tier["times"]) == (2, 4)
+    assert tier["extracted"] == {"0.05": 1}
+    assert tier["ums"]["high"] == pytest.approx(1 / 5)
+    assert tier["hit_rate"]["high"] == pytest.approx(1 / 2)
+    assert k["lowest_tier_reached"] == 4
+
+
+def test_ladder_metrics_read_the_lowest_tier_reached() -> None:
+    from bench.data.subset import Subset
+    from bench.harness import canary_metrics
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    counts = np.array([64, 64, 16, 16, 4, 4, 1, 1, 1, 1, 1, 1])
+    ladder = Subset([f"{i}.jpg" for i in range(12)], images, counts, [""] * 12)
+    nonmembers = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    # Copies of both ×64 members and one ×16 member; nothing of the ×4 tier.
+    k = canary_metrics(images[[0, 1, 2, 6]], ladder, nonmembers, BANDS, [0.05])
+    assert [t["times"] for t in k["tiers"]] == [64, 16, 4]
+    assert [t["extracted"]["0.05"] for t in k["tiers"]] == [2, 1, 0]
+    assert k["lowest_tier_reached"] == 16

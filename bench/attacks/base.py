@@ -62,12 +62,18 @@ class AttackResult:
     filtering: bool = False  # True for attacks whose answer is ranked candidates (clique filters)
     candidates: np.ndarray | None = None  # ranked uint8 (C, R, R, 3); None when no clique formed
     info: dict[str, Any] = field(default_factory=dict)
+    # Evaluations spent before the first output (e.g. SIDE's synthetic set and classifier): the
+    # rest scales with the number of outputs, which is what prices a prefix on a budget curve.
+    prep_unet_evaluations: int = 0
+    prep_classifier_evaluations: int = 0
 
     @property
     def cost(self) -> dict[str, int]:
         return {
             "unet_evaluations": self.unet_evaluations,
             "classifier_evaluations": self.classifier_evaluations,
+            "prep_unet_evaluations": self.prep_unet_evaluations,
+            "prep_classifier_evaluations": self.prep_classifier_evaluations,
         }
 
 

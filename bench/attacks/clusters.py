@@ -18,6 +18,11 @@ class SurrogateLabels:
     kept: int
     clusters: int
     cohesion: np.ndarray  # (K,) mean cosine similarity to centroid, per k-means cluster
+    centroids: np.ndarray  # (kept, D) unit vectors; label i is the nearest of these
+
+    def assign(self, features: np.ndarray) -> np.ndarray:
+        """Nearest kept centroid (cosine) of each unit feature vector."""
+        return (features @ self.centroids.T).argmax(axis=1).astype(np.int64)
 
 
 def surrogate_labels(features: np.ndarray, k: int, tau: float, seed: int) -> SurrogateLabels:
@@ -43,6 +48,8 @@ def surrogate_labels(features: np.ndarray, k: int, tau: float, seed: int) -> Sur
     )
     kept = np.flatnonzero(cohesion >= tau)
     if len(kept) == 0:
-        return SurrogateLabels(np.empty(0, dtype=np.int64), 0, k, cohesion)
+        return SurrogateLabels(
+            np.empty(0, dtype=np.int64), 0, k, cohesion, np.empty((0, features.shape[1]))
+        )
     labels = (features @ centroids[kept].T).argmax(axis=1).astype(np.int64)
-    return SurrogateLabels(labels, len(kept), k, cohesion)
+    return SurrogateLabels(labels, len(kept), k, cohesion, centroids[kept])

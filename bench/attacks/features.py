@@ -1,38 +1,78 @@
-"""Feature extractors for SIDE's clustering step, pluggable and offline by default.
+"""Feature spaces for SIDE's clustering step, pluggable and offline by default.
 
 The paper embeds generations with SSCD (and reports CLIP/DINOv2 as similar). Those weights cannot
-be fetched here, so the default is the suite's own: pixels projected by PCA fitted on the
-synthetic set itself, then L2-normalised so cohesion is a cosine similarity as in the paper. A
-local TorchScript SSCD file can be plugged in with ``features = "sscd:/path/to/sscd.pt"``.
+be fetched here, so the suite offers two offline spaces: ``pca`` (pixels projected by PCA fitted on
+the synthetic set) and ``unet-mid`` (the attacked model's own mid-block activations on the clean
+image, then PCA), and plugs in a local TorchScript SSCD file with ``sscd:/path/to/sscd.pt``. Every
+space ends L2-normalised, so cohesion is a cosine similarity as in the paper.
+
+An extractor is *fitted* on the synthetic set and then kept: SIDE's steering diagnostic embeds the
+guided outputs in the very space the clusters were drawn in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
 import numpy as np
+import torch
 
 from bench.errors import BenchError
-from bench.imageio import to_unit
+from bench.imageio import to_tensor, to_unit
+from bench.zoo.denoiser import Denoiser
+
+# Suite's choice: the UNet reads clean images at a small timestep, where it still sees fine detail.
+UNET_FEATURE_T = 50
 
 
-def pixel_pca(images: np.ndarray, dim: int) -> np.ndarray:
-    """Centred pixels -> top ``dim`` principal components -> unit vectors."""
-    x = to_unit(images)
-    x = x - x.mean(axis=0, keepdims=True)
-    pca = faiss.PCAMatrix(x.shape[1], min(dim, x.shape[1], len(x)))
-    pca.train(np.ascontiguousarray(x))
-    z = pca.apply(np.ascontiguousarray(x))
+def _unit(z: np.ndarray) -> np.ndarray:
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
-def extract(images: np.ndarray, spec: str, pca_dim: int = 64) -> np.ndarray:
-    """Unit-norm features for ``images`` by extractor spec: ``pca`` or ``sscd:PATH``."""
+class FittedPCA:
+    """Centring and projection fitted once, applied to any later batch."""
+
+    def __init__(self, x: np.ndarray, dim: int) -> None:
+        self.mean = x.mean(axis=0, keepdims=True)
+        self.pca = faiss.PCAMatrix(x.shape[1], min(dim, x.shape[1], len(x)))
+        self.pca.train(np.ascontiguousarray(x - self.mean, dtype=np.float32))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return _unit(self.pca.apply(np.ascontiguousarray(x - self.mean, dtype=np.float32)))
+
+
+def unet_mid_activations(denoiser: Denoiser, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Flattened mid-block output of the attacked UNet on clean images (white-box access)."""
+    captured: list[torch.Tensor] = []
+    hook = denoiser.unet.mid_block.register_forward_hook(
+        lambda _m, _i, out: captured.append(out.detach().flatten(1).cpu())
+    )
+    try:
+        with torch.no_grad():
+            for lo in range(0, len(images), batch):
+                x = to_tensor(images[lo : lo + batch]).to(denoiser.device)
+                denoiser(x, UNET_FEATURE_T)
+    finally:
+        hook.remove()
+    return torch.cat(captured).numpy().astype(np.float32)
+
+
+def fit_features(
+    images: np.ndarray, spec: str, pca_dim: int = 64, denoiser: Denoiser | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """An embedder into unit vectors, fitted on ``images``, by spec: pca, unet-mid or sscd:PATH."""
     if spec == "pca":
-        return pixel_pca(images, pca_dim)
+        pca = FittedPCA(to_unit(images), pca_dim)
+        return lambda batch: pca(to_unit(batch))
+    if spec == "unet-mid":
+        if denoiser is None or getattr(denoiser.unet, "mid_block", None) is None:
+            raise BenchError("features 'unet-mid' need a diffusers UNet with a mid block")
+        pca = FittedPCA(unet_mid_activations(denoiser, images), pca_dim)
+        return lambda batch: pca(unet_mid_activations(denoiser, batch))
     if spec.startswith("sscd:"):
         from bench.metrics.sscd import SscdEmbedder
 
-        return SscdEmbedder(Path(spec[5:])).embed(images)
-    raise BenchError(f"unknown feature extractor {spec!r}; use 'pca' or 'sscd:PATH'")
+        return SscdEmbedder(Path(spec[5:])).embed
+    raise BenchError(f"unknown feature extractor {spec!r}; use 'pca', 'unet-mid' or 'sscd:PATH'")

@@ -20,8 +20,9 @@ import torch
 from bench.attacks.base import Attack, AttackResult, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
-from bench.attacks.features import extract
+from bench.attacks.features import fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
+from bench.attacks.side_diagnostics import HOLDOUT, heldout_accuracy, steering
 from bench.errors import BenchError
 from bench.imageio import to_tensor
 
@@ -98,8 +99,8 @@ class Side(Attack):
         synthetic, prep_unet = generate_prep(
             view, f"synthetic-{self.n_syn}-seed{seed}", self.n_syn, seed + 1
         )
-        feats = extract(synthetic, self.features, self.pca_dim)
-        surrogate = surrogate_labels(feats, self.n_clusters, self.tau, seed)
+        embed = fit_features(synthetic, self.features, self.pca_dim, view.denoiser)
+        surrogate = surrogate_labels(embed(synthetic), self.n_clusters, self.tau, seed)
         if surrogate.kept == 0:
             raise BenchError(
                 f"{self.name}: no cluster reached cohesion τ={self.tau} "
@@ -111,10 +112,17 @@ class Side(Attack):
         targets = rng.integers(0, surrogate.kept, budget)
         guidance = ClassifierGuidance(clf, self.guidance_scale)
         unet, classifier = generate_outputs(view, budget, seed, guidance=guidance, labels=targets)
+        # Diagnostics read fresh generations (another seed) and are not part of the attack's cost.
+        fresh, _ = generate_prep(view, f"heldout-{HOLDOUT}-seed{seed}", HOLDOUT, seed + 2)
+        accuracy = heldout_accuracy(
+            clf, fresh, surrogate.assign(embed(fresh)), view.denoiser.scheduler, seed + 3
+        )
         return AttackResult(
             n_outputs=budget,
             unet_evaluations=unet + prep_unet,
             classifier_evaluations=classifier + clf_train_evals,
+            prep_unet_evaluations=prep_unet,
+            prep_classifier_evaluations=clf_train_evals,
             info={
                 "clusters": surrogate.clusters,
                 "clusters_kept": surrogate.kept,
@@ -122,6 +130,9 @@ class Side(Attack):
                 "guidance_scale": self.guidance_scale,
                 "time_dependent": self.time_dependent,
                 **stats,
+                **steering(view.store.images(), targets, embed, surrogate),
+                "heldout_accuracy": accuracy,
+                "heldout_n": HOLDOUT,
             },
         )
 

@@ -69,9 +69,12 @@ class BandTally:
         return np.concatenate(ids), np.concatenate(ds)
 
     def result(self, n: int) -> dict:
+        # hit_rate is per pool image, so members and non-members compare whatever their pool sizes:
+        # a member rate no higher than the non-member rate is a chance look-alike, not a copy.
         return {
             "ams": {b: c / n for b, c in self.best_in_band.items()},
             "ums": {b: int(h.sum()) / n for b, h in self.band_hits.items()},
+            "hit_rate": {b: int(h.sum()) / self.index.size for b, h in self.band_hits.items()},
             "extracted": {str(d): int(h.sum()) for d, h in self.delta_hits.items()},
         }
 
@@ -109,5 +112,6 @@ class PoolTally(BandTally):
             "calibrated_extracted": int(self.calibrated_hits.sum()),
             "gu_fraction": self.gu_outputs / n,
             "gu_unique": int(self.gu_hits.sum()),
+            "nearest_median": float(np.median(np.concatenate(self.nearest))),
             "nearest_p95": float(np.percentile(np.concatenate(self.nearest), 95)),
         }

@@ -1,0 +1,64 @@
+"""Is SIDE doing what its paper says? Measured checks that travel with every SIDE record.
+
+A ranking on the leaderboard is only explained if the mechanism is seen working: guidance should
+land outputs in the clusters they were steered to (the steering rate, against chance 1/K′), and
+the classifier that steers should recognise those clusters on fresh generations at the noise
+levels where it acts (held-out accuracy by t). A time-independent classifier is expected to fall
+towards chance as t grows; the paper's argument for SIDE rests on that gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from diffusers import DDPMScheduler
+
+from bench.attacks.classifier import NoisyClassifier
+from bench.attacks.clusters import SurrogateLabels
+from bench.imageio import to_tensor
+
+# Suite's choice: fresh generations for the held-out accuracy (a quarter of the cpu N_syn), and the
+# noise levels it is read at, as fractions of T, from clean images to the nearly pure noise where
+# guidance starts (t = 0, 250, 500, 750, 900 for T = 1000).
+HOLDOUT = 256
+ACCURACY_AT = (0.0, 0.25, 0.5, 0.75, 0.9)
+
+
+def steering(
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    embed: Callable[[np.ndarray], np.ndarray],
+    surrogate: SurrogateLabels,
+) -> dict[str, float]:
+    """Share of outputs whose nearest kept centroid is the cluster they were guided to."""
+    landed = surrogate.assign(embed(outputs))
+    return {
+        "steering_rate": round(float((landed == targets[: len(outputs)]).mean()), 4),
+        "steering_chance": round(1.0 / surrogate.kept, 4),
+    }
+
+
+def heldout_accuracy(
+    clf: NoisyClassifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    scheduler: DDPMScheduler,
+    seed: int,
+) -> dict[str, float]:
+    """Top-1 accuracy on x_t of fresh generations labelled by their nearest kept centroid."""
+    device = next(clf.parameters()).device
+    x0 = to_tensor(images).to(device)
+    y = torch.as_tensor(labels).to(device)
+    g = torch.Generator().manual_seed(seed)
+    acc = {}
+    with torch.no_grad():
+        for frac in ACCURACY_AT:
+            t = int(frac * scheduler.config.num_train_timesteps)
+            tt = torch.full((len(x0),), t, dtype=torch.long)
+            noise = torch.randn(x0.shape, generator=g).to(device)
+            x = scheduler.add_noise(x0, noise, tt.to(device)) if t > 0 else x0
+            pred = clf(x, tt.to(device)).argmax(1)
+            acc[f"t{t}"] = round(float((pred == y).float().mean()), 4)
+    return acc
