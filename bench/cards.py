@@ -158,13 +158,21 @@ def find_model(scale: str, profile: str, conditioning: str, canaries: bool = Fal
         raise BenchError(
             f"unknown scale {scale!r} for profile {profile}; valid: {', '.join(scales)}"
         )
-    for card in cards:
-        if (
-            card.scale == scale
-            and card.conditioning == conditioning
-            and bool(card.canaries) == canaries
-        ):
-            return card
+    matches = [
+        card
+        for card in cards
+        if card.scale == scale
+        and card.conditioning == conditioning
+        and bool(card.canaries) == canaries
+    ]
+    if len(matches) > 1:
+        # Never let whichever card sorts first take a scale over silently.
+        names = " and ".join(f"{c.name} ({c.path})" for c in matches)
+        raise BenchError(
+            f"scale {scale} is served by two model cards, {names}; pick one with --model"
+        )
+    if matches:
+        return matches[0]
     kind = f"{conditioning}{' canary' if canaries else ''}"
     raise BenchError(f"the {profile} zoo has no {kind} model at scale {scale}")
 

@@ -213,3 +213,27 @@ def world(tmp_path: Path, celeba_root: Path, monkeypatch: pytest.MonkeyPatch) ->
     card = dataset_card("celeba")
     build_manifests(card, read_index(celeba_root), read_toml(card.path)["manifest_seeds"])
     return cards
+
+
+# Small SIDE settings so the attack runs end to end on the tiny models in seconds.
+FAST_SIDE = {
+    "n_syn": 32,
+    "n_clusters": 4,
+    "tau": -1.0,
+    "clf_steps": 4,
+    "clf_batch": 8,
+    "clf_width": 8,
+    "pca_dim": 8,
+    "guidance_scale": 5.0,
+}
+
+
+@pytest.fixture
+def trained(world: Path) -> Path:
+    """The tiny unconditional and caption models of ``world``, trained (seconds)."""
+    from bench.cards import model_card
+    from bench.zoo.commands import train_card
+
+    train_card(model_card("tiny-8"), None, progress=False)
+    train_card(model_card("tiny-8-caption"), None, progress=False)
+    return world

@@ -22,26 +22,8 @@ from bench.paths import bench_home
 from bench.sampling import sample_batch
 from bench.store import RunStore
 from bench.zoo.build import build_sampler
-from bench.zoo.commands import train_card
 from bench.zoo.load import load_denoiser
-
-FAST_SIDE = {
-    "n_syn": 32,
-    "n_clusters": 4,
-    "tau": -1.0,
-    "clf_steps": 4,
-    "clf_batch": 8,
-    "clf_width": 8,
-    "pca_dim": 8,
-    "guidance_scale": 5.0,
-}
-
-
-@pytest.fixture
-def trained(world: Path) -> Path:
-    train_card(model_card("tiny-8"), None, progress=False)
-    train_card(model_card("tiny-8-caption"), None, progress=False)
-    return world
+from tests.conftest import FAST_SIDE
 
 
 def _check_record(rec: dict, attack: str, budget: int) -> None:
@@ -230,6 +212,18 @@ def test_unknown_attack_and_scale_exit_2(trained: Path, capsys: pytest.CaptureFi
     assert "unknown scale '3k'" in capsys.readouterr().err
     assert main(["run", "--attack", "carlini", "--scale", "24"]) == 2
     assert "zoo train tiny-24" in capsys.readouterr().err
+
+
+def test_a_second_card_for_a_scale_is_an_error_naming_both(
+    world: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from tests.conftest import model_card_text
+
+    (world / "models" / "another-8.toml").write_text(model_card_text("another-8", "8"))
+    assert main(["run", "--attack", "carlini", "--scale", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "tiny-8 (" in err and "another-8 (" in err
+    assert "--model" in err
 
 
 def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) -> None:

@@ -82,6 +82,9 @@ class Attack(ABC):
 
     name: str = ""
     threat_model: str = "white-box"
+    # True when the first N outputs of a seeded run at budget M ≥ N are that run at budget N (each
+    # output drawn on its own, in a fixed order), so `bench curve` scores prefixes of one run.
+    prefix_valid: bool = True
 
     @abstractmethod
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:

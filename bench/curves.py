@@ -1,0 +1,128 @@
+"""`bench curve`: one attack's extraction against its budget, from one run per seed.
+
+SIDE's claim is about efficiency (more distinct members per generation; its E[N_umem] formula),
+which a single N_G cannot show: at a large budget small models saturate and attacks tie. For an
+attack whose outputs are drawn independently in a fixed order (``Attack.prefix_valid``), the first
+N outputs of a seeded run at the largest budget *are* a run at budget N, so each seed runs once and
+every smaller budget is scored on a prefix. Its cost is the preparation (SIDE's synthetic set and
+classifier) plus the per-output cost times N. Curve records live apart from the leaderboard's runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bench.atomic import write_json_atomic
+from bench.attacks.base import load_attack
+from bench.cards import attack_card, dataset_card, model_card
+from bench.cliargs import int_list
+from bench.data.subset import members, nonmembers
+from bench.errors import BenchError
+from bench.harness import canary_metrics, params_key, run_cell
+from bench.metrics import score
+from bench.paths import bench_home, data_root, reports_dir
+from bench.store import RunStore
+
+CURVE_RECORDS = "curves/runs"
+
+
+def prefix_cost(cost: dict[str, int], n: int, n_max: int) -> dict[str, int]:
+    """Preparation once, plus the per-output share of everything else for ``n`` outputs."""
+    out = {}
+    for kind in ("unet", "classifier"):
+        prep = int(cost.get(f"prep_{kind}_evaluations", 0))
+        per_output = (int(cost[f"{kind}_evaluations"]) - prep) / n_max
+        out[f"{kind}_evaluations"] = prep + round(per_output * n)
+        out[f"prep_{kind}_evaluations"] = prep
+    return out
+
+
+def curve_path(record: dict[str, Any]) -> Path:
+    tag = params_key(record["params"])
+    return (
+        reports_dir()
+        / CURVE_RECORDS
+        / record["attack"]
+        / record["model"]
+        / f"seed{record['seed']}-n{record['budget']}-{tag}.json"
+    )
+
+
+def run_curve(
+    attack: str,
+    model: str,
+    budgets: list[int],
+    seeds: list[int],
+    *,
+    overrides: dict[str, Any] | None = None,
+    root: str | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """One record per (budget, seed); prefixes of the largest run where the attack allows it."""
+    if not budgets or min(budgets) < 1:
+        raise BenchError(f"budgets must be positive integers, got {budgets}")
+    acard = attack_card(attack)
+    mcard = model_card(model)
+    params = {**acard.params(mcard.profile), **(overrides or {})}
+    prefix_valid = load_attack(acard, params).prefix_valid
+    data = data_root(root)
+    member_set, nonmember_set = members(mcard, data), nonmembers(mcard, data)
+    dcard = dataset_card(mcard.dataset)
+    bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
+    written = []
+    for seed in seeds:
+        runs = [max(budgets)] if prefix_valid else sorted(set(budgets))
+        for n_run in runs:
+            full = run_cell(
+                attack,
+                mcard.scale,
+                profile=mcard.profile,
+                seed=seed,
+                budget=n_run,
+                overrides=overrides,
+                model=model,
+                root=root,
+                progress=progress,
+                write=False,
+            )
+            outputs = RunStore(bench_home() / full["outputs"]).images()
+            for n in sorted(set(budgets)) if prefix_valid else [n_run]:
+                part = outputs[:n]
+                record = {
+                    **full,
+                    "budget": n,
+                    "prefix_of": n_run,
+                    "cost": prefix_cost(full["cost"], n, n_run),
+                    "metrics": score(part, member_set.images, nonmember_set.images, bands, deltas),
+                    # The clique filter ranks the whole output set; curves score outputs only.
+                    "candidates": None,
+                    "canaries": canary_metrics(
+                        part, member_set, nonmember_set.images, bands, deltas
+                    ),
+                }
+                path = curve_path(record)
+                write_json_atomic(path, record)
+                written.append(path)
+    return written
+
+
+def cmd_curve(args: argparse.Namespace) -> int:
+    paths = run_curve(
+        args.attack, args.model, args.budgets, args.seeds, root=args.data_root, progress=True
+    )
+    print(f"wrote {len(paths)} curve records under {reports_dir() / CURVE_RECORDS}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "curve", help="extraction against output budget: one run per seed, scored on its prefixes"
+    )
+    p.add_argument("--attack", required=True)
+    p.add_argument("--model", required=True, help="zoo model card name")
+    p.add_argument("--budgets", type=int_list, default=[32, 64, 128, 256, 512, 1024])
+    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(func=cmd_curve)

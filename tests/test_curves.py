@@ -1,0 +1,65 @@
+"""Budget curves: prefixes of one seeded run are scored as the smaller budgets they equal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cards import model_card
+from bench.curves import prefix_cost, run_curve
+from bench.harness import run_cell
+from tests.conftest import FAST_SIDE
+
+
+def test_prefix_cost_keeps_preparation_and_scales_the_rest() -> None:
+    cost = {
+        "unet_evaluations": 1000 + 64 * 10,
+        "classifier_evaluations": 32 + 64 * 10,
+        "prep_unet_evaluations": 1000,
+        "prep_classifier_evaluations": 32,
+    }
+    assert prefix_cost(cost, 16, 64) == {
+        "unet_evaluations": 1000 + 16 * 10,
+        "prep_unet_evaluations": 1000,
+        "classifier_evaluations": 32 + 16 * 10,
+        "prep_classifier_evaluations": 32,
+    }
+
+
+def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
+    paths = run_curve(
+        "carlini", "tiny-8", [4, 16, 8], [3], overrides={"clique_k": 2}, progress=False
+    )
+    records = {json.loads(p.read_text())["budget"]: json.loads(p.read_text()) for p in paths}
+    assert sorted(records) == [4, 8, 16] and all(r["prefix_of"] == 16 for r in records.values())
+    steps = model_card("tiny-8").scheduler["sampling_steps"]
+    assert [records[n]["cost"]["unet_evaluations"] for n in (4, 8, 16)] == [
+        4 * steps,
+        8 * steps,
+        16 * steps,
+    ]
+    direct = run_cell(
+        "carlini", "8", seed=3, budget=16, overrides={"clique_k": 2}, progress=False, write=False
+    )
+    assert records[16]["metrics"] == direct["metrics"]
+    assert records[4]["metrics"]["n_outputs"] == 4
+    assert "curves" in str(paths[0]) and "/runs/carlini/" in str(paths[0])
+
+
+def test_side_curve_charges_preparation_at_every_budget(trained: Path) -> None:
+    paths = run_curve("side", "tiny-8", [4, 8], [0], overrides=FAST_SIDE, progress=False)
+    costs = {json.loads(p.read_text())["budget"]: json.loads(p.read_text())["cost"] for p in paths}
+    steps = model_card("tiny-8").scheduler["sampling_steps"]
+    prep = 32 * steps  # the synthetic set
+    assert costs[4]["unet_evaluations"] == prep + 4 * steps
+    assert costs[8]["unet_evaluations"] == prep + 8 * steps
+    assert costs[4]["prep_classifier_evaluations"] == costs[8]["prep_classifier_evaluations"] > 0
+
+
+def test_curve_refuses_non_positive_budgets(trained: Path) -> None:
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="budgets must be positive"):
+        run_curve("carlini", "tiny-8", [0, 8], [0], progress=False)
