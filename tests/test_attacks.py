@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -17,7 +16,6 @@ from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
 from bench.harness import run_cell, select_value, selection_line, sweep_values
-from bench.metrics import BAND_NAMES
 from bench.paths import bench_home
 from bench.sampling import sample_batch
 from bench.store import RunStore
@@ -232,45 +230,11 @@ def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) ->
     assert rec["budget"] == 8
 
 
-def test_leaderboard_is_built_from_records(trained: Path) -> None:
-    from bench.paths import cards_dir, reports_dir
-    from bench.report import load_records, write_leaderboard
-
-    for seed in (0, 1):
-        run_cell("carlini", "8", seed=seed, budget=8, progress=False)
-    run_cell("carlini", "8", seed=0, budget=8, overrides={"clique_k": 2}, progress=False)
-    card = cards_dir("attacks") / "carlini.toml"
-    card.write_text(
-        card.read_text().replace("\n[defaults.cpu]", 'tuned_on = ["tiny-8"]\n\n[defaults.cpu]')
-    )
-    text = write_leaderboard().read_text()
-    df = load_records(reports_dir())
-    assert len(df) == 3 and df["default"].sum() == 2
-    main_table, other = text.split("## Other configurations")
-    row = next(line for line in main_table.splitlines() if "| carlini" in line)
-    assert "tiny-8 †" in row and "| 2 " in row and " ± " in row
-    assert next(line for line in other.splitlines() if "| carlini" in line).count("| 1 ") == 1
-    assert (reports_dir() / "leaderboard.png").is_file()
-
-
-def test_ordering_table_compares_with_the_paper() -> None:
-    from bench.report import ordering_table
-
-    rows = [
-        {"scale": "64", "model": "m", "attack": a, **{f"ums_{b}": v for b in BAND_NAMES}}
-        for a, v in (("side", 0.3), ("side-ti", 0.2), ("carlini", 0.2))
-    ]
-    table = ordering_table(pd.DataFrame(rows))
-    assert len(table) == len(BAND_NAMES)
-    assert set(table["paper's order holds"]) == {"no"}  # a tie is not the paper's strict order
-    assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
-
-
 def test_sweep_keeps_its_records_out_of_the_leaderboard(
     trained: Path, capsys: pytest.CaptureFixture
 ) -> None:
     from bench.paths import cards_dir, reports_dir
-    from bench.report import load_records
+    from bench.report_frame import load_records
 
     card = cards_dir("attacks") / "side.toml"
     fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items() if k != "guidance_scale")

@@ -1,0 +1,194 @@
+"""The leaderboard's tables, each a view of the record frame (``bench.report_frame``).
+
+Every table groups by (model, attack, N_G, parameters) and shows mean ± std over seeds. Beside the
+ranking sit the measurements that explain it: member against non-member hit rates (is there
+anything above chance to extract?), the lowest duplicate tier reached, and SIDE's own mechanism
+checks (steering rate, classifier accuracy). A ranking without them would be a guess.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.cards import attack_card, attack_names, scale_order
+from bench.report_frame import BANDS
+
+TUNED_MARK = "†"
+GROUP = ["scale", "model", "attack", "budget", "params"]
+
+
+def pm(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
+    v = values.to_numpy(dtype=float) * scale
+    if np.isnan(v).all():
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{np.nanmean(v):.{digits}f} ± {np.nanstd(v, ddof=1):.{digits}f}"
+
+
+def _model_label(model: str, attack: str) -> str:
+    tuned = attack in attack_names() and model in attack_card(attack).tuned_on
+    return f"{model} {TUNED_MARK}" if tuned else model
+
+
+def _groups(df: pd.DataFrame):
+    ordered = df.assign(_s=df["scale"].map(scale_order)).sort_values(
+        ["budget", "_s", "model", "attack"], kind="stable"
+    )
+    return ordered.groupby(GROUP, sort=False)
+
+
+def _head(keys: tuple, g: pd.DataFrame) -> dict[str, object]:
+    scale, model, attack, budget, _ = keys
+    return {
+        "N_G": budget,
+        "scale": scale,
+        "model": _model_label(model, attack),
+        "attack": attack,
+        "config": g["record"].iloc[0].rsplit("-", 1)[-1].removesuffix(".json"),
+        "seeds": len(g),
+    }
+
+
+def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
+    """UMS/AMS by band, extraction, Gu and cost; one row per configuration, sorted by N_G."""
+    out = []
+    for keys, g in _groups(df):
+        row = _head(keys, g)
+        for band in BANDS:
+            row[f"UMS {band} %"] = pm(g[f"ums_{band}"])
+            row[f"AMS {band} %"] = pm(g[f"ams_{band}"])
+        row["chance UMS high %"] = pm(g["chance_ums_high"])
+        # UMS counts distinct members, so it can never exceed members / N_G.
+        budget = keys[3]
+        row["UMS ceiling %"] = f"{100 * min(g['members'].iloc[0], budget) / budget:.2f}"
+        for c in sorted(c for c in g.columns if c.startswith("extracted_")):
+            row[f"extracted δ={c.split('_', 1)[1]}"] = pm(g[c], 1.0, 1)
+        row["Gu %"] = pm(g["gu"])
+        row["candidates / extracted at min δ"] = (
+            f"{pm(g['candidates'], 1.0, 1)} / {pm(g['candidates_extracted'], 1.0, 1)}"
+            if g["candidates"].notna().all()
+            else "-"
+        )
+        row["UNet evals"] = f"{int(g['unet_evals'].mean()):,}"
+        row["clf evals"] = f"{int(g['clf_evals'].mean()):,}"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def signal_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Share of members against share of non-members within each band of some output.
+
+    A non-member can only be near an output by chance, so where the member share is no higher
+    than the non-member share the band holds look-alikes, not extraction.
+    """
+    out = []
+    for keys, g in _groups(df):
+        if g["hit_high"].isna().all():
+            continue
+        row = _head(keys, g)
+        for band in BANDS:
+            row[f"{band}: members / non-members hit %"] = (
+                f"{pm(g[f'hit_{band}'])} / {pm(g[f'nm_hit_{band}'])}"
+            )
+        row["nearest member / non-member (median ℓ2)"] = (
+            f"{pm(g['nearest'], 1.0, 4)} / {pm(g['nm_nearest'], 1.0, 4)}"
+        )
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def tiers_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Duplicated members in the high band per tier, and the lowest tier each seed reached."""
+    out = []
+    for keys, g in _groups(df):
+        if not g["tier_hits"].astype(bool).any():
+            continue
+        row = _head(keys, g)
+        low = g["lowest_tier"]
+        row["lowest tier reached, per seed"] = ", ".join(
+            "none" if np.isnan(v) else f"×{int(v)}" for v in low
+        )
+        row["high-band hits per tier, per seed"] = " | ".join(g["tier_hits"])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def side_table(df: pd.DataFrame) -> pd.DataFrame:
+    """SIDE's mechanism, measured: does guidance land in the target cluster, and can the
+    classifier tell the clusters apart at the noise levels where it steers?"""
+    if "steering" not in df:
+        return pd.DataFrame()
+    out = []
+    for keys, g in _groups(df[df["steering"].notna()]):
+        row = _head(keys, g)
+        row["steering %"] = pm(g["steering"])
+        row["chance %"] = pm(g["steering_chance"])
+        row["clf acc clean %"] = pm(g["acc_clean"])
+        row["clf acc t=T/2 %"] = pm(g["acc_mid"])
+        row["clf acc t=0.9T %"] = pm(g["acc_noisy"])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+PAPER_ORDER = ("side", "side-ti", "carlini")
+
+
+def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model and band, the attacks ranked by mean UMS against the SIDE paper's order.
+
+    The order is judged only where some attack beats chance: a band whose member hit rate is no
+    higher than its non-member hit rate for every attack has nothing to extract, so ranking
+    attacks there would rank noise.
+    """
+    rows = []
+    for (scale, model, budget), g in df.groupby(["scale", "model", "budget"], sort=False):
+        present = [a for a in PAPER_ORDER if a in set(g["attack"])]
+        if len(present) < 2:
+            continue
+        means = g.groupby("attack")[
+            [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
+        ].mean()
+        for band in BANDS:
+            col = means.loc[present, f"ums_{band}"] * 100
+            ranked = col.sort_values(ascending=False, kind="stable")
+            signal = (
+                means.loc[present, f"hit_{band}"] > means.loc[present, f"nm_hit_{band}"]
+            ).any()
+            strict = all(col.iloc[i] > col.iloc[i + 1] for i in range(len(col) - 1))
+            verdict = ("yes" if strict else "no") if signal else "no signal above chance"
+            rows.append(
+                {
+                    "N_G": budget,
+                    "scale": scale,
+                    "model": model,
+                    "band": band,
+                    "measured (mean UMS %)": " ≥ ".join(f"{a} {v:.2f}" for a, v in ranked.items()),
+                    "paper's order holds": verdict,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def conditional_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per scale and band: text-conditional (caption model) against carlini (unconditional)."""
+    text = df[df["attack"] == "text-conditional"]
+    uncond = df[(df["attack"] == "carlini") & ~df["model"].str.contains("canary|ladder")]
+    rows = []
+    for scale in text["scale"].unique():
+        t, u = text[text["scale"] == scale], uncond[uncond["scale"] == scale]
+        if u.empty:
+            continue
+        for band in BANDS:
+            tv, uv = t[f"ums_{band}"].mean() * 100, u[f"ums_{band}"].mean() * 100
+            rows.append(
+                {
+                    "scale": scale,
+                    "band": band,
+                    "text-conditional": f"{tv:.2f} ({', '.join(sorted(set(t['model'])))})",
+                    "carlini": f"{uv:.2f} ({', '.join(sorted(set(u['model'])))})",
+                    "conditional leaks more": "yes" if tv > uv else "no",
+                }
+            )
+    return pd.DataFrame(rows)

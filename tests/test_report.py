@@ -1,0 +1,79 @@
+"""The leaderboard: one budget in the main table, superseded records apart, rankings explained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.harness import record_path, run_cell
+from bench.metrics import BAND_NAMES
+from bench.paths import cards_dir, reports_dir
+from bench.report import write_leaderboard
+from bench.report_frame import load_records
+from bench.report_tables import ordering_table
+
+
+def _rows(text: str, section: str) -> list[str]:
+    """Table rows of one '## ' section of the leaderboard."""
+    part = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    return [line for line in part.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> None:
+    for seed in (0, 1):
+        run_cell("carlini", "8", seed=seed, progress=False)  # the card's N_G = 16
+    run_cell("carlini", "8", seed=0, budget=8, progress=False)
+    run_cell("carlini", "8", seed=0, overrides={"clique_k": 2}, progress=False)
+    card = cards_dir("attacks") / "carlini.toml"
+    card.write_text(
+        card.read_text().replace("\n[defaults.cpu]", 'tuned_on = ["tiny-8"]\n\n[defaults.cpu]')
+    )
+    text = write_leaderboard().read_text()
+    df = load_records(reports_dir())
+    assert len(df) == 4 and df["shipped"].sum() == 2
+    main = _rows(text, "Attacks at the shared budget")
+    assert len(main) == 1 and "tiny-8 †" in main[0] and "| 16 " in main[0] and " ± " in main[0]
+    other = _rows(text, "Other configurations")
+    assert sorted(row.split("|")[1].strip() for row in other) == ["16", "8"]
+    assert "## Signal above chance" in text
+    assert (reports_dir() / "leaderboard.png").is_file()
+
+
+def test_records_of_an_older_attack_card_are_superseded(trained: Path) -> None:
+    rec = run_cell("carlini", "8", seed=0, progress=False)
+    old = record_path(rec).with_name("seed0-n16-old.json")
+    old.write_text(json.dumps({**rec, "attack_version": 0}))
+    text = write_leaderboard().read_text()
+    assert len(_rows(text, "Attacks at the shared budget")) == 1
+    assert "attack card v0 (now v1)" in text.split("## Superseded records", 1)[1]
+
+
+def _ordering_rows(hits: dict[str, float], chance: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "scale": "64",
+                "model": "m",
+                "budget": 512,
+                "attack": a,
+                **{f"ums_{b}": v for b in BAND_NAMES},
+                **{f"hit_{b}": hits[a] for b in BAND_NAMES},
+                **{f"nm_hit_{b}": chance for b in BAND_NAMES},
+            }
+            for a, v in (("side", 0.3), ("side-ti", 0.2), ("carlini", 0.2))
+        ]
+    )
+
+
+def test_ordering_table_compares_with_the_paper_where_there_is_signal() -> None:
+    table = ordering_table(_ordering_rows({"side": 0.5, "side-ti": 0.1, "carlini": 0.1}, 0.1))
+    assert len(table) == len(BAND_NAMES)
+    assert set(table["paper's order holds"]) == {"no"}  # a tie is not the paper's strict order
+    assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
+
+
+def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
+    table = ordering_table(_ordering_rows({"side": 0.1, "side-ti": 0.1, "carlini": 0.05}, 0.1))
+    assert set(table["paper's order holds"]) == {"no signal above chance"}
