@@ -5,7 +5,9 @@ which a single N_G cannot show: at a large budget small models saturate and atta
 attack whose outputs are drawn independently in a fixed order (``Attack.prefix_valid``), the first
 N outputs of a seeded run at the largest budget *are* a run at budget N, so each seed runs once and
 every smaller budget is scored on a prefix. Its cost is the preparation (SIDE's synthetic set and
-classifier) plus the per-output cost times N. Curve records live apart from the leaderboard's runs.
+classifier) plus the per-output cost times N. Curve records live apart from the leaderboard's runs,
+except that a full run at the shared N_G with the card's defaults is exactly a grid cell, so it is
+also written as one rather than run twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bench.cards import attack_card, dataset_card, model_card
 from bench.cliargs import int_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
-from bench.harness import canary_metrics, params_key, run_cell
+from bench.harness import canary_metrics, default_budget, params_key, run_cell
 from bench.metrics import score
 from bench.paths import bench_home, data_root, reports_dir
 from bench.store import RunStore
@@ -71,6 +73,7 @@ def run_curve(
     member_set, nonmember_set = members(mcard, data), nonmembers(mcard, data)
     dcard = dataset_card(mcard.dataset)
     bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
+    grid_budget = default_budget(dcard, mcard.profile) if not overrides else None
     written = []
     for seed in seeds:
         runs = [max(budgets)] if prefix_valid else sorted(set(budgets))
@@ -85,7 +88,7 @@ def run_curve(
                 model=model,
                 root=root,
                 progress=progress,
-                write=False,
+                write=n_run == grid_budget,
             )
             outputs = RunStore(bench_home() / full["outputs"]).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:

@@ -1,6 +1,9 @@
 """`bench floors`: measure run-to-run variation of an attack and derive CI's strength floors.
 
-CI re-runs one fixed seed of each floored cell and fails if a metric drops below its floor. The
+CI re-runs one fixed seed of each floored cell and fails if a metric drops below its floor. Floors
+cover extraction and, where the record measures it, the attack's mechanism (SIDE's steering rate,
+the precision of carlini's clique-filtered candidates), and the floor file records which of the
+attack's mutations (``bench.mutations``: its mechanism switched off) fall below them. The
 floor is not tuned by hand: it is the mean over several seeds minus three standard deviations
 (never below zero), so a code change that weakens an attack beyond seed noise is caught while
 ordinary seed-to-seed variation is not. Three seeds can agree exactly (a saturated model puts every
@@ -12,27 +15,87 @@ member, for counts), the finest step the metric can take.
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.atomic import write_json_atomic
+from bench.attacks.base import load_attack
+from bench.cards import attack_card, model_card
 from bench.cliargs import int_list, json_object
 from bench.harness import run_cell
-from bench.paths import reports_dir
+from bench.mutations import mutations_for
+from bench.paths import bench_home, reports_dir
 from bench.provenance import git_commit, machine, versions
 
 FLOORED = ("ams.high", "ums.high", "extracted.0.05", "gu_fraction")
+MECHANISM = ("info.steering_rate", "candidates.precision.0.05")
 COUNTS = ("extracted.0.05",)
 SIGMAS = 3.0
 
 
 def metric(record: dict[str, Any], path: str) -> float:
-    """A metric by dotted path; ``extracted.0.05`` keeps the δ key whole."""
-    head, _, rest = path.partition(".")
-    value = record["metrics"][head]
+    """A value by dotted path: under ``metrics`` unless it starts with ``info.``/``candidates.``.
+
+    The last part after the root is one key, so ``extracted.0.05`` keeps the δ whole.
+    """
+    root, _, rest = path.partition(".")
+    if root in ("info", "candidates"):
+        head, _, rest = rest.partition(".")
+        value = record[root][head]
+    else:
+        head, value = root, record["metrics"][root]
     return float(value[rest] if rest else value)
+
+
+def floored_metrics(record: dict[str, Any]) -> list[str]:
+    """Extraction metrics, plus the mechanism metrics this record carries."""
+    has = {
+        "info.steering_rate": "steering_rate" in record.get("info", {}),
+        "candidates.precision.0.05": bool(record.get("candidates")),
+    }
+    return [*FLOORED, *(m for m in MECHANISM if has[m])]
+
+
+def weaker(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Floored metrics of ``record`` below the floor file's floors: name -> (value, floor)."""
+    return {
+        name: (metric(record, name), m["floor"])
+        for name, m in spec["metrics"].items()
+        if metric(record, name) < m["floor"]
+    }
+
+
+def floor_cell(spec: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Re-run a floor file's CI cell (its outputs are discarded, its preparation kept)."""
+    rec = run_cell(
+        spec["attack"],
+        model_card(spec["model"]).scale,
+        seed=spec["ci_seed"],
+        budget=spec["budget"],
+        overrides=spec["overrides"] if overrides is None else overrides,
+        model=spec["model"],
+        progress=False,
+        write=False,
+    )
+    # A mutated run must never resume from the real run's shards, nor the reverse.
+    shutil.rmtree(bench_home() / rec["outputs"], ignore_errors=True)
+    return rec
+
+
+def check_mutations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Run each mutation of the attack on the CI cell and record whether the floors catch it."""
+    acard = attack_card(spec["attack"])
+    profile = model_card(spec["model"]).profile
+    attack = load_attack(acard, {**acard.params(profile), **spec["overrides"]})
+    out = {}
+    for name, mutate in mutations_for(attack).items():
+        with mutate(dict(spec["overrides"])) as overrides:
+            below = weaker(spec, floor_cell(spec, overrides))
+        out[name] = {"caught": bool(below), "below_floor": {k: list(v) for k, v in below.items()}}
+    return out
 
 
 def resolution(name: str, budget: int) -> float:
@@ -53,26 +116,35 @@ def summarise(values: list[float], name: str, budget: int) -> dict[str, Any]:
     }
 
 
-def floors_path(attack: str, scale: str) -> Path:
-    return reports_dir() / "floors" / f"{attack}-{scale}.json"
+def floors_path(attack: str, model: str) -> Path:
+    return reports_dir() / "floors" / f"{attack}-{model}.json"
 
 
 def measure_floors(
-    attack: str, scale: str, seeds: list[int], budget: int, overrides: dict[str, Any], ci_seed: int
+    attack: str, model: str, seeds: list[int], budget: int, overrides: dict[str, Any], ci_seed: int
 ) -> dict[str, Any]:
+    scale = model_card(model).scale
     records = [
         run_cell(
-            attack, scale, seed=s, budget=budget, overrides=overrides, progress=False, write=False
+            attack,
+            scale,
+            seed=s,
+            budget=budget,
+            overrides=overrides,
+            model=model,
+            progress=False,
+            write=False,
         )
         for s in seeds
     ]
     per_metric = {
-        name: summarise([metric(r, name) for r in records], name, budget) for name in FLOORED
+        name: summarise([metric(r, name) for r in records], name, budget)
+        for name in floored_metrics(records[0])
     }
     return {
         "attack": attack,
         "scale": scale,
-        "model": records[0]["model"],
+        "model": model,
         "checkpoint_sha256": records[0]["checkpoint_sha256"],
         "budget": budget,
         "overrides": overrides,
@@ -89,11 +161,14 @@ def measure_floors(
 def cmd_floors(args: argparse.Namespace) -> int:
     overrides = args.overrides or {}
     seeds = args.seeds
-    result = measure_floors(args.attack, args.scale, seeds, args.budget, overrides, seeds[0])
-    path = floors_path(args.attack, args.scale)
+    result = measure_floors(args.attack, args.model, seeds, args.budget, overrides, seeds[0])
+    result["mutations"] = check_mutations(result)
+    path = floors_path(args.attack, args.model)
     write_json_atomic(path, result)
     for name, m in result["metrics"].items():
         print(f"{name}: mean {m['mean']:.4f} ± {m['std']:.4f} -> floor {m['floor']:.4f}")
+    for name, m in result["mutations"].items():
+        print(f"mutation '{name}': {'caught' if m['caught'] else 'NOT caught by these floors'}")
     print(f"wrote {path}")
     return 0
 
@@ -101,7 +176,7 @@ def cmd_floors(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
     p.add_argument("--attack", required=True)
-    p.add_argument("--scale", required=True)
+    p.add_argument("--model", required=True, help="zoo model card name")
     p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     p.add_argument("--budget", type=int, default=128)
     p.add_argument(

@@ -10,6 +10,7 @@ import pytest
 from bench.cards import model_card
 from bench.curves import prefix_cost, run_curve
 from bench.harness import run_cell
+from bench.paths import reports_dir
 from tests.conftest import FAST_SIDE
 
 
@@ -46,6 +47,15 @@ def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
     assert records[16]["metrics"] == direct["metrics"]
     assert records[4]["metrics"]["n_outputs"] == 4
     assert "curves" in str(paths[0]) and "/runs/carlini/" in str(paths[0])
+    assert not (reports_dir() / "runs").exists()  # an override is no grid cell
+
+
+def test_a_full_run_at_the_shared_budget_is_also_the_grid_cell(trained: Path) -> None:
+    run_curve("carlini", "tiny-8", [4, 16], [0], progress=False)  # the card's N_G is 16
+    grid = list((reports_dir() / "runs" / "carlini" / "tiny-8").glob("seed0-n16-*.json"))
+    assert len(grid) == 1
+    direct = run_cell("carlini", "8", seed=0, budget=16, progress=False, write=False)
+    assert json.loads(grid[0].read_text())["metrics"] == direct["metrics"]
 
 
 def test_side_curve_charges_preparation_at_every_budget(trained: Path) -> None:

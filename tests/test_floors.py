@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from bench.floors import summarise
 
@@ -21,3 +22,56 @@ def test_identical_seeds_still_leave_one_output_of_margin() -> None:
 def test_counts_keep_one_member_of_margin_and_stay_non_negative() -> None:
     assert summarise([5.0, 5.0, 5.0], "extracted.0.05", budget=128)["floor"] == 4.0
     assert summarise([0.0, 0.0, 0.0], "extracted.0.05", budget=128)["floor"] == 0.0
+
+
+def test_metric_paths_reach_metrics_info_and_candidates() -> None:
+    from bench.floors import floored_metrics, metric
+
+    rec = {
+        "metrics": {"ums": {"high": 0.25}, "extracted": {"0.05": 7}, "gu_fraction": 0.5},
+        "info": {"steering_rate": 0.4},
+        "candidates": {"precision": {"0.05": 0.9}},
+    }
+    assert metric(rec, "ums.high") == 0.25 and metric(rec, "extracted.0.05") == 7
+    assert metric(rec, "gu_fraction") == 0.5 and metric(rec, "info.steering_rate") == 0.4
+    assert metric(rec, "candidates.precision.0.05") == 0.9
+    assert floored_metrics(rec)[-2:] == ["info.steering_rate", "candidates.precision.0.05"]
+    assert "info.steering_rate" not in floored_metrics({**rec, "info": {}, "candidates": None})
+
+
+def test_weaker_names_every_metric_below_its_floor() -> None:
+    from bench.floors import weaker
+
+    spec = {"metrics": {"ums.high": {"floor": 0.2}, "info.steering_rate": {"floor": 0.3}}}
+    rec = {"metrics": {"ums": {"high": 0.25}}, "info": {"steering_rate": 0.01}}
+    assert weaker(spec, rec) == {"info.steering_rate": (0.01, 0.3)}
+
+
+def test_mutations_switch_their_mechanism_off(trained) -> None:
+    from bench.attacks.carlini import Carlini
+    from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+    from bench.attacks.side import Side, SideTI
+    from bench.harness import run_cell
+    from bench.mutations import mutations_for
+
+    side = mutations_for(Side(guidance_scale=1.0, n_syn=4))
+    assert set(side) == {
+        "guidance off (λ = 0)",
+        "gradient sign flipped",
+        "time-independent classifier",
+    }
+    assert "time-independent classifier" not in mutations_for(SideTI(guidance_scale=1.0, n_syn=4))
+    with side["guidance off (λ = 0)"]({"guidance_scale": 3.0}) as overrides:
+        assert overrides["guidance_scale"] == 0.0
+    guide = ClassifierGuidance(NoisyClassifier(3, 8), 1.0)
+    x, t, y = torch.randn(2, 3, 8, 8), torch.tensor([5, 5]), torch.tensor([0, 1])
+    with side["gradient sign flipped"]({}):
+        flipped = guide.log_prob_grad(x, t, y)
+    assert torch.equal(flipped, -guide.log_prob_grad(x, t, y))
+    with side["time-independent classifier"]({}):
+        assert Side.time_dependent is False
+    assert Side.time_dependent is True
+    mutate = mutations_for(Carlini(edge_threshold=0.1))["clique filter off"]
+    with mutate({"clique_k": 2}) as overrides:
+        rec = run_cell("carlini", "8", seed=0, overrides=overrides, progress=False, write=False)
+    assert rec["candidates"]["n"] == rec["budget"]
