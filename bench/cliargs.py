@@ -22,10 +22,6 @@ def int_list(text: str) -> list[int]:
     return _number_list(text, int, "integers")
 
 
-def float_list(text: str) -> list[float]:
-    return _number_list(text, float, "numbers")
-
-
 def json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)

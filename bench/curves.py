@@ -24,6 +24,7 @@ from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.harness import canary_metrics, default_budget, params_key, run_cell
 from bench.metrics import score
+from bench.overrides import parse_sets
 from bench.paths import bench_home, data_root, reports_dir
 from bench.store import RunStore
 
@@ -112,8 +113,16 @@ def run_curve(
 
 
 def cmd_curve(args: argparse.Namespace) -> int:
+    acard = attack_card(args.attack)
+    overrides = parse_sets(acard, model_card(args.model).profile, args.set)
     paths = run_curve(
-        args.attack, args.model, args.budgets, args.seeds, root=args.data_root, progress=True
+        args.attack,
+        args.model,
+        args.budgets,
+        args.seeds,
+        overrides=overrides,
+        root=args.data_root,
+        progress=True,
     )
     print(f"wrote {len(paths)} curve records under {reports_dir() / CURVE_RECORDS}")
     return 0
@@ -128,4 +137,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budgets", type=int_list, default=[32, 64, 128, 256, 512, 1024])
     p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     p.add_argument("--data-root", default=None)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a card parameter")
     p.set_defaults(func=cmd_curve)

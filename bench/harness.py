@@ -30,10 +30,11 @@ from bench.cards import (
     find_model,
     model_card,
 )
-from bench.cliargs import float_list, int_list
+from bench.cliargs import int_list
 from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, score
+from bench.overrides import parse_sets, typed_value
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
 from bench.store import RunStore
@@ -309,41 +310,43 @@ def _cell(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    record = _cell(args, {"guidance_scale": args.lam} if args.lam is not None else {})
+    overrides = parse_sets(attack_card(args.attack), args.profile, args.set)
+    if args.lam is not None:
+        overrides["guidance_scale"] = typed_value(
+            attack_card(args.attack), args.profile, "guidance_scale", str(args.lam)
+        )
+    record = _cell(args, overrides)
     print(json.dumps(record) if args.json else summary(record))
     return 0
 
 
 SELECTION_RULE = (
-    "the highest UMS in the strictest band; ties go to the next band, then to the smaller value"
+    "the highest UMS in the strictest band; ties go to the next band, then to the smaller value "
+    "(or the value listed first)"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-def select_value(rows: list[dict[str, Any]]) -> int | float:
-    """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE)."""
-    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -r["value"]))["value"]
+def select_value(rows: list[dict[str, Any]]) -> Any:
+    """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE).
+
+    Numbers tie to the smaller value; other values (a feature space) to the one listed first.
+    """
+    numeric = all(isinstance(r["value"], int | float) for r in rows)
+    order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
+    rank = {id(r): i for i, r in enumerate(order)}
+    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))["value"]
 
 
 def sweep_values(
-    acard: AttackCard, profile: str, param: str, values: list[float] | None
-) -> list[int | float]:
+    acard: AttackCard, profile: str, param: str, values: list[str] | None
+) -> list[Any]:
     """The swept values, in the type of the card default they replace (so an integer stays one)."""
-    params = acard.params(profile)
-    if param not in params:
-        raise BenchError(
-            f"attack {acard.name} has no parameter {param!r}; its parameters: {', '.join(params)}"
-        )
-    default = params[param]
-    if isinstance(default, bool) or not isinstance(default, int | float):
-        raise BenchError(f"only numeric parameters can be swept; {param} is {default!r}")
     if values is None and param == "guidance_scale":
-        values = DEFAULT_LAMBDAS
+        values = [str(v) for v in DEFAULT_LAMBDAS]
     if not values:
-        raise BenchError(f"give at least one value of {param} to sweep (--values 1,2,…)")
-    if isinstance(default, int) and any(v != int(v) for v in values):
-        raise BenchError(f"{param} takes integers; got {', '.join(map(str, values))}")
-    return [type(default)(v) for v in dict.fromkeys(values)]
+        raise BenchError(f"give at least one value of {param} to sweep (--values a,b,…)")
+    return list(dict.fromkeys(typed_value(acard, profile, param, v) for v in values))
 
 
 def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
@@ -358,17 +361,22 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
     }
 
 
-def sweep_table_path(rec: dict[str, Any], param: str) -> Path:
-    name = f"{rec['attack']}-{rec['model']}-{param}-seed{rec['seed']}-n{rec['budget']}.md"
+def sweep_table_path(rec: dict[str, Any], param: str, base: dict[str, Any] | None = None) -> Path:
+    """Named by what was swept; a sweep on top of ``--set`` overrides adds their hash."""
+    tag = f"-set{params_key(base)}" if base else ""
+    name = f"{rec['attack']}-{rec['model']}-{param}{tag}-seed{rec['seed']}-n{rec['budget']}.md"
     return reports_dir() / "sweeps" / name
 
 
-def write_sweep_table(rec: dict[str, Any], param: str, rows: list[dict[str, Any]]) -> Path:
-    """reports/sweeps/<attack>-<model>-<param>-seed<s>-n<N_G>.md: the rows and the pick."""
-    out = sweep_table_path(rec, param)
+def write_sweep_table(
+    rec: dict[str, Any], param: str, rows: list[dict[str, Any]], base: dict[str, Any] | None = None
+) -> Path:
+    """reports/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
+    out = sweep_table_path(rec, param, base)
+    fixed = f" with {', '.join(f'{k} = {v}' for k, v in base.items())}" if base else ""
     write_text_atomic(
         out,
-        f"# Sweep of {param}: {rec['attack']} on {rec['model']}, seed {rec['seed']}, "
+        f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, seed {rec['seed']}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
         + f"\n\n{selection_line(rows, param)}\n",
@@ -387,10 +395,14 @@ def selection_line(rows: list[dict[str, Any]], param: str) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One record per value of one card parameter (λ by default), and a table under sweeps/."""
-    values = sweep_values(attack_card(args.attack), args.profile, args.param, args.values)
+    acard = attack_card(args.attack)
+    base = parse_sets(acard, args.profile, args.set)
+    if args.param in base:
+        raise BenchError(f"--set fixes {args.param}, the parameter being swept")
+    values = sweep_values(acard, args.profile, args.param, args.values)
     rows = []
     for value in values:
-        rec = _cell(args, {args.param: value}, write=False)
+        rec = _cell(args, {**base, args.param: value}, write=False)
         path = record_path(rec, SWEEP_RECORDS)
         write_json_atomic(path, rec)
         rows.append(sweep_row(rec, args.param, path.relative_to(reports_dir())))
@@ -400,7 +412,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = write_sweep_table(rec, args.param, rows)
+    out = write_sweep_table(rec, args.param, rows, base)
     print(f"{selection_line(rows, args.param)} Wrote {out}")
     return 0
 
@@ -469,6 +481,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--budget", type=int, default=None, help="N_G outputs (card default)")
         p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
         p.add_argument("--data-root", default=None)
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override an attack card parameter (repeatable); typed by the card's default",
+        )
         if name == "run":
             p.add_argument(
                 "--lambda",
@@ -482,7 +500,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--param", default="guidance_scale", help="card parameter to sweep")
             p.add_argument(
                 "--values",
-                type=float_list,
+                type=lambda text: [v.strip() for v in text.split(",")],
                 default=None,
                 help=f"values to try (λ default: {','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})",
             )

@@ -265,24 +265,63 @@ def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_value() -> 
 @pytest.mark.parametrize(
     ("param", "values", "message"),
     [
-        ("nonsense", [1.0], "has no parameter 'nonsense'"),
-        ("features", [1.0], "only numeric parameters"),
-        ("clf_steps", [10.5], "clf_steps takes integers"),
+        ("nonsense", ["1"], "has no parameter 'nonsense'"),
+        ("clf_steps", ["10.5"], "clf_steps takes integers"),
+        ("guidance_scale", ["nan"], "guidance_scale must be finite"),
+        ("guidance_scale", ["two"], "guidance_scale takes a number"),
         ("clf_steps", None, "give at least one value of clf_steps"),
     ],
 )
 def test_sweep_refuses_values_it_cannot_apply(
-    world: Path, param: str, values: list[float] | None, message: str
+    world: Path, param: str, values: list[str] | None, message: str
 ) -> None:
     with pytest.raises(BenchError, match=message):
         sweep_values(attack_card("side"), "cpu", param, values)
 
 
-def test_sweep_keeps_integer_parameters_integers(world: Path) -> None:
-    assert sweep_values(attack_card("side"), "cpu", "clf_steps", [100.0, 200.0, 100.0]) == [
+def test_sweep_values_take_the_card_defaults_type(world: Path) -> None:
+    assert sweep_values(attack_card("side"), "cpu", "clf_steps", ["100", "200", "100"]) == [
         100,
         200,
     ]
+    assert sweep_values(attack_card("side"), "cpu", "features", ["pca", "unet-mid"]) == [
+        "pca",
+        "unet-mid",
+    ]
+
+
+def test_string_sweeps_tie_to_the_value_listed_first() -> None:
+    def row(value: str) -> dict[str, object]:
+        return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
+
+    assert select_value([row("unet-mid"), row("pca")]) == "unet-mid"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("clf_steps", "--set takes key=value"),
+        ("nonsense=1", "has no parameter 'nonsense'"),
+        ("guidance_scale=inf", "must be finite"),
+        ("clf_steps=3.5", "takes integers"),
+    ],
+)
+def test_set_refuses_what_the_card_cannot_take(
+    world: Path, capsys: pytest.CaptureFixture, item: str, message: str
+) -> None:
+    assert main(["run", "--attack", "side", "--scale", "8", "--set", item]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
+
+
+def test_set_overrides_reach_the_attack_and_the_record(trained: Path) -> None:
+    from bench.overrides import parse_sets
+
+    sets = [f"{k}={v}" for k, v in FAST_SIDE.items()] + ["features=unet-mid"]
+    overrides = parse_sets(attack_card("side"), "cpu", sets)
+    assert overrides["clf_steps"] == 4 and overrides["features"] == "unet-mid"
+    rec = run_cell("side", "8", seed=0, budget=8, overrides=overrides, progress=False, write=False)
+    assert rec["params"]["features"] == "unet-mid" and rec["params"]["n_syn"] == 32
 
 
 def test_sweep_says_so_when_no_value_wins() -> None:
