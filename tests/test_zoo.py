@@ -138,3 +138,54 @@ def test_every_card_builds_and_its_release_fits_the_artefact_limit(
     for card in model_cards():
         n_params = sum(p.numel() for p in build_unet(card).parameters())
         assert 2 * n_params < CHECKPOINT_LIMIT, f"{card.name}: {n_params} parameters"
+
+
+def _edit_card(name: str, old: str, new: str) -> None:
+    path = model_card(name).path
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+def test_every_architecture_key_reaches_the_unet(world: Path) -> None:
+    _edit_card("tiny-8", "norm_num_groups = 4\n", 'norm_num_groups = 4\nact_fn = "mish"\n')
+    assert build_unet(model_card("tiny-8")).config.act_fn == "mish"
+
+
+def test_a_key_diffusers_does_not_take_is_refused(world: Path) -> None:
+    _edit_card("tiny-8", "norm_num_groups = 4\n", "norm_num_groups = 4\nactivation = 1\n")
+    with pytest.raises(BenchError, match=r"\[architecture\] key\(s\) activation are not UNet2D"):
+        build_unet(model_card("tiny-8"))
+
+
+def test_a_card_edited_after_training_no_longer_loads(world: Path) -> None:
+    train_card(model_card("tiny-8"), None, progress=False)
+    _edit_card("tiny-8", "norm_num_groups = 4\n", 'norm_num_groups = 4\nact_fn = "mish"\n')
+    with pytest.raises(BenchError, match="architecture.act_fn changed since training"):
+        load_denoiser(model_card("tiny-8"))
+
+
+def test_the_cards_sampler_is_honoured(world: Path) -> None:
+    from diffusers import DDPMScheduler, EulerDiscreteScheduler
+
+    from bench.zoo.build import build_sampler
+
+    _edit_card("tiny-8", "sampling_steps = 4", 'sampler = "ddpm"\nsampling_steps = 4')
+    assert isinstance(build_sampler(model_card("tiny-8")), DDPMScheduler)
+    _edit_card("tiny-8", 'sampler = "ddpm"', 'sampler = "EulerDiscreteScheduler"')
+    assert isinstance(build_sampler(model_card("tiny-8")), EulerDiscreteScheduler)
+    _edit_card("tiny-8", 'sampler = "EulerDiscreteScheduler"', 'sampler = "NoSuchScheduler"')
+    with pytest.raises(BenchError, match="sampler 'NoSuchScheduler' is neither"):
+        build_sampler(model_card("tiny-8"))
+
+
+def test_sampling_runs_under_a_sampler_that_scales_its_inputs(world: Path) -> None:
+    """Euler scales x by init_noise_sigma and the model input by scale_model_input."""
+    from bench.sampling import batch_generator, sample_batch
+    from bench.zoo.build import build_sampler
+
+    train_card(model_card("tiny-8"), None, progress=False)
+    _edit_card(
+        "tiny-8", "sampling_steps = 4", 'sampler = "EulerDiscreteScheduler"\nsampling_steps = 4'
+    )
+    card = model_card("tiny-8")
+    x = sample_batch(load_denoiser(card), build_sampler(card), 2, 8, 4, batch_generator(0, 0))
+    assert x.shape == (2, 3, 8, 8) and torch.isfinite(x).all()

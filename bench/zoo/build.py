@@ -1,35 +1,60 @@
-"""Build the diffusers UNet, caption encoder and schedulers that a model card describes."""
+"""Build the diffusers UNet, caption encoder and schedulers that a model card describes.
+
+The card's ``[architecture]`` table is a diffusers UNet config and its ``[scheduler]`` table a
+diffusers scheduler config, each passed whole to ``from_config``: every key the card names is
+honoured, and a key the diffusers class does not take is an error rather than silently dropped,
+so a card cannot describe one network and build another. ``sampler`` names the sampling scheduler
+(``ddim``, ``ddpm`` or any diffusers scheduler class), built from the training schedule's config.
+"""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel, UNet2DModel
+import diffusers
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    SchedulerMixin,
+    UNet2DConditionModel,
+    UNet2DModel,
+)
 from torch import nn
 
 from bench.cards import ModelCard
+from bench.errors import BenchError
 from bench.zoo.text_encoder import CaptionEncoder
+
+# Card keys that configure the suite's caption encoder or the sampling loop, not a diffusers class.
+ENCODER_KEYS = ("text_dim", "text_len")
+SAMPLING_KEYS = ("sampler", "sampling_steps")
+SAMPLERS: dict[str, type[SchedulerMixin]] = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
+
+
+def _checked(cls: type, config: dict[str, Any], card: ModelCard, table: str) -> dict[str, Any]:
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(config) - accepted)
+    if unknown:
+        raise BenchError(
+            f"card {card.name}: [{table}] key(s) {', '.join(unknown)} are not "
+            f"{cls.__name__} config keys"
+        )
+    return config
+
+
+def unet_config(card: ModelCard) -> dict[str, Any]:
+    """The diffusers config of the card's UNet: its architecture table plus input and output."""
+    arch = {k: v for k, v in card.architecture.items() if k not in ENCODER_KEYS}
+    config = {"sample_size": card.resolution, "in_channels": 3, "out_channels": 3, **arch}
+    if card.conditioning == "caption":
+        config["cross_attention_dim"] = int(card.architecture["text_dim"])
+    return config
 
 
 def build_unet(card: ModelCard) -> nn.Module:
-    arch: dict[str, Any] = dict(card.architecture)
-    common = dict(
-        sample_size=card.resolution,
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=tuple(arch["block_out_channels"]),
-        layers_per_block=int(arch["layers_per_block"]),
-        down_block_types=tuple(arch["down_block_types"]),
-        up_block_types=tuple(arch["up_block_types"]),
-        norm_num_groups=int(arch.get("norm_num_groups", 32)),
-    )
-    if card.conditioning == "caption":
-        return UNet2DConditionModel(
-            **common,
-            cross_attention_dim=int(arch["text_dim"]),
-            attention_head_dim=int(arch.get("attention_head_dim", 8)),
-        )
-    return UNet2DModel(**common, attention_head_dim=int(arch.get("attention_head_dim", 8)))
+    cls = UNet2DConditionModel if card.conditioning == "caption" else UNet2DModel
+    return cls.from_config(_checked(cls, unet_config(card), card, "architecture"))
 
 
 def build_text_encoder(card: ModelCard, vocab: list[str]) -> CaptionEncoder:
@@ -38,15 +63,22 @@ def build_text_encoder(card: ModelCard, vocab: list[str]) -> CaptionEncoder:
 
 
 def build_scheduler(card: ModelCard) -> DDPMScheduler:
-    s = card.scheduler
-    return DDPMScheduler(
-        num_train_timesteps=int(s["num_train_timesteps"]),
-        beta_schedule=s["beta_schedule"],
-        prediction_type=s["prediction_type"],
-        clip_sample=bool(s.get("clip_sample", True)),
-    )
+    """The training (noising) schedule: DDPM's, configured by the card's scheduler table."""
+    config = {k: v for k, v in card.scheduler.items() if k not in SAMPLING_KEYS}
+    return DDPMScheduler.from_config(_checked(DDPMScheduler, config, card, "scheduler"))
 
 
-def build_sampler(card: ModelCard) -> DDIMScheduler:
-    """The sampling scheduler: DDIM over the training schedule (as the SIDE paper's HF models)."""
-    return DDIMScheduler.from_config(build_scheduler(card).config)
+def sampler_class(card: ModelCard) -> type[SchedulerMixin]:
+    name = str(card.scheduler.get("sampler", "ddim"))
+    cls = SAMPLERS.get(name.lower()) or getattr(diffusers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
+        raise BenchError(
+            f"card {card.name}: sampler {name!r} is neither ddim, ddpm nor a diffusers "
+            "scheduler class"
+        )
+    return cls
+
+
+def build_sampler(card: ModelCard) -> SchedulerMixin:
+    """The card's sampling scheduler over the training schedule (DDIM unless it names another)."""
+    return sampler_class(card).from_config(build_scheduler(card).config)

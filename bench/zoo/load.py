@@ -9,7 +9,7 @@ from __future__ import annotations
 from bench.cards import ModelCard
 from bench.device import compute_device
 from bench.errors import BenchError
-from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
+from bench.zoo.build import SAMPLING_KEYS, build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
 from bench.zoo.denoiser import Denoiser
 
@@ -44,6 +44,7 @@ def load_denoiser(card: ModelCard) -> Denoiser:
     """The card's EMA weights in fp32, in eval mode, digest-checked, on the compute device."""
     verified_digest(card)
     tensors, meta = load_tensors(card.checkpoint_path, card)
+    _check_trained_config(card, meta.get("config"))
     unet = build_unet(card)
     _load(unet, unprefixed("unet", tensors), card)
     text = None
@@ -58,6 +59,37 @@ def load_denoiser(card: ModelCard) -> Denoiser:
         scheduler=build_scheduler(card),
         text_encoder=text.to(device) if text is not None else None,
     )
+
+
+def _check_trained_config(card: ModelCard, trained: dict | None) -> None:
+    """The card must still describe the network and schedule its checkpoint was trained with.
+
+    Weights of the right shapes load into a UNet with another activation or normalisation and
+    give other outputs, so shapes alone prove nothing. How it samples (sampler, steps) may change.
+    """
+    if trained is None:
+        return
+    now = {
+        "architecture": card.architecture,
+        "scheduler": {k: v for k, v in card.scheduler.items() if k not in SAMPLING_KEYS},
+    }
+    then = {
+        "architecture": trained.get("architecture", {}),
+        "scheduler": {
+            k: v for k, v in trained.get("scheduler", {}).items() if k not in SAMPLING_KEYS
+        },
+    }
+    changed = sorted(
+        f"{table}.{key}"
+        for table in now
+        for key in set(now[table]) | set(then[table])
+        if now[table].get(key) != then[table].get(key)
+    )
+    if changed:
+        raise BenchError(
+            f"card {card.name} no longer matches its checkpoint: {', '.join(changed)} changed "
+            "since training; restore them or retrain under a new card version"
+        )
 
 
 def _load(module, state, card: ModelCard) -> None:
