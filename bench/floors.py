@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import write_json_atomic
-from bench.cliargs import int_list, json_object
+from bench.cliargs import json_object, positive_int, seed_list
 from bench.harness import run_cell
 from bench.paths import reports_dir
 from bench.provenance import git_commit, machine, versions
@@ -102,8 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
     p.add_argument("--attack", required=True)
     p.add_argument("--scale", required=True)
-    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=int, default=128)
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--budget", type=positive_int, default=128)
     p.add_argument(
         "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
     )

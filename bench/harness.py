@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from bench import validate
 from bench.atomic import write_json_atomic, write_text_atomic
 from bench.attacks.base import ModelView, load_attack
 from bench.candidates import score_candidates
@@ -30,7 +31,7 @@ from bench.cards import (
     find_model,
     model_card,
 )
-from bench.cliargs import float_list, int_list
+from bench.cliargs import finite_float, float_list, positive_int, seed_int, seed_list
 from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, score
@@ -89,15 +90,14 @@ def run_cell(
     write: bool = True,
 ) -> dict[str, Any]:
     """Run one attack on one zoo model, score it, and write its record; returns the record."""
+    seed = validate.seed(seed)
     acard = attack_card(attack_name)
-    params = {**acard.params(profile), **(overrides or {})}
+    params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
     mcard = resolve_model(acard, scale, profile, model)
     digest = verified_digest(mcard)
     dcard = dataset_card(mcard.dataset)
-    budget = default_budget(dcard, profile) if budget is None else int(budget)
-    if budget < 1:
-        raise BenchError(f"the output budget must be at least 1, got {budget}")
+    budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
     # Scoring inputs are checked before the attack runs, so a bad card fails in seconds, not hours.
     bands = dcard.bands(mcard.resolution)
     deltas = dcard.metrics.get("deltas")
@@ -415,8 +415,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
     p.add_argument("--profile", default="cpu")
-    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=int, default=None)
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--budget", type=positive_int, default=None)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
     p.add_argument("--data-root", default=None)
@@ -429,15 +429,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--attack", required=True)
         p.add_argument("--scale", required=True)
         p.add_argument("--profile", default="cpu")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--budget", type=int, default=None, help="N_G outputs (card default)")
+        p.add_argument("--seed", type=seed_int, default=0)
+        p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
         p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
         p.add_argument("--data-root", default=None)
         if name == "run":
             p.add_argument(
                 "--lambda",
                 dest="lam",
-                type=float,
+                type=finite_float,
                 default=None,
                 help="guidance scale for side/side-ti",
             )
