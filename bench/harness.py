@@ -19,7 +19,7 @@ import numpy as np
 from tabulate import tabulate
 
 from bench import validate
-from bench.atomic import write_json_atomic, write_text_atomic
+from bench.atomic import write_text_atomic
 from bench.attacks.base import ModelView, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
@@ -37,11 +37,10 @@ from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, score
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
+from bench.records import SCHEMA, write_record
 from bench.store import RunStore
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser, verified_digest
-
-RECORD_SCHEMA = 1
 
 
 def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | None) -> ModelCard:
@@ -132,7 +131,7 @@ def run_cell(
         outputs, member_set.images, nonmember_set.images, bands, deltas, progress=progress
     )
     record: dict[str, Any] = {
-        "schema": RECORD_SCHEMA,
+        "schema": SCHEMA,
         "attack": acard.name,
         "attack_version": acard.version,
         "params": params,
@@ -161,7 +160,7 @@ def run_cell(
         "wall_seconds": round(time.time() - started, 1),
     }
     if write:
-        write_json_atomic(record_path(record), record)
+        write_record(record_path(record), record)
     return record
 
 
@@ -356,7 +355,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for value in values:
         rec = _cell(args, {args.param: value}, write=False)
         path = record_path(rec, SWEEP_RECORDS)
-        write_json_atomic(path, rec)
+        write_record(path, rec)
         rows.append(sweep_row(rec, args.param, path.relative_to(reports_dir())))
         m = rec["metrics"]
         print(

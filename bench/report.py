@@ -24,6 +24,7 @@ from bench.cards import attack_card, attack_names, dataset_card
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home, reports_dir
+from bench.records import read_record
 from bench.zoo.commands import zoo_rows
 
 BANDS = BAND_NAMES
@@ -33,7 +34,7 @@ TUNED_MARK = "†"
 def load_records(root: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((root / "runs").rglob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_record(path)
         m = rec["metrics"]
         row: dict[str, Any] = {
             "attack": rec["attack"],
@@ -308,7 +309,7 @@ def write_gallery(record_path: Path, n: int = 64) -> Path | None:
 
     from bench.store import RunStore
 
-    rec = json.loads(record_path.read_text())
+    rec = read_record(record_path)
     run_dir = bench_home() / rec["outputs"]
     if not (run_dir / "shard-00000.npz").is_file():
         return None
