@@ -38,6 +38,8 @@ from bench.metrics import BAND_NAMES, score
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
 from bench.records import SCHEMA, write_record
+from bench.results import add_arguments as add_results_arguments
+from bench.results import results_root, user_results
 from bench.store import RunStore
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser, verified_digest
@@ -87,9 +89,13 @@ def run_cell(
     root: str | None = None,
     progress: bool = True,
     write: bool = True,
+    results: Path | None = None,
 ) -> dict[str, Any]:
-    """Run one attack on one zoo model, score it, and write its record; returns the record."""
+    """Run one attack on one zoo model, score it, and write its record under ``results`` (the
+    user's results folder by default; reports/ only when publishing); returns the record."""
     seed = validate.seed(seed)
+    if write and results is None:
+        results = user_results()
     acard = attack_card(attack_name)
     params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
@@ -160,7 +166,7 @@ def run_cell(
         "wall_seconds": round(time.time() - started, 1),
     }
     if write:
-        write_record(record_path(record), record)
+        write_record(record_path(record, root=results), record)
     return record
 
 
@@ -192,15 +198,16 @@ def canary_metrics(
 SWEEP_RECORDS = "sweeps/runs"
 
 
-def record_path(record: dict[str, Any], kind: str = "runs") -> Path:
-    """Where a record lives: ``runs`` feed the leaderboard, ``sweeps/runs`` only their sweep table.
+def record_path(record: dict[str, Any], kind: str = "runs", root: Path | None = None) -> Path:
+    """Where a record lives under ``root`` (default reports/): ``runs`` feed the leaderboard,
+    ``sweeps/runs`` only their sweep table.
 
     Sweep records stay apart because the sweep's winning λ becomes the card default, and its
     tuning seed must not be averaged into the leaderboard's grid seeds.
     """
     tag = params_key(record["params"])
     return (
-        reports_dir()
+        (root or reports_dir())
         / kind
         / record["attack"]
         / record["model"]
@@ -208,7 +215,7 @@ def record_path(record: dict[str, Any], kind: str = "runs") -> Path:
     )
 
 
-def summary(record: dict[str, Any]) -> str:
+def summary(record: dict[str, Any], path: Path) -> str:
     m = record["metrics"]
     rows = [
         [
@@ -250,13 +257,16 @@ def summary(record: dict[str, Any]) -> str:
     lines.append(
         f"cost: {cost['unet_evaluations']:,} UNet evals, "
         f"{cost['classifier_evaluations']:,} classifier evals; "
-        f"{record['wall_seconds']} s wall; record: {record_path(record)}"
+        f"{record['wall_seconds']} s wall; record: {path}"
     )
     return "\n".join(lines)
 
 
 def _cell(
-    args: argparse.Namespace, overrides: dict[str, Any], write: bool = True
+    args: argparse.Namespace,
+    overrides: dict[str, Any],
+    write: bool = True,
+    results: Path | None = None,
 ) -> dict[str, Any]:
     return run_cell(
         args.attack,
@@ -268,12 +278,15 @@ def _cell(
         model=args.model,
         root=args.data_root,
         write=write,
+        results=results,
     )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    record = _cell(args, {"guidance_scale": args.lam} if args.lam is not None else {})
-    print(json.dumps(record) if args.json else summary(record))
+    results = results_root(args)
+    overrides = {"guidance_scale": args.lam} if args.lam is not None else {}
+    record = _cell(args, overrides, results=results)
+    print(json.dumps(record) if args.json else summary(record, record_path(record, root=results)))
     return 0
 
 
@@ -321,14 +334,16 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
     }
 
 
-def sweep_table_path(rec: dict[str, Any], param: str) -> Path:
+def sweep_table_path(rec: dict[str, Any], param: str, root: Path) -> Path:
     name = f"{rec['attack']}-{rec['model']}-{param}-seed{rec['seed']}-n{rec['budget']}.md"
-    return reports_dir() / "sweeps" / name
+    return root / "sweeps" / name
 
 
-def write_sweep_table(rec: dict[str, Any], param: str, rows: list[dict[str, Any]]) -> Path:
-    """reports/sweeps/<attack>-<model>-<param>-seed<s>-n<N_G>.md: the rows and the pick."""
-    out = sweep_table_path(rec, param)
+def write_sweep_table(
+    rec: dict[str, Any], param: str, rows: list[dict[str, Any]], root: Path
+) -> Path:
+    """<root>/sweeps/<attack>-<model>-<param>-seed<s>-n<N_G>.md: the rows and the pick."""
+    out = sweep_table_path(rec, param, root)
     write_text_atomic(
         out,
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}, seed {rec['seed']}, "
@@ -350,20 +365,21 @@ def selection_line(rows: list[dict[str, Any]], param: str) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One record per value of one card parameter (λ by default), and a table under sweeps/."""
+    root = results_root(args)
     values = sweep_values(attack_card(args.attack), args.profile, args.param, args.values)
     rows = []
     for value in values:
         rec = _cell(args, {args.param: value}, write=False)
-        path = record_path(rec, SWEEP_RECORDS)
+        path = record_path(rec, SWEEP_RECORDS, root=root)
         write_record(path, rec)
-        rows.append(sweep_row(rec, args.param, path.relative_to(reports_dir())))
+        rows.append(sweep_row(rec, args.param, path.relative_to(root)))
         m = rec["metrics"]
         print(
             f"{args.param}={value}: UMS "
             + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = write_sweep_table(rec, args.param, rows)
+    out = write_sweep_table(rec, args.param, rows, root)
     print(f"{selection_line(rows, args.param)} Wrote {out}")
     return 0
 
@@ -406,8 +422,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
                     model=mcard.name,
                     root=args.data_root,
                     progress=False,
+                    results=reports_dir(),
                 )
-                print(summary(rec), flush=True)
+                print(summary(rec, record_path(rec)), flush=True)
     return 0
 
 
@@ -432,6 +449,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
         p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
         p.add_argument("--data-root", default=None)
+        add_results_arguments(p)
         if name == "run":
             p.add_argument(
                 "--lambda",

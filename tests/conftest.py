@@ -212,3 +212,14 @@ def world(tmp_path: Path, celeba_root: Path, monkeypatch: pytest.MonkeyPatch) ->
     card = dataset_card("celeba")
     build_manifests(card, read_index(celeba_root), read_toml(card.path)["manifest_seeds"])
     return cards
+
+
+@pytest.fixture
+def trained(world: Path) -> Path:
+    """The world with tiny-8 and tiny-8-caption trained (a few seconds)."""
+    from bench.cards import model_card
+    from bench.zoo.commands import train_card
+
+    train_card(model_card("tiny-8"), None, progress=False)
+    train_card(model_card("tiny-8-caption"), None, progress=False)
+    return world

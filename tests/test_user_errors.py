@@ -110,3 +110,45 @@ def test_bad_card_values_are_one_line(
     card.write_text(card.read_text().replace("guidance_scale = 2.0", line, 1))
     assert main(RUN) == 2
     assert message in one_error_line(capsys)
+
+
+def test_bench_home_that_is_a_file(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("not a folder")
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    assert main(RUN) == 2
+    assert f"BENCH_HOME {home} is a file, not a folder" in one_error_line(capsys)
+    assert home.read_text() == "not a folder"
+
+
+def test_bench_home_below_a_file(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "file" / "home"))
+    assert main(RUN) == 2
+    assert "cannot be created (Not a directory)" in one_error_line(capsys)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_bench_home(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    home = tmp_path / "read-only"
+    home.mkdir(mode=0o555)
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    try:
+        assert main(RUN) == 2
+        assert f"BENCH_HOME {home} is not writable" in one_error_line(capsys)
+        assert not any(home.iterdir())
+    finally:
+        home.chmod(0o755)
+
+
+def test_unusable_out_folder(world: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out-file"
+    out.write_text("")
+    assert main([*RUN, "--out", str(out)]) == 2
+    assert f"the --out folder {out} is a file, not a folder" in one_error_line(capsys)
