@@ -163,6 +163,16 @@ def test_guidance_with_zero_scale_is_unguided(trained: Path) -> None:
     assert not torch.equal(plain, pushed)
 
 
+def test_nan_outputs_stop_the_run_before_any_record(trained: Path) -> None:
+    """λ = 1e30 is finite, so it passes the checks; the guided samples it makes are NaN."""
+    from bench.results import user_results
+
+    with pytest.raises(BenchError, match="sampling produced NaN pixels"):
+        run_cell("side", "8", budget=8, overrides={**FAST_SIDE, "guidance_scale": 1e30})
+    assert not list(user_results().rglob("*.json"))
+    assert not list((bench_home() / "runs").rglob("shard-*.npz"))
+
+
 def _planted(rng: np.random.Generator) -> tuple[np.ndarray, list[set[int]]]:
     """Three groups of near-copies (sizes 5, 4, 3) among 20 unrelated images."""
     base = rng.integers(0, 256, (23, 16, 16, 3)).astype(np.int16)
