@@ -159,6 +159,7 @@ def run_cell(
         "canaries": canary_metrics(outputs, member_set, nonmember_set.images, bands, deltas),
         "info": result.info,
         "checkpoint_sha256": digest,
+        "data_cache": {"members": member_set.cache_key, "nonmembers": nonmember_set.cache_key},
         "commit": git_commit(),
         "versions": versions(),
         "machine": machine(),
