@@ -34,6 +34,7 @@ from bench.cards import (
 from bench.cliargs import finite_float, float_list, positive_int, seed_int, seed_list
 from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
+from bench.locks import lock_cell, release
 from bench.metrics import BAND_NAMES, score
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
@@ -119,6 +120,7 @@ def run_cell(
     )
     run_dir = bench_home() / "runs" / run_rel
     store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
+    lock = lock_cell(run_dir)
     view = ModelView(
         denoiser=load_denoiser(mcard),
         make_sampler=lambda: build_sampler(mcard),
@@ -168,6 +170,7 @@ def run_cell(
     }
     if write:
         write_record(record_path(record, root=results), record)
+    release(lock)
     return record
 
 
