@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
+
 
 def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
     """Call ``writer`` on a temporary sibling of ``path``, then rename it into place."""
@@ -26,4 +28,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Strict JSON: a NaN or infinity is refused, never written as a token parsers reject."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise BenchError(f"{path} was not written: it would hold a NaN or infinity") from None
+    write_text_atomic(path, text + "\n")

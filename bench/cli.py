@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.cliargs import OneLineParser
 from bench.errors import BenchError
 
 
@@ -13,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.data import commands as data_commands
     from bench.zoo import commands as zoo_commands
 
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = OneLineParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     harness.add_parser(sub)
     curves.add_parser(sub)
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,25 +1,65 @@
-"""Argument types shared by the commands, so malformed lists fail as argparse errors (exit 2)."""
+"""The command line's parser and argument types: every mistake is one line and exit 2.
+
+Numbers go through ``bench.validate``, the same checks ``run_cell`` and the card loader apply, so
+a NaN λ or a negative seed is refused before any work starts, whichever command receives it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from bench import validate
+from bench.errors import BenchError
 
 
-def _number_list(text: str, kind: type, what: str) -> list:
-    try:
-        values = [kind(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected finite {what}, got {text!r}")
-    return values
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line and a pointer to ``--help``, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BenchError(f"{message}; see `{self.prog} --help`")
 
 
-def int_list(text: str) -> list[int]:
-    return _number_list(text, int, "integers")
+def _checked(parse: Callable[[str], Any], check: Callable[[Any], Any], what: str) -> Any:
+    """An argparse type: ``parse`` the text, then ``check`` it; both fail as argparse errors."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value)
+        except BenchError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _each(check: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+    return lambda values: [check(v) for v in values]
+
+
+def _split(kind: type) -> Callable[[str], list[Any]]:
+    return lambda text: [kind(x) for x in text.split(",")]
+
+
+def _finite(value: float) -> float:
+    return float(validate.number(value, "the value"))
+
+
+def _positive(value: int) -> int:
+    return validate.integer(value, "the value", 1)
+
+
+finite_float = _checked(float, _finite, "a finite number")
+positive_int = _checked(int, _positive, "a positive integer")
+seed_int = _checked(int, validate.seed, "an integer seed")
+seed_list = _checked(_split(int), _each(validate.seed), "comma-separated integer seeds")
+budget_list = _checked(_split(int), _each(validate.budget), "comma-separated positive budgets")
+float_list = _checked(_split(float), _each(_finite), "comma-separated finite numbers")
 
 
 def json_object(text: str) -> dict[str, Any]:

@@ -16,16 +16,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.atomic import write_json_atomic
 from bench.attacks.base import load_attack
 from bench.cards import attack_card, dataset_card, model_card
-from bench.cliargs import int_list
+from bench.cliargs import budget_list, seed_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.harness import canary_metrics, default_budget, params_key, run_cell
 from bench.metrics import score
 from bench.overrides import parse_sets
-from bench.paths import bench_home, data_root, reports_dir
+from bench.paths import bench_home, data_root
+from bench.records import write_record
+from bench.results import add_arguments as add_results_arguments
+from bench.results import results_root, user_results
 from bench.store import RunStore
 
 CURVE_RECORDS = "curves/runs"
@@ -42,10 +44,10 @@ def prefix_cost(cost: dict[str, int], n: int, n_max: int) -> dict[str, int]:
     return out
 
 
-def curve_path(record: dict[str, Any]) -> Path:
+def curve_path(record: dict[str, Any], root: Path) -> Path:
     tag = params_key(record["params"])
     return (
-        reports_dir()
+        root
         / CURVE_RECORDS
         / record["attack"]
         / record["model"]
@@ -62,8 +64,13 @@ def run_curve(
     overrides: dict[str, Any] | None = None,
     root: str | None = None,
     progress: bool = True,
+    results: Path | None = None,
 ) -> list[Path]:
-    """One record per (budget, seed); prefixes of the largest run where the attack allows it."""
+    """One record per (budget, seed); prefixes of the largest run where the attack allows it.
+
+    Records go under ``results`` (the user's results folder unless given; reports/ to publish).
+    """
+    results = results or user_results()
     if not budgets or min(budgets) < 1:
         raise BenchError(f"budgets must be positive integers, got {budgets}")
     acard = attack_card(attack)
@@ -90,6 +97,7 @@ def run_curve(
                 root=root,
                 progress=progress,
                 write=n_run == grid_budget,
+                results=results,
             )
             outputs = RunStore(bench_home() / full["outputs"]).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:
@@ -106,8 +114,8 @@ def run_curve(
                         part, member_set, nonmember_set.images, bands, deltas
                     ),
                 }
-                path = curve_path(record)
-                write_json_atomic(path, record)
+                path = curve_path(record, results)
+                write_record(path, record)
                 written.append(path)
     return written
 
@@ -115,6 +123,7 @@ def run_curve(
 def cmd_curve(args: argparse.Namespace) -> int:
     acard = attack_card(args.attack)
     overrides = parse_sets(acard, model_card(args.model).profile, args.set)
+    results = results_root(args)
     paths = run_curve(
         args.attack,
         args.model,
@@ -123,8 +132,9 @@ def cmd_curve(args: argparse.Namespace) -> int:
         overrides=overrides,
         root=args.data_root,
         progress=True,
+        results=results,
     )
-    print(f"wrote {len(paths)} curve records under {reports_dir() / CURVE_RECORDS}")
+    print(f"wrote {len(paths)} curve records under {results / CURVE_RECORDS}")
     return 0
 
 
@@ -134,8 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--attack", required=True)
     p.add_argument("--model", required=True, help="zoo model card name")
-    p.add_argument("--budgets", type=int_list, default=[32, 64, 128, 256, 512, 1024])
-    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
+    p.add_argument("--budgets", type=budget_list, default=[32, 64, 128, 256, 512, 1024])
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     p.add_argument("--data-root", default=None)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a card parameter")
+    add_results_arguments(p)
     p.set_defaults(func=cmd_curve)

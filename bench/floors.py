@@ -24,14 +24,13 @@ import numpy as np
 from bench.atomic import write_json_atomic
 from bench.attacks.base import load_attack
 from bench.cards import attack_card, model_card
-from bench.cliargs import int_list, json_object
+from bench.cliargs import json_object, positive_int, seed_list
 from bench.harness import run_cell
 from bench.mutations import mutations_for
 from bench.paths import bench_home, reports_dir
 from bench.provenance import git_commit, machine, versions
 
 FLOORED = ("ams.high", "ums.high", "extracted.0.05", "gu_fraction")
-MECHANISM = ("info.steering_rate", "candidates.precision.0.05")
 COUNTS = ("extracted.0.05",)
 SIGMAS = 3.0
 
@@ -51,12 +50,14 @@ def metric(record: dict[str, Any], path: str) -> float:
 
 
 def floored_metrics(record: dict[str, Any]) -> list[str]:
-    """Extraction metrics, plus the mechanism metrics this record carries."""
-    has = {
-        "info.steering_rate": "steering_rate" in record.get("info", {}),
-        "candidates.precision.0.05": bool(record.get("candidates")),
-    }
-    return [*FLOORED, *(m for m in MECHANISM if has[m])]
+    """Extraction metrics, plus the mechanism metrics this record carries: SIDE's steering rate
+    and the precision of clique-filtered candidates at every δ."""
+    names = list(FLOORED)
+    if "steering_rate" in record.get("info", {}):
+        names.append("info.steering_rate")
+    if record.get("candidates"):
+        names += [f"candidates.precision.{d}" for d in record["candidates"]["precision"]]
+    return names
 
 
 def weaker(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -177,8 +178,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
     p.add_argument("--attack", required=True)
     p.add_argument("--model", required=True, help="zoo model card name")
-    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=int, default=128)
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--budget", type=positive_int, default=128)
     p.add_argument(
         "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
     )

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from bench.atomic import write_json_atomic, write_text_atomic
+from bench import validate
+from bench.atomic import write_text_atomic
 from bench.attacks.base import ModelView, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
@@ -30,18 +31,20 @@ from bench.cards import (
     find_model,
     model_card,
 )
-from bench.cliargs import int_list
+from bench.cliargs import finite_float, positive_int, seed_int, seed_list
 from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
+from bench.locks import lock_cell, release
 from bench.metrics import BAND_NAMES, score
 from bench.overrides import parse_sets, typed_value
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
+from bench.records import SCHEMA, write_record
+from bench.results import add_arguments as add_results_arguments
+from bench.results import results_root, user_results
 from bench.store import RunStore
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser, verified_digest
-
-RECORD_SCHEMA = 1
 
 
 def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | None) -> ModelCard:
@@ -88,17 +91,20 @@ def run_cell(
     root: str | None = None,
     progress: bool = True,
     write: bool = True,
+    results: Path | None = None,
 ) -> dict[str, Any]:
-    """Run one attack on one zoo model, score it, and write its record; returns the record."""
+    """Run one attack on one zoo model, score it, and write its record under ``results`` (the
+    user's results folder by default; reports/ only when publishing); returns the record."""
+    seed = validate.seed(seed)
+    if write and results is None:
+        results = user_results()
     acard = attack_card(attack_name)
-    params = {**acard.params(profile), **(overrides or {})}
+    params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
     mcard = resolve_model(acard, scale, profile, model)
     digest = verified_digest(mcard)
     dcard = dataset_card(mcard.dataset)
-    budget = default_budget(dcard, profile) if budget is None else int(budget)
-    if budget < 1:
-        raise BenchError(f"the output budget must be at least 1, got {budget}")
+    budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
     # Scoring inputs are checked before the attack runs, so a bad card fails in seconds, not hours.
     bands = dcard.bands(mcard.resolution)
     deltas = dcard.metrics.get("deltas")
@@ -115,6 +121,7 @@ def run_cell(
     )
     run_dir = bench_home() / "runs" / run_rel
     store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
+    lock = lock_cell(run_dir)
     view = ModelView(
         denoiser=load_denoiser(mcard),
         make_sampler=lambda: build_sampler(mcard),
@@ -133,7 +140,7 @@ def run_cell(
         outputs, member_set.images, nonmember_set.images, bands, deltas, progress=progress
     )
     record: dict[str, Any] = {
-        "schema": RECORD_SCHEMA,
+        "schema": SCHEMA,
         "attack": acard.name,
         "attack_version": acard.version,
         "params": params,
@@ -155,6 +162,7 @@ def run_cell(
         "canaries": canary_metrics(outputs, member_set, nonmember_set.images, bands, deltas),
         "info": result.info,
         "checkpoint_sha256": digest,
+        "data_cache": {"members": member_set.cache_key, "nonmembers": nonmember_set.cache_key},
         "commit": git_commit(),
         "versions": versions(),
         "machine": machine(),
@@ -162,7 +170,8 @@ def run_cell(
         "wall_seconds": round(time.time() - started, 1),
     }
     if write:
-        write_json_atomic(record_path(record), record)
+        write_record(record_path(record, root=results), record)
+    release(lock)
     return record
 
 
@@ -208,15 +217,16 @@ def _lowest_tier(tiers: list[dict[str, Any]]) -> int | None:
 SWEEP_RECORDS = "sweeps/runs"
 
 
-def record_path(record: dict[str, Any], kind: str = "runs") -> Path:
-    """Where a record lives: ``runs`` feed the leaderboard, ``sweeps/runs`` only their sweep table.
+def record_path(record: dict[str, Any], kind: str = "runs", root: Path | None = None) -> Path:
+    """Where a record lives under ``root`` (default reports/): ``runs`` feed the leaderboard,
+    ``sweeps/runs`` only their sweep table.
 
     Sweep records stay apart because the sweep's winning λ becomes the card default, and its
     tuning seed must not be averaged into the leaderboard's grid seeds.
     """
     tag = params_key(record["params"])
     return (
-        reports_dir()
+        (root or reports_dir())
         / kind
         / record["attack"]
         / record["model"]
@@ -224,7 +234,7 @@ def record_path(record: dict[str, Any], kind: str = "runs") -> Path:
     )
 
 
-def summary(record: dict[str, Any]) -> str:
+def summary(record: dict[str, Any], path: Path) -> str:
     m = record["metrics"]
     rows = [
         [
@@ -288,13 +298,16 @@ def summary(record: dict[str, Any]) -> str:
     lines.append(
         f"cost: {cost['unet_evaluations']:,} UNet evals, "
         f"{cost['classifier_evaluations']:,} classifier evals; "
-        f"{record['wall_seconds']} s wall; record: {record_path(record)}"
+        f"{record['wall_seconds']} s wall; record: {path}"
     )
     return "\n".join(lines)
 
 
 def _cell(
-    args: argparse.Namespace, overrides: dict[str, Any], write: bool = True
+    args: argparse.Namespace,
+    overrides: dict[str, Any],
+    write: bool = True,
+    results: Path | None = None,
 ) -> dict[str, Any]:
     return run_cell(
         args.attack,
@@ -306,17 +319,17 @@ def _cell(
         model=args.model,
         root=args.data_root,
         write=write,
+        results=results,
     )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    results = results_root(args)
     overrides = parse_sets(attack_card(args.attack), args.profile, args.set)
     if args.lam is not None:
-        overrides["guidance_scale"] = typed_value(
-            attack_card(args.attack), args.profile, "guidance_scale", str(args.lam)
-        )
-    record = _cell(args, overrides)
-    print(json.dumps(record) if args.json else summary(record))
+        overrides["guidance_scale"] = args.lam
+    record = _cell(args, overrides, results=results)
+    print(json.dumps(record) if args.json else summary(record, record_path(record, root=results)))
     return 0
 
 
@@ -361,18 +374,24 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
     }
 
 
-def sweep_table_path(rec: dict[str, Any], param: str, base: dict[str, Any] | None = None) -> Path:
+def sweep_table_path(
+    rec: dict[str, Any], param: str, root: Path, base: dict[str, Any] | None = None
+) -> Path:
     """Named by what was swept; a sweep on top of ``--set`` overrides adds their hash."""
     tag = f"-set{params_key(base)}" if base else ""
     name = f"{rec['attack']}-{rec['model']}-{param}{tag}-seed{rec['seed']}-n{rec['budget']}.md"
-    return reports_dir() / "sweeps" / name
+    return root / "sweeps" / name
 
 
 def write_sweep_table(
-    rec: dict[str, Any], param: str, rows: list[dict[str, Any]], base: dict[str, Any] | None = None
+    rec: dict[str, Any],
+    param: str,
+    rows: list[dict[str, Any]],
+    root: Path,
+    base: dict[str, Any] | None = None,
 ) -> Path:
-    """reports/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
-    out = sweep_table_path(rec, param, base)
+    """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
+    out = sweep_table_path(rec, param, root, base)
     fixed = f" with {', '.join(f'{k} = {v}' for k, v in base.items())}" if base else ""
     write_text_atomic(
         out,
@@ -395,6 +414,7 @@ def selection_line(rows: list[dict[str, Any]], param: str) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One record per value of one card parameter (λ by default), and a table under sweeps/."""
+    root = results_root(args)
     acard = attack_card(args.attack)
     base = parse_sets(acard, args.profile, args.set)
     if args.param in base:
@@ -403,16 +423,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rows = []
     for value in values:
         rec = _cell(args, {**base, args.param: value}, write=False)
-        path = record_path(rec, SWEEP_RECORDS)
-        write_json_atomic(path, rec)
-        rows.append(sweep_row(rec, args.param, path.relative_to(reports_dir())))
+        path = record_path(rec, SWEEP_RECORDS, root=root)
+        write_record(path, rec)
+        rows.append(sweep_row(rec, args.param, path.relative_to(root)))
         m = rec["metrics"]
         print(
             f"{args.param}={value}: UMS "
             + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = write_sweep_table(rec, args.param, rows, base)
+    out = write_sweep_table(rec, args.param, rows, root, base)
     print(f"{selection_line(rows, args.param)} Wrote {out}")
     return 0
 
@@ -455,16 +475,17 @@ def cmd_grid(args: argparse.Namespace) -> int:
                     model=mcard.name,
                     root=args.data_root,
                     progress=False,
+                    results=reports_dir(),
                 )
-                print(summary(rec), flush=True)
+                print(summary(rec, record_path(rec)), flush=True)
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
     p.add_argument("--profile", default="cpu")
-    p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=int, default=None)
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--budget", type=positive_int, default=None)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
     p.add_argument("--data-root", default=None)
@@ -477,8 +498,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--attack", required=True)
         p.add_argument("--scale", required=True)
         p.add_argument("--profile", default="cpu")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--budget", type=int, default=None, help="N_G outputs (card default)")
+        p.add_argument("--seed", type=seed_int, default=0)
+        p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
         p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
         p.add_argument("--data-root", default=None)
         p.add_argument(
@@ -487,11 +508,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             metavar="KEY=VALUE",
             help="override an attack card parameter (repeatable); typed by the card's default",
         )
+        add_results_arguments(p)
         if name == "run":
             p.add_argument(
                 "--lambda",
                 dest="lam",
-                type=float,
+                type=finite_float,
                 default=None,
                 help="guidance scale for side/side-ti",
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bench.errors import BenchError
+
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [-1, 1]."""
@@ -20,7 +22,15 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), rounding to nearest."""
+    """float (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), rounding to nearest.
+
+    A NaN would become a black pixel that scores like any other, so it stops the run instead.
+    """
+    if torch.isnan(x).any():
+        raise BenchError(
+            "sampling produced NaN pixels (is the guidance scale too large?); the batch was not "
+            "saved and no record is written"
+        )
     x = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
     return x.permute(0, 2, 3, 1).cpu().numpy()
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import validate
 from bench.cards import AttackCard
 from bench.errors import BenchError
 
 
 def typed_value(acard: AttackCard, profile: str, key: str, text: str) -> Any:
-    """``text`` as the type of the card's default for ``key``; one-line errors otherwise."""
+    """``text`` as the type of the card's default for ``key``, within the parameter's bounds."""
+    return validate.attack_params(acard, profile, {key: _parsed(acard, profile, key, text)})[key]
+
+
+def _parsed(acard: AttackCard, profile: str, key: str, text: str) -> Any:
     params = acard.params(profile)
     if key not in params:
         raise BenchError(

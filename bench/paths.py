@@ -7,9 +7,11 @@ is self-describing; data and caches come from the environment so nothing private
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.folders import writable_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,9 +28,13 @@ def reports_dir() -> Path:
 def bench_home() -> Path:
     """Cache root for arrays, training states and generations (``BENCH_HOME``)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "memorization-bench"
-    home = Path(os.environ.get("BENCH_HOME", default))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return _checked_home(Path(os.environ.get("BENCH_HOME", default)).expanduser())
+
+
+@lru_cache
+def _checked_home(home: Path) -> Path:
+    """Checked once per process and folder: the first use fails fast, later uses cost nothing."""
+    return writable_folder(home, "BENCH_HOME")
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:

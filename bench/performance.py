@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from bench.atomic import write_text_atomic
 from bench.cards import model_card
+from bench.cliargs import positive_int
 from bench.paths import reports_dir
 from bench.provenance import git_commit, machine, versions
 from bench.sampling import batch_generator, sample_batch
@@ -107,6 +108,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "perf", help="time scoring against generation; writes reports/performance.md"
     )
     p.add_argument("--model", default="celeba-64-cpu")
-    p.add_argument("--outputs", type=int, default=100_000)
-    p.add_argument("--members", type=int, default=10_000)
+    p.add_argument("--outputs", type=positive_int, default=100_000)
+    p.add_argument("--members", type=positive_int, default=10_000)
     p.set_defaults(func=cmd_perf)

@@ -17,13 +17,19 @@ else:  # pragma: no cover
 
 from bench.errors import BenchError
 from bench.paths import cards_dir
+from bench.validate import non_finite_path
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A card's table; TOML allows ``nan`` and ``inf``, a card value never may."""
     try:
-        return tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise BenchError(f"card {path} is not valid TOML: {exc}") from None
+    bad = non_finite_path(raw)
+    if bad:
+        raise BenchError(f"card {path} sets {bad} to a non-finite number; card values are finite")
+    return raw
 
 
 def load_cards(kind: str) -> dict[str, tuple[Path, dict[str, Any]]]:

@@ -11,7 +11,6 @@ repository.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from tabulate import tabulate
 from bench.atomic import write_text_atomic
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home, reports_dir
+from bench.records import read_record
 from bench.report_curves import curve_table, plot_curves
 from bench.report_frame import load_records
 from bench.report_tables import (
@@ -199,7 +199,7 @@ def write_gallery(record_path: Path, n: int = 64) -> Path | None:
 
     from bench.store import RunStore
 
-    rec = json.loads(record_path.read_text())
+    rec = read_record(record_path)
     run_dir = bench_home() / rec["outputs"]
     if not (run_dir / "shard-00000.npz").is_file():
         return None

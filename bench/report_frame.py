@@ -20,20 +20,13 @@ from bench.cards import attack_card, dataset_card, model_card
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
+from bench.records import read_record
 
 BANDS = BAND_NAMES
 
 
 def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    out = []
-    for path in sorted(folder.rglob("*.json")):
-        try:
-            out.append((path, json.loads(path.read_text())))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BenchError(
-                f"run record {path} cannot be read ({exc}); remove or re-run it"
-            ) from None
-    return out
+    return [(path, read_record(path)) for path in sorted(folder.rglob("*.json"))]
 
 
 def staleness(rec: dict[str, Any]) -> str:

@@ -3,7 +3,8 @@
 Shards are written as they are produced, so a killed run keeps every finished shard and the same
 command resumes from the first missing one; preparation (SIDE's synthetic set, its classifier) is
 cached by key so a λ sweep or a resumed run does not pay for it twice. Each shard records the
-model evaluations it cost, so the cost of a resumed run is still the cost of the whole run.
+model evaluations it cost, so the cost of a resumed run is still the cost of the whole run. A
+shard or cached file that no longer loads is removed with a notice and made again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,24 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bench.atomic import write_atomic, write_json_atomic
+from bench.cachefiles import load_cached
 from bench.errors import BenchError
+
+SHARD_FIELDS = ("images", "unet", "classifier")
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read in full so that a damaged member fails its CRC check here."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def read_shard(path: Path) -> dict[str, np.ndarray]:
+    shard = read_npz(path)
+    missing = [k for k in SHARD_FIELDS if k not in shard]
+    if missing:
+        raise KeyError(f"no {', '.join(missing)} in the shard")
+    return shard
 
 
 class RunStore:
@@ -32,10 +50,7 @@ class RunStore:
 
     def done_shards(self) -> int:
         """Number of consecutive finished shards from 0: where a resumed run starts."""
-        i = 0
-        while self.shard_path(i).is_file():
-            i += 1
-        return i
+        return sum(1 for _ in self.shards())
 
     def write_shard(
         self, i: int, images: np.ndarray, unet: int, classifier: int = 0, **extra: np.ndarray
@@ -49,9 +64,11 @@ class RunStore:
         write_atomic(self.shard_path(i), writer)
 
     def shards(self) -> Iterator[dict[str, np.ndarray]]:
-        for i in range(self.done_shards()):
-            with np.load(self.shard_path(i)) as z:
-                yield {k: z[k] for k in z.files}
+        """Shards 0, 1, … up to the first missing or corrupt one (which is removed)."""
+        i = 0
+        while (shard := load_cached(self.shard_path(i), read_shard, "output shard")) is not None:
+            yield shard
+            i += 1
 
     def images(self) -> np.ndarray:
         shards = [s["images"] for s in self.shards()]
@@ -71,9 +88,9 @@ class RunStore:
         self, key: str, make: Callable[[], dict[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
         path = self.prep_root / f"{key}.npz"
-        if path.is_file():
-            with np.load(path) as z:
-                return {k: z[k] for k in z.files}
+        cached = load_cached(path, read_npz, "cached preparation")
+        if cached is not None:
+            return cached
         arrays = make()
         write_atomic(path, lambda p: np.savez(p.open("wb"), **arrays))
         return arrays
@@ -83,8 +100,11 @@ class RunStore:
     ) -> tuple[dict[str, torch.Tensor], dict]:
         path = self.prep_root / f"{key}.safetensors"
         meta_path = self.prep_root / f"{key}.json"
-        if path.is_file() and meta_path.is_file():
-            return load_file(str(path)), json.loads(meta_path.read_text())
+        cached = load_cached(
+            path, lambda p: (load_file(str(p)), json.loads(meta_path.read_text())), "cached model"
+        )
+        if cached is not None:
+            return cached
         tensors, meta = make()
         write_atomic(
             path, lambda p: save_file({k: v.contiguous() for k, v in tensors.items()}, str(p))

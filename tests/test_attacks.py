@@ -162,6 +162,16 @@ def test_classifier_guidance_moves_a_trained_models_samples(trained: Path) -> No
     assert (pushed - still).abs().mean() > 0.01
 
 
+def test_nan_outputs_stop_the_run_before_any_record(trained: Path) -> None:
+    """λ = 1e30 is finite, so it passes the checks; the guided samples it makes are NaN."""
+    from bench.results import user_results
+
+    with pytest.raises(BenchError, match="sampling produced NaN pixels"):
+        run_cell("side", "8", budget=8, overrides={**FAST_SIDE, "guidance_scale": 1e30})
+    assert not list(user_results().rglob("*.json"))
+    assert not list((bench_home() / "runs").rglob("shard-*.npz"))
+
+
 def _planted(rng: np.random.Generator) -> tuple[np.ndarray, list[set[int]]]:
     """Three groups of near-copies (sizes 5, 4, 3) among 20 unrelated images."""
     base = rng.integers(0, 256, (23, 16, 16, 3)).astype(np.int16)
@@ -244,7 +254,7 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
         head + "[defaults.cpu]\nguidance_scale = 1.0\n" + fast + rest[rest.index("\n[") :]
     )
     args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--values", "0,1"]
-    assert main(args) == 0
+    assert main([*args, "--publish"]) == 0
     out = capsys.readouterr().out
     assert "guidance_scale=0.0: UMS high" in out and "guidance_scale=1.0: UMS high" in out
     table = (reports_dir() / "sweeps" / "side-tiny-8-guidance_scale-seed0-n8.md").read_text()

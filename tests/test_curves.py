@@ -51,7 +51,7 @@ def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
 
 
 def test_a_full_run_at_the_shared_budget_is_also_the_grid_cell(trained: Path) -> None:
-    run_curve("carlini", "tiny-8", [4, 16], [0], progress=False)  # the card's N_G is 16
+    run_curve("carlini", "tiny-8", [4, 16], [0], progress=False, results=reports_dir())  # N_G 16
     grid = list((reports_dir() / "runs" / "carlini" / "tiny-8").glob("seed0-n16-*.json"))
     assert len(grid) == 1
     direct = run_cell("carlini", "8", seed=0, budget=16, progress=False, write=False)

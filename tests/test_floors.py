@@ -36,6 +36,8 @@ def test_metric_paths_reach_metrics_info_and_candidates() -> None:
     assert metric(rec, "gu_fraction") == 0.5 and metric(rec, "info.steering_rate") == 0.4
     assert metric(rec, "candidates.precision.0.05") == 0.9
     assert floored_metrics(rec)[-2:] == ["info.steering_rate", "candidates.precision.0.05"]
+    two = {**rec, "candidates": {"precision": {"0.05": 0.9, "0.1": 1.0}}}
+    assert floored_metrics(two)[-2:] == ["candidates.precision.0.05", "candidates.precision.0.1"]
     assert "info.steering_rate" not in floored_metrics({**rec, "info": {}, "candidates": None})
 
 

@@ -23,9 +23,18 @@ def _rows(text: str, section: str) -> list[str]:
 
 def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> None:
     for seed in (0, 1):
-        run_cell("carlini", "8", seed=seed, progress=False)  # the card's N_G = 16
-    run_cell("carlini", "8", seed=0, budget=8, progress=False)
-    run_cell("carlini", "8", seed=0, overrides={"clique_k": 2}, progress=False)
+        run_cell(
+            "carlini", "8", seed=seed, progress=False, results=reports_dir()
+        )  # the card's N_G = 16
+    run_cell("carlini", "8", seed=0, budget=8, progress=False, results=reports_dir())
+    run_cell(
+        "carlini",
+        "8",
+        seed=0,
+        overrides={"clique_k": 2},
+        progress=False,
+        results=reports_dir(),
+    )
     card = cards_dir("attacks") / "carlini.toml"
     card.write_text(
         card.read_text().replace("\n[defaults.cpu]", 'tuned_on = ["tiny-8"]\n\n[defaults.cpu]')
@@ -42,8 +51,8 @@ def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> 
 
 
 def test_records_of_an_older_attack_card_are_superseded(trained: Path) -> None:
-    rec = run_cell("carlini", "8", seed=0, progress=False)
-    old = record_path(rec).with_name("seed0-n16-old.json")
+    rec = run_cell("carlini", "8", seed=0, progress=False, results=reports_dir())
+    old = record_path(rec, root=reports_dir()).with_name("seed0-n16-old.json")
     old.write_text(json.dumps({**rec, "attack_version": 0}))
     text = write_leaderboard().read_text()
     assert len(_rows(text, "Attacks at the shared budget")) == 1

@@ -1,7 +1,8 @@
 """Crop, resize and cache CelebA images as uint8 arrays.
 
 The crop is defined relative to the image size, so the official 178×218 files and the half-size
-89×109 copies yield the same face region; the cache key includes everything that changes pixels.
+89×109 copies yield the same face region; the cache key includes everything that changes pixels,
+and a record beside each cache says which source files it was built from.
 """
 
 from __future__ import annotations
@@ -9,15 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from bench.atomic import write_atomic
+from bench.atomic import write_atomic, write_json_atomic
+from bench.cachefiles import load_cached
 from bench.cards import DatasetCard
-from bench.data.celeba import READER_VERSION, load_image
+from bench.data.celeba import ATTR_FILE, IMAGE_DIR, READER_VERSION, load_image
 from bench.data.manifests import manifest_digest
+from bench.errors import BenchError
+from bench.notice import notice
 from bench.paths import bench_home
 
 PREPROCESS_VERSION = 1
@@ -58,15 +63,81 @@ def cache_path(
     return bench_home() / "arrays" / f"{card.name}-{resolution}px-{len(names)}-{digest}.npy"
 
 
-def load_images(card: DatasetCard, root: Path, names: list[str], resolution: int) -> np.ndarray:
-    """uint8 (N, R, R, 3) for ``names``, read once and cached under BENCH_HOME."""
+def source_stats(root: Path, names: list[str]) -> list[list[int]]:
+    """Size and mtime of each source image: what the cache must still match to be used."""
+    stats = []
+    for name in names:
+        path = root / IMAGE_DIR / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
+        stats.append([st.st_size, st.st_mtime_ns])
+    return stats
+
+
+def _sources_path(path: Path) -> Path:
+    return path.with_suffix(".sources.json")
+
+
+def _read_cache(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The array and what it was built from (None for a cache older than that record); a wrong
+    shape or a digest mismatch counts as a corrupt file."""
+    images = np.load(path)
+    if images.shape != shape or images.dtype != np.uint8:
+        raise ValueError(f"it holds {images.dtype} {images.shape}, not uint8 {shape}")
+    sources = _sources_path(path)
+    if not sources.is_file():
+        return images, None
+    built = json.loads(sources.read_text())
+    if hashlib.sha256(images.tobytes()).hexdigest() != built["sha256"]:
+        raise ValueError("its contents do not match the digest written with it")
+    return images, built
+
+
+def _stale(built: dict[str, Any] | None, names: list[str], stats: list[list[int]]) -> str | None:
+    """Why a readable cache no longer matches its sources, or None if it still does."""
+    if built is None:
+        return "it records no source sizes and times (older code built it)"
+    before = dict(zip(built["names"], built["stats"]))
+    for name, now in zip(names, stats):
+        if before.get(name) != now:
+            return f"source image {name} changed (size or modification time) since it was built"
+    return None
+
+
+def cached_images(
+    card: DatasetCard, root: Path, names: list[str], resolution: int
+) -> tuple[np.ndarray, str]:
+    """uint8 (N, R, R, 3) for ``names`` and the key of the cache they came from.
+
+    The cache also records each source file's size and mtime and the array's digest, so an image
+    edited or truncated after the cache was built is read again (and a bad one named) rather than
+    hidden behind the old pixels, and a damaged cache file is rebuilt.
+    """
     path = cache_path(card, names, resolution, load_image(root, names[0]).size)
-    if path.is_file():
-        return np.load(path)
-    out = np.empty((len(names), resolution, resolution, 3), dtype=np.uint8)
+    stats = source_stats(root, names)
+    shape = (len(names), resolution, resolution, 3)
+    cached = load_cached(path, lambda p: _read_cache(p, shape), "preprocessed image cache")
+    if cached is not None:
+        images, built = cached
+        reason = _stale(built, names, stats)
+        if reason is None:
+            return images, path.stem
+        notice(f"rebuilding {path}: {reason}")
+    out = np.empty(shape, dtype=np.uint8)
     for i, name in enumerate(
         tqdm(names, desc=f"preprocessing {resolution}px", unit="img", leave=False)
     ):
         out[i] = preprocess(load_image(root, name), card.crop, resolution)
     write_atomic(path, lambda p: np.save(p.open("wb"), out))
-    return out
+    write_json_atomic(
+        _sources_path(path),
+        {"names": names, "stats": stats, "sha256": hashlib.sha256(out.tobytes()).hexdigest()},
+    )
+    return out, path.stem
+
+
+def load_images(card: DatasetCard, root: Path, names: list[str], resolution: int) -> np.ndarray:
+    """uint8 (N, R, R, 3) for ``names``, read once and cached under BENCH_HOME."""
+    return cached_images(card, root, names, resolution)[0]

@@ -11,7 +11,7 @@ from bench.cards import ModelCard, dataset_card
 from bench.data.captions import captions_for
 from bench.data.celeba import read_index
 from bench.data.manifests import read_manifest, training_multiset
-from bench.data.preprocess import load_images
+from bench.data.preprocess import cached_images
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Subset:
     images: np.ndarray  # uint8 (N, R, R, 3)
     counts: np.ndarray  # how often each image appears in the training stream
     captions: list[str]
+    cache_key: str = ""  # the preprocessed-image cache the images came from (records name it)
 
 
 def members(card: ModelCard, root: Path) -> Subset:
@@ -27,11 +28,13 @@ def members(card: ModelCard, root: Path) -> Subset:
     index = read_index(root)
     files, counts = training_multiset(data, card.scale, card.canaries, index)
     rows = index.rows(files)
+    images, cache_key = cached_images(data, root, files, card.resolution)
     return Subset(
         files=files,
-        images=load_images(data, root, files, card.resolution),
+        images=images,
         counts=counts,
         captions=captions_for(index.attribute_names, index.attributes[rows]),
+        cache_key=cache_key,
     )
 
 
@@ -40,9 +43,11 @@ def nonmembers(card: ModelCard, root: Path) -> Subset:
     index = read_index(root)
     files = read_manifest(data.nonmembers)
     rows = index.rows(files)
+    images, cache_key = cached_images(data, root, files, card.resolution)
     return Subset(
         files=files,
-        images=load_images(data, root, files, card.resolution),
+        images=images,
         counts=np.ones(len(files), dtype=np.int64),
         captions=captions_for(index.attribute_names, index.attributes[rows]),
+        cache_key=cache_key,
     )

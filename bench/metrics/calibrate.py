@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from bench.atomic import write_text_atomic
 from bench.cards import DatasetCard, _toml_value, dataset_card
+from bench.cliargs import positive_int
 from bench.data.celeba import read_index
 from bench.data.manifests import members, read_manifest
 from bench.data.preprocess import load_images
@@ -90,7 +91,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Compare the non-member pool with a member set at one resolution and store "
         "the resulting ℓ2 band edges and false-match rates in the dataset card.",
     )
-    parser.add_argument("--resolution", type=int, required=True, help="image side in pixels")
+    parser.add_argument(
+        "--resolution", type=positive_int, required=True, help="image side in pixels"
+    )
     parser.add_argument(
         "--scale", help="member set to calibrate against (default: the largest committed scale)"
     )

@@ -9,6 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.cards import ModelCard, model_card, model_cards, scale_order, write_trained
+from bench.cliargs import positive_int
 from bench.data.subset import members
 from bench.paths import data_root
 from bench.provenance import git_commit, machine
@@ -137,11 +138,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", default=None)
     p.add_argument(
         "--max-steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="stop early after this many steps (the state stays resumable)",
     )
-    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between saved states")
+    p.add_argument(
+        "--checkpoint-every", type=positive_int, default=500, help="steps between saved states"
+    )
     p.set_defaults(func=cmd_train)
     p = zoo.add_parser("list", help="every model card with status and measured memorisation")
     p.add_argument("--json", action="store_true")

@@ -1,0 +1,104 @@
+"""Damaged or stale caches: removed or rebuilt with a one-line notice, never hidden or fatal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cards import dataset_card
+from bench.cli import main
+from bench.data.manifests import members
+from bench.paths import bench_home
+from bench.store import RunStore
+
+RUN = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
+
+
+def run(capsys: pytest.CaptureFixture) -> tuple[dict, list[str]]:
+    """One run's record and the notices it printed."""
+    assert main(RUN) == 0
+    out, err = capsys.readouterr()
+    return json.loads(out), [line for line in err.splitlines() if line.startswith("note: ")]
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupt_output_shard_is_made_again(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    first, _ = run(capsys)
+    shard = bench_home() / first["outputs"] / "shard-00000.npz"
+    truncate(shard)
+    second, notes = run(capsys)
+    assert len(notes) == 1 and f"output shard {shard} is corrupt" in notes[0]
+    assert second["metrics"] == first["metrics"] and second["cost"] == first["cost"]
+    assert len(RunStore(shard.parent).images()) == 8
+
+
+@pytest.mark.parametrize("damage", [truncate, flip_last_byte])
+def test_a_corrupt_image_cache_is_rebuilt(
+    trained: Path, capsys: pytest.CaptureFixture, damage
+) -> None:
+    first, _ = run(capsys)
+    cache = bench_home() / "arrays" / f"{first['data_cache']['members']}.npy"
+    damage(cache)
+    second, notes = run(capsys)
+    assert len(notes) == 1 and f"preprocessed image cache {cache} is corrupt" in notes[0]
+    assert second["metrics"] == first["metrics"]
+
+
+def test_an_edited_source_image_rebuilds_the_cache(
+    trained: Path, celeba_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    first, _ = run(capsys)
+    cache = bench_home() / "arrays" / f"{first['data_cache']['members']}.npy"
+    before = np.load(cache)
+    names = members(dataset_card("celeba"), "8")
+    folder = celeba_root / "img_align_celeba"
+    (folder / names[1]).write_bytes((folder / names[2]).read_bytes())
+    second, notes = run(capsys)
+    assert len(notes) == 1 and f"source image {names[1]} changed" in notes[0]
+    after = np.load(cache)
+    assert np.array_equal(after[1], after[2]) and not np.array_equal(after[1], before[1])
+    assert second["data_cache"] == first["data_cache"]
+
+
+def test_a_source_image_truncated_after_caching_is_one_line(
+    trained: Path, celeba_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    first, _ = run(capsys)
+    record = next((bench_home() / "results").rglob("*.json"))
+    before = record.read_bytes()
+    name = members(dataset_card("celeba"), "8")[1]
+    truncate(celeba_root / "img_align_celeba" / name)
+    assert main(RUN) == 2
+    lines = capsys.readouterr().err.splitlines()
+    err = [line for line in lines if line.startswith(("note: ", "error: "))]  # not progress bars
+    assert err[0].startswith("note: rebuilding") and f"source image {name} changed" in err[0]
+    assert len(err) == 2 and err[1].startswith("error: image") and f"{name} is corrupt" in err[1]
+    assert record.read_bytes() == before
+
+
+def test_the_record_names_the_caches_it_used(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    record, _ = run(capsys)
+    for key in record["data_cache"].values():
+        assert (bench_home() / "arrays" / f"{key}.npy").is_file()
+
+
+def test_corrupt_preparation_is_made_again(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = RunStore(tmp_path / "run")
+    made = {"images": np.arange(6, dtype=np.uint8)}
+    store.cached_arrays("synthetic", lambda: made)
+    (tmp_path / "run" / "prep" / "synthetic.npz").write_bytes(b"PK\x03\x04 not a zip")
+    again = store.cached_arrays("synthetic", lambda: made)
+    assert np.array_equal(again["images"], made["images"])
+    assert "cached preparation" in capsys.readouterr().err

@@ -1,0 +1,170 @@
+"""Bad input a new user gave: one line on stderr, exit 2, and nothing written or changed."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.errors import BenchError
+from bench.harness import run_cell
+
+RUN = ["run", "--attack", "side", "--scale", "8", "--budget", "8"]
+
+
+def one_error_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def written() -> list[Path]:
+    """Every file under BENCH_HOME and the reports folder: records, shards, caches."""
+    roots = [Path(os.environ["BENCH_HOME"]), Path(os.environ["BENCH_REPORTS"])]
+    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_lambda_is_one_line(
+    world: Path, capsys: pytest.CaptureFixture, value: str
+) -> None:
+    before = written()
+    assert main([*RUN, f"--lambda={value}"]) == 2
+    line = one_error_line(capsys)
+    assert "--lambda" in line and "finite" in line
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sweep", "--attack", "side", "--scale", "8", "--values", "1,nan"], "must be finite"),
+        (["run", "--attack", "side", "--scale", "8", "--set", "clf_steps=-3"], "must be ≥ 1"),
+    ],
+)
+def test_parameter_values_are_checked_by_the_card_before_any_work(
+    world: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    """Sweep values and --set are typed by the attack card, so the card checks them."""
+    before = written()
+    assert main(argv) == 2
+    assert message in one_error_line(capsys)
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--attack", "side", "--scale", "8", "--seed", "abc"], "expected an integer seed"),
+        (["run", "--attack", "side", "--scale", "8", "--seed=-1"], "the seed must be in [0, "),
+        (["run", "--attack", "side", "--scale", "8", "--budget", "0"], "must be ≥ 1, got 0"),
+        (["run", "--attack", "side", "--scale", "8", "--budget=-5"], "must be ≥ 1, got -5"),
+        (["run", "--attack", "side", "--scale", "8", "--budget", "1.5"], "a positive integer"),
+        (["run", "--attack", "side"], "required: --scale"),
+        (["grid", "--seeds", "0,x"], "comma-separated integer seeds"),
+        (["floors", "--attack", "side", "--model", "tiny-8", "--budget", "0"], "must be ≥ 1"),
+        (["zoo", "train", "tiny-8", "--max-steps", "0"], "must be ≥ 1"),
+        (["nope"], "invalid choice: 'nope'"),
+    ],
+)
+def test_argument_errors_are_one_line_with_a_pointer_to_help(
+    world: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    before = written()
+    assert main(argv) == 2
+    line = one_error_line(capsys)
+    assert message in line and line.endswith("--help`"), line
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("attack", "overrides", "message"),
+    [
+        ("side", {"guidance_scale": math.nan}, "guidance_scale must be finite, got nan"),
+        ("side", {"guidance_scale": math.inf}, "guidance_scale must be finite, got inf"),
+        ("side", {"guidance_scale": -1.0}, "guidance_scale must be ≥ 0, got -1"),
+        ("side", {"tau": 2.0}, "tau must be in [-1, 1], got 2"),
+        ("carlini", {"clique_k": 2.5}, "clique_k must be an integer, got 2.5"),
+        ("carlini", {"clique_k": "3"}, "clique_k must be an integer, got '3'"),
+        ("carlini", {"guidance_scale": 2.0}, "carlini has no parameter 'guidance_scale'"),
+    ],
+)
+def test_bad_parameters_fail_before_any_work(
+    world: Path, attack: str, overrides: dict, message: str
+) -> None:
+    before = written()
+    with pytest.raises(BenchError, match=message.replace("[", r"\[")):
+        run_cell(attack, "8", budget=8, overrides=overrides)
+    assert written() == before
+
+
+def test_integral_overrides_take_the_card_type(world: Path) -> None:
+    from bench.cards import attack_card
+    from bench.validate import attack_params
+
+    params = attack_params(attack_card("side"), "cpu", {"guidance_scale": 5, "clf_steps": 10.0})
+    assert params["guidance_scale"] == 5.0 and isinstance(params["guidance_scale"], float)
+    assert params["clf_steps"] == 10 and isinstance(params["clf_steps"], int)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("guidance_scale = nan", "sets defaults.cpu.guidance_scale to a non-finite number"),
+        ("guidance_scale = inf", "sets defaults.cpu.guidance_scale to a non-finite number"),
+        ("guidance_scale = -2.0", "side parameter guidance_scale must be ≥ 0, got -2"),
+    ],
+)
+def test_bad_card_values_are_one_line(
+    world: Path, capsys: pytest.CaptureFixture, line: str, message: str
+) -> None:
+    card = world / "attacks" / "side.toml"
+    card.write_text(card.read_text().replace("guidance_scale = 2.0", line, 1))
+    assert main(RUN) == 2
+    assert message in one_error_line(capsys)
+
+
+def test_bench_home_that_is_a_file(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("not a folder")
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    assert main(RUN) == 2
+    assert f"BENCH_HOME {home} is a file, not a folder" in one_error_line(capsys)
+    assert home.read_text() == "not a folder"
+
+
+def test_bench_home_below_a_file(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "file" / "home"))
+    assert main(RUN) == 2
+    assert "cannot be created (Not a directory)" in one_error_line(capsys)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_bench_home(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    home = tmp_path / "read-only"
+    home.mkdir(mode=0o555)
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    try:
+        assert main(RUN) == 2
+        assert f"BENCH_HOME {home} is not writable" in one_error_line(capsys)
+        assert not any(home.iterdir())
+    finally:
+        home.chmod(0o755)
+
+
+def test_unusable_out_folder(world: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out-file"
+    out.write_text("")
+    assert main([*RUN, "--out", str(out)]) == 2
+    assert f"the --out folder {out} is a file, not a folder" in one_error_line(capsys)
