@@ -10,13 +10,15 @@ from bench.errors import BenchError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import curves, evaluate, floors, harness, performance, report
+    from bench import curves, evaluate, floors, grid, performance, report, run, sweep
     from bench.data import commands as data_commands
     from bench.zoo import commands as zoo_commands
 
     parser = OneLineParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    harness.add_parser(sub)
+    run.add_parser(sub)
+    sweep.add_parser(sub)
+    grid.add_parser(sub)
     curves.add_parser(sub)
     evaluate.add_parser(sub)
     report.add_parser(sub)

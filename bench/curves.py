@@ -21,8 +21,9 @@ from bench.cards import attack_card, dataset_card, model_card
 from bench.cliargs import budget_list, seed_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
-from bench.harness import canary_metrics, default_budget, params_key, run_cell
+from bench.harness import default_budget, params_key, run_cell
 from bench.metrics import score
+from bench.metrics.tiers import canary_metrics
 from bench.overrides import parse_sets
 from bench.paths import bench_home, data_root
 from bench.records import write_record

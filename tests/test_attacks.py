@@ -15,10 +15,11 @@ from bench.attacks.cliques import find_cliques, tiled_l2
 from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
-from bench.harness import run_cell, select_value, selection_line, sweep_values
+from bench.harness import run_cell
 from bench.paths import bench_home
 from bench.sampling import sample_batch
 from bench.store import RunStore
+from bench.sweep import select_value, selection_line, sweep_values
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser
 from tests.conftest import FAST_SIDE

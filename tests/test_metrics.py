@@ -456,7 +456,7 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
 
 def test_canary_metrics_score_the_repeated_members_alone() -> None:
     from bench.data.subset import Subset
-    from bench.harness import canary_metrics
+    from bench.metrics.tiers import canary_metrics
 
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
@@ -479,7 +479,7 @@ def test_canary_metrics_score_the_repeated_members_alone() -> None:
 
 def test_ladder_metrics_read_the_lowest_tier_reached() -> None:
     from bench.data.subset import Subset
-    from bench.harness import canary_metrics
+    from bench.metrics.tiers import canary_metrics
 
     rng = np.random.default_rng(4)
     images = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)

@@ -1,0 +1,140 @@
+"""`bench sweep`: one attack parameter over several values on one model, and a fixed-rule pick.
+
+Sweeps tune the attack cards' defaults, so their records stay out of the leaderboard (under
+``sweeps/runs``), and the pick follows a rule fixed before any sweep ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.atomic import write_text_atomic
+from bench.cards import AttackCard, attack_card
+from bench.errors import BenchError
+from bench.harness import SWEEP_RECORDS, add_cell_arguments, cell_from_args, params_key, record_path
+from bench.metrics import BAND_NAMES
+from bench.overrides import parse_sets, typed_value
+from bench.records import write_record
+from bench.results import results_root
+
+SELECTION_RULE = (
+    "the highest UMS in the strictest band; ties go to the next band, then to the smaller value "
+    "(or the value listed first)"
+)
+DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+
+
+def select_value(rows: list[dict[str, Any]]) -> Any:
+    """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE).
+
+    Numbers tie to the smaller value; other values (a feature space) to the one listed first.
+    """
+    numeric = all(isinstance(r["value"], int | float) for r in rows)
+    order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
+    rank = {id(r): i for i, r in enumerate(order)}
+    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))["value"]
+
+
+def sweep_values(
+    acard: AttackCard, profile: str, param: str, values: list[str] | None
+) -> list[Any]:
+    """The swept values, in the type of the card default they replace (so an integer stays one)."""
+    if values is None and param == "guidance_scale":
+        values = [str(v) for v in DEFAULT_LAMBDAS]
+    if not values:
+        raise BenchError(f"give at least one value of {param} to sweep (--values a,b,…)")
+    return list(dict.fromkeys(typed_value(acard, profile, param, v) for v in values))
+
+
+def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
+    """One line of a sweep table: the value, UMS and AMS by band, the canaries' UMS, the record."""
+    m = rec["metrics"]
+    return {
+        "value": rec["params"][param],
+        **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
+        **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
+        **({"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec.get("canaries") else {}),
+        "record": str(path),
+    }
+
+
+def sweep_table_path(
+    rec: dict[str, Any], param: str, root: Path, base: dict[str, Any] | None = None
+) -> Path:
+    """Named by what was swept; a sweep on top of ``--set`` overrides adds their hash."""
+    tag = f"-set{params_key(base)}" if base else ""
+    name = f"{rec['attack']}-{rec['model']}-{param}{tag}-seed{rec['seed']}-n{rec['budget']}.md"
+    return root / "sweeps" / name
+
+
+def write_sweep_table(
+    rec: dict[str, Any],
+    param: str,
+    rows: list[dict[str, Any]],
+    root: Path,
+    base: dict[str, Any] | None = None,
+) -> Path:
+    """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
+    out = sweep_table_path(rec, param, root, base)
+    fixed = f" with {', '.join(f'{k} = {v}' for k, v in base.items())}" if base else ""
+    write_text_atomic(
+        out,
+        f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, seed {rec['seed']}, "
+        f"N_G={rec['budget']}\n\n"
+        + tabulate(rows, headers="keys", tablefmt="github")
+        + f"\n\n{selection_line(rows, param)}\n",
+    )
+    return out
+
+
+def selection_line(rows: list[dict[str, Any]], param: str) -> str:
+    """The pick, or a plain statement that UMS did not tell the values apart (e.g. a parameter
+    that only changes a filter's candidates, which UMS over all N_G outputs does not see)."""
+    scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
+    if len(rows) > 1 and len(scores) == 1:
+        return f"No {param} selected: every value scored the same UMS in every band."
+    return f"Selected {param} = {select_value(rows)} ({SELECTION_RULE})."
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """One record per value of one card parameter (λ by default), and a table under sweeps/."""
+    root = results_root(args)
+    acard = attack_card(args.attack)
+    base = parse_sets(acard, args.profile, args.set)
+    if args.param in base:
+        raise BenchError(f"--set fixes {args.param}, the parameter being swept")
+    values = sweep_values(acard, args.profile, args.param, args.values)
+    rows = []
+    for value in values:
+        rec = cell_from_args(args, {**base, args.param: value}, write=False)
+        path = record_path(rec, SWEEP_RECORDS, root=root)
+        write_record(path, rec)
+        rows.append(sweep_row(rec, args.param, path.relative_to(root)))
+        m = rec["metrics"]
+        print(
+            f"{args.param}={value}: UMS "
+            + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
+            flush=True,
+        )
+    out = write_sweep_table(rec, args.param, rows, root, base)
+    print(f"{selection_line(rows, args.param)} Wrote {out}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="sweep one attack parameter (SIDE's λ by default) on one model"
+    )
+    add_cell_arguments(p)
+    p.add_argument("--param", default="guidance_scale", help="card parameter to sweep")
+    p.add_argument(
+        "--values",
+        type=lambda text: [v.strip() for v in text.split(",")],
+        default=None,
+        help=f"values to try (λ default: {','.join(f'{v:g}' for v in DEFAULT_LAMBDAS)})",
+    )
+    p.set_defaults(func=cmd_sweep)
