@@ -11,6 +11,7 @@ repository.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from bench.report_frame import load_records
 from bench.report_tables import (
     TUNED_MARK,
     conditional_table,
+    floors_table,
     leaderboard_table,
     ordering_table,
     side_table,
@@ -185,6 +187,17 @@ def write_leaderboard(root: Path | None = None) -> Path:
                 curve_table(curves),
             )
             parts += ["", "![distinct members against budget](curves.png)"]
+    floor_files = sorted((root / "floors").glob("*.json"))
+    if floor_files:
+        parts += _section(
+            "CI floors and mutations",
+            "CI re-runs each floor file's cell on its CI seed and fails below a floor (mean − 3σ "
+            "over the measured seeds, at least one output of margin). Each mutation switches one "
+            "mechanism of the attack off (`bench/mutations.py`); CI also requires each caught "
+            "mutation to fall below a floor. A mutation marked NOT caught is one these floors "
+            "cannot tell apart from the real attack.",
+            floors_table([json.loads(p.read_text()) for p in floor_files]),
+        )
     path = root / "leaderboard.md"
     write_text_atomic(path, "\n".join(parts) + "\n")
     return path

@@ -20,11 +20,12 @@ GROUP = ["scale", "model", "attack", "budget", "params"]
 
 def pm(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
     v = values.to_numpy(dtype=float) * scale
-    if np.isnan(v).all():
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
         return "-"
     if len(v) == 1:
         return f"{v[0]:.{digits}f}"
-    return f"{np.nanmean(v):.{digits}f} ± {np.nanstd(v, ddof=1):.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
 def _model_label(model: str, attack: str) -> str:
@@ -191,4 +192,28 @@ def conditional_table(df: pd.DataFrame) -> pd.DataFrame:
                     "conditional leaks more": "yes" if tv > uv else "no",
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def floors_table(specs: list[dict]) -> pd.DataFrame:
+    """What CI holds each attack to, and whether each of its mutations falls below it."""
+    rows = []
+    for spec in specs:
+        mutations = spec.get("mutations", {})
+        rows.append(
+            {
+                "attack": spec["attack"],
+                "model": spec["model"],
+                "N_G": spec["budget"],
+                "CI seed": spec["ci_seed"],
+                "floored": ", ".join(
+                    f"{name} ≥ {m['floor']:.3g}" for name, m in spec["metrics"].items()
+                ),
+                "mutations (caught by the floors?)": "; ".join(
+                    f"{name}: {'caught' if m['caught'] else 'NOT caught'}"
+                    for name, m in mutations.items()
+                )
+                or "-",
+            }
+        )
     return pd.DataFrame(rows)
