@@ -22,7 +22,7 @@ from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
-from bench.attacks.side_diagnostics import HOLDOUT, heldout_accuracy, steering
+from bench.attacks.side_diagnostics import heldout_accuracy, holdout_size, steering
 from bench.errors import BenchError
 from bench.imageio import to_tensor
 
@@ -113,7 +113,8 @@ class Side(Attack):
         guidance = ClassifierGuidance(clf, self.guidance_scale)
         unet, classifier = generate_outputs(view, budget, seed, guidance=guidance, labels=targets)
         # Diagnostics read fresh generations (another seed) and are not part of the attack's cost.
-        fresh, _ = generate_prep(view, f"heldout-{HOLDOUT}-seed{seed}", HOLDOUT, seed + 2)
+        n_fresh = holdout_size(self.n_syn)
+        fresh, _ = generate_prep(view, f"heldout-{n_fresh}-seed{seed}", n_fresh, seed + 2)
         accuracy = heldout_accuracy(
             clf, fresh, surrogate.assign(embed(fresh)), view.denoiser.scheduler, seed + 3
         )
@@ -132,7 +133,7 @@ class Side(Attack):
                 **stats,
                 **steering(view.store.images(), targets, embed, surrogate),
                 "heldout_accuracy": accuracy,
-                "heldout_n": HOLDOUT,
+                "heldout_n": n_fresh,
             },
         )
 

@@ -19,11 +19,15 @@ from bench.attacks.classifier import NoisyClassifier
 from bench.attacks.clusters import SurrogateLabels
 from bench.imageio import to_tensor
 
-# Suite's choice: fresh generations for the held-out accuracy (a quarter of the cpu N_syn), and the
-# noise levels it is read at, as fractions of T, from clean images to the nearly pure noise where
-# guidance starts (t = 0, 250, 500, 750, 900 for T = 1000).
-HOLDOUT = 256
+# Suite's choice: the noise levels the held-out accuracy is read at, as fractions of T, from clean
+# images to the nearly pure noise where guidance starts (t = 0, 250, 500, 750, 900 for T = 1000).
 ACCURACY_AT = (0.0, 0.25, 0.5, 0.75, 0.9)
+
+
+def holdout_size(n_syn: int) -> int:
+    """Fresh generations for the held-out accuracy: a quarter of the synthetic set the classifier
+    learnt from (256 at the cpu default), at most 1,024. Suite's choice."""
+    return min(1024, max(1, n_syn // 4))
 
 
 def steering(
