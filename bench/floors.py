@@ -15,7 +15,6 @@ member, for counts), the finest step the metric can take.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from bench.cards import attack_card, model_card
 from bench.cliargs import json_object, positive_int, seed_list
 from bench.harness import run_cell
 from bench.mutations import mutations_for
-from bench.paths import bench_home, reports_dir
+from bench.paths import reports_dir
 from bench.provenance import git_commit, machine, versions
 
 FLOORED = ("ams.high", "ums.high", "extracted.0.05", "gu_fraction")
@@ -70,8 +69,8 @@ def weaker(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[floa
 
 
 def floor_cell(spec: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Re-run a floor file's CI cell (its outputs are discarded, its preparation kept)."""
-    rec = run_cell(
+    """Re-run a floor file's CI cell from scratch (earlier outputs discarded, preparation kept)."""
+    return run_cell(
         spec["attack"],
         model_card(spec["model"]).scale,
         seed=spec["ci_seed"],
@@ -80,10 +79,8 @@ def floor_cell(spec: dict[str, Any], overrides: dict[str, Any] | None = None) ->
         model=spec["model"],
         progress=False,
         write=False,
+        fresh=True,  # a mutated run must never resume from the real run's shards
     )
-    # A mutated run must never resume from the real run's shards, nor the reverse.
-    shutil.rmtree(bench_home() / rec["outputs"], ignore_errors=True)
-    return rec
 
 
 def check_mutations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:

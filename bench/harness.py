@@ -88,9 +88,14 @@ def run_cell(
     progress: bool = True,
     write: bool = True,
     results: Path | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """Run one attack on one zoo model, score it, and write its record under ``results`` (the
-    user's results folder by default; reports/ only when publishing); returns the record."""
+    user's results folder by default; reports/ only when publishing); returns the record.
+
+    ``fresh`` discards outputs the cell already has instead of resuming from them: a patched
+    attack (CI's mutations) has the real attack's parameters, hence its output folder.
+    """
     seed = validate.seed(seed)
     if write and results is None:
         results = user_results()
@@ -118,6 +123,8 @@ def run_cell(
     run_dir = bench_home() / "runs" / run_rel
     store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
     lock = lock_cell(run_dir)
+    if fresh:
+        store.clear_outputs()
     view = ModelView(
         denoiser=load_denoiser(mcard),
         make_sampler=lambda: build_sampler(mcard),

@@ -52,6 +52,11 @@ class RunStore:
         """Number of consecutive finished shards from 0: where a resumed run starts."""
         return sum(1 for _ in self.shards())
 
+    def clear_outputs(self) -> None:
+        """Remove every output shard (preparation stays), so the next run starts from shard 0."""
+        for path in self.root.glob("shard-*.npz"):
+            path.unlink()
+
     def write_shard(
         self, i: int, images: np.ndarray, unet: int, classifier: int = 0, **extra: np.ndarray
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,3 +78,23 @@ def test_mutations_switch_their_mechanism_off(trained) -> None:
     with mutate({"clique_k": 2}) as overrides:
         rec = run_cell("carlini", "8", seed=0, overrides=overrides, progress=False, write=False)
     assert rec["candidates"]["n"] == rec["budget"]
+
+
+def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None:
+    """The sign flip keeps the parameters, hence the output folder: only ``fresh`` reruns it."""
+    from bench.attacks.side import Side
+    from bench.harness import run_cell
+    from bench.mutations import mutations_for
+    from bench.paths import bench_home
+    from bench.store import RunStore
+    from tests.conftest import FAST_SIDE
+
+    def outputs(**kw: object) -> np.ndarray:
+        rec = run_cell("side", "8", seed=0, overrides=FAST_SIDE, progress=False, write=False, **kw)
+        return RunStore(bench_home() / rec["outputs"]).images()
+
+    real = outputs()
+    flip = mutations_for(Side(guidance_scale=1.0, n_syn=4))["gradient sign flipped"]
+    with flip(FAST_SIDE):
+        assert np.array_equal(outputs(), real)  # resumed: the mutation never ran
+        assert not np.array_equal(outputs(fresh=True), real)
