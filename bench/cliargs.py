@@ -59,7 +59,6 @@ positive_int = _checked(int, _positive, "a positive integer")
 seed_int = _checked(int, validate.seed, "an integer seed")
 seed_list = _checked(_split(int), _each(validate.seed), "comma-separated integer seeds")
 budget_list = _checked(_split(int), _each(validate.budget), "comma-separated positive budgets")
-float_list = _checked(_split(float), _each(_finite), "comma-separated finite numbers")
 
 
 def json_object(text: str) -> dict[str, Any]:
