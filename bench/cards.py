@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.paths import cards_dir
 from bench.registry import load_cards, lookup
 
 TRAINED_MARKER = "# --- written by `bench zoo train`; do not edit below this line ---"
@@ -65,7 +64,8 @@ class ModelCard:
 
     @property
     def checkpoint_path(self) -> Path:
-        return cards_dir("models") / "checkpoints" / f"{self.name}.safetensors"
+        """Beside the card, so a card folder added through ``BENCH_CARDS`` carries its own."""
+        return self.path.parent / "checkpoints" / f"{self.name}.safetensors"
 
 
 @dataclass(frozen=True)
