@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,9 +102,29 @@ def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, Attack)):
         raise BenchError(f"{card.implementation} is not a bench Attack subclass")
-    if card.threat_model not in THREAT_MODELS:
-        raise BenchError(f"attack card {card.path}: unknown threat model {card.threat_model!r}")
     try:
         return cls(**params)
     except TypeError as exc:
         raise BenchError(f"attack {card.name}: bad parameter ({exc})") from None
+
+
+def granted_captions(
+    card: AttackCard, attack: Attack, captions: Sequence[str]
+) -> tuple[str, ...] | None:
+    """The one place the threat model is enforced: what a view may carry beyond the denoiser.
+
+    The card's ``threat_model`` decides, and it must be one the suite knows and the one the
+    implementation was written for; training captions are granted only under
+    ``white-box+captions``, and nothing grants the training images.
+    """
+    if card.threat_model not in THREAT_MODELS:
+        raise BenchError(
+            f"attack card {card.path}: unknown threat model {card.threat_model!r}; "
+            f"valid: {', '.join(THREAT_MODELS)}"
+        )
+    if type(attack).threat_model != card.threat_model:
+        raise BenchError(
+            f"attack card {card.path} grants {card.threat_model!r} but {card.implementation} "
+            f"is written for {type(attack).threat_model!r}"
+        )
+    return tuple(captions) if card.threat_model == "white-box+captions" else None
