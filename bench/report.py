@@ -152,6 +152,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
         "## Attacks at the shared budget",
         "",
     ]
+    external = df[df["external"]] if not df.empty else df
+    df = df[~df["external"]] if not df.empty else df
     if df.empty:
         parts.append("No run records yet.")
     else:
@@ -173,6 +175,14 @@ def write_leaderboard(root: Path | None = None) -> Path:
                 reasons,
             )
             parts += ["", _table(leaderboard_table(stale))]
+    if not external.empty:
+        parts += _section(
+            "External models",
+            "Models attacked from a diffusers folder with `--model-path`, not zoo cards: named by "
+            "folder and weights digest, scored against the member set the run named (`scale`). "
+            "Never ranked with the zoo; `bench zoo import` makes one a zoo model.",
+            leaderboard_table(external),
+        )
     if curves_dir.is_dir():
         curves = load_records(root, "curves/runs")
         if not curves.empty:

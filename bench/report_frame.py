@@ -37,6 +37,8 @@ def staleness(rec: dict[str, Any]) -> str:
         return "attack card removed"
     if rec.get("attack_version") != acard.version:
         return f"attack card v{rec.get('attack_version')} (now v{acard.version})"
+    if rec.get("external"):  # a user's folder: its weights are named by digest, not by a card
+        return ""
     try:
         mcard = model_card(rec["model"])
     except BenchError:
@@ -99,6 +101,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "seed": rec["seed"],
         "params": json.dumps(rec["params"], sort_keys=True),
         "shipped": _shipped(rec),
+        "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
         "members": dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"],
         "unet_evals": cost["unet_evaluations"],
