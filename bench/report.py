@@ -185,6 +185,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
         )
     if curves_dir.is_dir():
         curves = load_records(root, "curves/runs")
+        curves = curves[~curves["external"]] if not curves.empty else curves
         if not curves.empty:
             plot_curves(curves, root / "curves.png")
             parts += _section(

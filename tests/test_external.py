@@ -78,6 +78,19 @@ def test_a_save_pretrained_folder_is_attacked_scored_and_filed_apart(
     assert "tiny-8" in head and "tiny-8" not in external.split("\n## ")[0]
 
 
+def test_a_curve_of_a_folder(world: Path, tmp_path: Path, capsys) -> None:
+    folder = save_pretrained(tmp_path / "m")
+    args = ["curve", "--attack", "carlini", "--model-path", str(folder), "--budgets", "4,8"]
+    assert main([*args, "--seeds", "0", "--steps", "2"]) == 2
+    assert "--model-path needs --scale" in one_error_line(capsys)
+    assert main([*args, "--seeds", "0", "--steps", "2", "--scale", "8", "--publish"]) == 0
+    records = sorted((reports_dir() / "curves" / "runs" / "carlini").rglob("*.json"))
+    assert [json.loads(p.read_text())["budget"] for p in records] == [4, 8]
+    assert all(json.loads(p.read_text())["external"] for p in records)
+    assert main(["report"]) == 0
+    assert "Efficiency curves" not in (reports_dir() / "leaderboard.md").read_text()
+
+
 def test_sampler_and_steps_flags_reach_the_sampler(world: Path, tmp_path: Path) -> None:
     from bench.cards import attack_card
     from bench.targets import external_target
