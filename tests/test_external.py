@@ -165,3 +165,64 @@ def test_a_caption_conditional_folder_is_refused_in_one_line(
     args = ["run", "--attack", "text-conditional", "--scale", "8", "--model-path", str(folder)]
     assert main(args) == 2
     assert "text-conditional extraction needs the suite's caption encoder" in one_error_line(capsys)
+
+
+def test_zoo_import_makes_a_first_class_zoo_model(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.cards import attack_card, model_card
+    from bench.registry import read_toml
+    from bench.targets import external_target
+    from bench.zoo.load import load_denoiser
+
+    folder = save_pretrained(tmp_path / "m", scheduler_cls=DDIMScheduler)
+    assert main(["zoo", "import", str(folder), "--name", "mine-8", "--scale", "8"]) == 0
+    card = model_card("mine-8")
+    raw = read_toml(card.path)
+    assert card.imported and "training" not in raw and raw["trained"]["checkpoint_sha256"]
+    assert raw["architecture"]["act_fn"] == "gelu"
+    assert raw["scheduler"]["sampler"] == "DDIMScheduler"
+    assert card.checkpoint_path.parent == world / "models" / "checkpoints"
+    # The card builds the very network that was saved: the folder's UNet's outputs, exactly.
+    theirs = external_target(attack_card("carlini"), str(folder), "8", "cpu").load_denoiser()
+    x, t = torch.randn(2, 3, 8, 8), torch.tensor([5, 50])
+    with torch.no_grad():
+        assert torch.equal(load_denoiser(card)(x, t), theirs(x, t))
+    capsys.readouterr()
+    assert main(["zoo", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["mine-8"]["status"] == "trained"  # so the grid attacks it
+    run = ["run", "--attack", "carlini", "--model", "mine-8", "--scale", "8", "--budget", "8"]
+    assert main([*run, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["external"] is False
+
+    before = written() + sorted((world / "models").rglob("*"))
+    assert main(["zoo", "import", str(folder), "--name", "mine-8", "--scale", "8"]) == 2
+    assert "model 'mine-8' already exists" in one_error_line(capsys)
+    assert written() + sorted((world / "models").rglob("*")) == before
+
+
+def test_an_imported_card_refuses_weights_that_do_not_fit(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.cards import model_card
+    from bench.errors import BenchError
+    from bench.zoo.build import build_unet
+    from bench.zoo.load import load_denoiser
+
+    grey = save_pretrained(tmp_path / "grey", channels=1)
+    before = sorted((world / "models").rglob("*"))
+    assert main(["zoo", "import", str(grey), "--name", "grey-8", "--scale", "8"]) == 2
+    assert "maps 1 to 1 channels" in one_error_line(capsys)
+    assert sorted((world / "models").rglob("*")) == before
+
+    folder = save_pretrained(tmp_path / "m")
+    assert main(["zoo", "import", str(folder), "--name", "mine-8", "--scale", "8"]) == 0
+    path = model_card("mine-8").path
+    text = path.read_text()
+    path.write_text(text.replace("resolution = 8", "resolution = 16"))
+    with pytest.raises(BenchError, match="sample_size is 8, but its member set is 16"):
+        load_denoiser(model_card("mine-8"))
+    path.write_text(text.replace("in_channels = 3", "in_channels = 1"))
+    with pytest.raises(BenchError, match="in_channels is 1, but its member set is 3"):
+        build_unet(model_card("mine-8"))

@@ -12,7 +12,6 @@ or ``unet/`` and ``scheduler/`` subfolders, or a UNet folder holding its schedul
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch import nn
 
 from bench.cards import DatasetCard
 from bench.errors import BenchError
-from bench.zoo.build import SAMPLERS
+from bench.zoo.build import SAMPLERS, config_keys
 
 UNET_CLASSES: dict[str, type[nn.Module]] = {
     "UNet2DModel": UNet2DModel,
@@ -137,9 +136,8 @@ def check_fits(folder: DiffusersFolder, dataset: DatasetCard, scale: str) -> Non
 
 def _accepted(cls: type, config: dict[str, Any], where: Path) -> dict[str, Any]:
     """``config`` without diffusers' bookkeeping keys; any other unknown key is refused."""
-    params = set(inspect.signature(cls.__init__).parameters) - {"self"}
     own = {k: v for k, v in config.items() if not k.startswith("_")}
-    unknown = sorted(set(own) - params)
+    unknown = sorted(set(own) - config_keys(cls))
     if unknown:
         raise BenchError(f"{where}: key(s) {', '.join(unknown)} are not {cls.__name__} config keys")
     return own
@@ -167,7 +165,7 @@ def load_unet(folder: DiffusersFolder) -> nn.Module:
 
 def training_schedule(folder: DiffusersFolder) -> DDPMScheduler:
     """The noising schedule (ᾱ_t) the model was trained under, from the scheduler's config."""
-    keys = set(inspect.signature(DDPMScheduler.__init__).parameters)
+    keys = config_keys(DDPMScheduler)
     return DDPMScheduler.from_config(
         {k: v for k, v in folder.scheduler_config.items() if k in keys}
     )
@@ -176,5 +174,5 @@ def training_schedule(folder: DiffusersFolder) -> DDPMScheduler:
 def sampler(folder: DiffusersFolder, name: str | None = None) -> SchedulerMixin:
     """The sampling scheduler: the folder's own class and config, or ``name`` over its config."""
     cls = folder.scheduler_class(name)
-    keys = set(inspect.signature(cls.__init__).parameters)
+    keys = config_keys(cls)
     return cls.from_config({k: v for k, v in folder.scheduler_config.items() if k in keys})
