@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import validate
-from bench.attacks.base import ModelView, granted_captions, load_attack
+from bench.attacks.base import ModelView, grants_captions, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
     AttackCard,
@@ -99,6 +99,7 @@ def run_cell(
     acard = attack_card(attack_name)
     params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
+    with_captions = grants_captions(acard, attack)
     target = resolve_model(acard, scale, profile, model, model_path, sampler, steps)
     mcard, digest = target.card, target.digest
     dcard = dataset_card(mcard.dataset)
@@ -128,7 +129,7 @@ def run_cell(
         sampling_steps=target.sampling_steps,
         conditioning=mcard.conditioning,
         store=store,
-        captions=granted_captions(acard, attack, member_set.captions),
+        captions=tuple(member_set.captions) if with_captions else None,
     )
     started = time.time()
     result = attack.run(view, budget, seed)

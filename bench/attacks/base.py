@@ -8,9 +8,13 @@ into. It never sees the training images: the harness alone holds members and non
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -91,12 +95,32 @@ class Attack(ABC):
         """Produce ``budget`` outputs into ``view.store`` and report the cost."""
 
 
+def _import(module_name: str, cards_root: Path) -> ModuleType:
+    """An installed module, or else one kept beside the card folder that declares it, so an
+    attack added through ``BENCH_CARDS`` needs no install and no PYTHONPATH."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        local = cards_root / (module_name.replace(".", "/") + ".py")
+        if not local.is_file():
+            raise
+    spec = importlib.util.spec_from_file_location(module_name, local)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
 def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
     """Instantiate ``module:Class`` from a card, checking it really is an ``Attack``."""
     module_name, _, cls_name = card.implementation.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError):
+        cls = getattr(_import(module_name, card.path.parent.parent), cls_name)
+    except (ImportError, AttributeError, FileNotFoundError):
         raise BenchError(
             f"attack card {card.path} names {card.implementation}, which does not exist"
         ) from None
@@ -108,14 +132,13 @@ def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
         raise BenchError(f"attack {card.name}: bad parameter ({exc})") from None
 
 
-def granted_captions(
-    card: AttackCard, attack: Attack, captions: Sequence[str]
-) -> tuple[str, ...] | None:
-    """The one place the threat model is enforced: what a view may carry beyond the denoiser.
+def grants_captions(card: AttackCard, attack: Attack) -> bool:
+    """Whether the attack's view may carry the training captions: the one place the threat model
+    is enforced, before any work starts.
 
     The card's ``threat_model`` decides, and it must be one the suite knows and the one the
-    implementation was written for; training captions are granted only under
-    ``white-box+captions``, and nothing grants the training images.
+    implementation was written for; captions are granted only under ``white-box+captions``, and
+    nothing grants the training images.
     """
     if card.threat_model not in THREAT_MODELS:
         raise BenchError(
@@ -127,4 +150,4 @@ def granted_captions(
             f"attack card {card.path} grants {card.threat_model!r} but {card.implementation} "
             f"is written for {type(attack).threat_model!r}"
         )
-    return tuple(captions) if card.threat_model == "white-box+captions" else None
+    return card.threat_model == "white-box+captions"
