@@ -6,6 +6,7 @@ on to, so a typo in a field fails at load time rather than deep inside a trainin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,11 @@ def find_model(scale: str, profile: str, conditioning: str, canaries: bool = Fal
 
 
 def scale_order(scale: str) -> int:
-    """Sort key for scale names such as 64, 256, 1k, 5k."""
-    return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
+    """Sort key for scale names such as 64, 256, 1k, 5k, and listed member sets (``40-listed``)."""
+    size = re.match(r"(\d+)(k?)", scale)
+    if size is None:
+        return 0
+    return int(size[1]) * (1000 if size[2] else 1)
 
 
 def attack_card(name: str) -> AttackCard:

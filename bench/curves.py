@@ -77,23 +77,33 @@ def run_curve(
     profile: str = "cpu",
     sampler: str | None = None,
     steps: int | None = None,
+    members_file: str | None = None,
 ) -> list[Path]:
     """One record per (budget, seed); prefixes of the largest run where the attack allows it.
 
-    ``model_path`` names a user's diffusers folder (trained on ``scale``'s members) to attack
-    instead of the zoo model ``model``. Records go under ``results`` (the user's results folder
-    unless given; reports/ to publish).
+    ``model_path`` names a user's diffusers folder (trained on ``scale``'s members, or on those
+    listed in ``members_file``) to attack instead of the zoo model ``model``. Records go under
+    ``results`` (the user's results folder unless given; reports/ to publish).
     """
     results = results or user_results()
     if not budgets or min(budgets) < 1:
         raise BenchError(f"budgets must be positive integers, got {budgets}")
     acard = attack_card(attack)
     folder: dict[str, Any] = {}
+    listed = None
     if model_path is not None:
-        if scale is None:
-            raise BenchError("--model-path needs --scale, the member set the model was trained on")
-        folder = {"model_path": model_path, "sampler": sampler, "steps": steps}
-        mcard = resolve_model(acard, scale, profile, model, **folder).card
+        if (scale is None) == (members_file is None):
+            raise BenchError(
+                "--model-path needs --scale or --members, the member set the model was trained on"
+            )
+        folder = {
+            "model_path": model_path,
+            "sampler": sampler,
+            "steps": steps,
+            "members": members_file,
+        }
+        target = resolve_model(acard, scale, profile, model, **folder)
+        mcard, listed = target.card, target.listed
     elif model is None:
         raise BenchError("give --model (a zoo card) or --model-path (a diffusers folder)")
     else:
@@ -101,7 +111,7 @@ def run_curve(
     params = {**acard.params(mcard.profile), **(overrides or {})}
     prefix_valid = load_attack(acard, params).prefix_valid
     data = data_root(root)
-    member_set, nonmember_set = members(mcard, data), nonmembers(mcard, data)
+    member_set, nonmember_set = members(mcard, data, listed), nonmembers(mcard, data)
     dcard = dataset_card(mcard.dataset)
     bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
     grid_budget = default_budget(dcard, mcard.profile) if not overrides else None
@@ -163,6 +173,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
         profile=args.profile,
         sampler=args.sampler,
         steps=args.steps,
+        members_file=args.members,
     )
     print(f"wrote {len(paths)} curve records under {results / CURVE_RECORDS}")
     return 0
@@ -176,6 +187,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="zoo model card name")
     add_model_path_arguments(p)
     p.add_argument("--scale", default=None, help="with --model-path: the member set it trained on")
+    p.add_argument("--members", default=None, metavar="MANIFEST", help="or: its member files")
     p.add_argument("--profile", default="cpu", help="with --model-path: the profile's N_G")
     p.add_argument("--budgets", type=budget_list, default=[32, 64, 128, 256, 512, 1024])
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])

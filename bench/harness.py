@@ -25,7 +25,8 @@ from bench.cards import (
     dataset_card,
 )
 from bench.cliargs import positive_int, seed_int
-from bench.data.subset import members, nonmembers
+from bench.data.subset import members as member_subset
+from bench.data.subset import nonmembers
 from bench.errors import BenchError
 from bench.locks import lock_cell, release
 from bench.metrics import score
@@ -41,21 +42,26 @@ from bench.targets import DEFAULT_STEPS, Target, external_target, model_config, 
 
 def resolve_model(
     attack: AttackCard,
-    scale: str,
+    scale: str | None,
     profile: str,
     model: str | None,
     model_path: str | None = None,
     sampler: str | None = None,
     steps: int | None = None,
+    members: str | None = None,
 ) -> Target:
     """The cell's model: a user's diffusers folder when ``model_path`` is given, else the zoo's."""
     if model_path is None:
-        if sampler is not None or steps is not None:
-            raise BenchError("--sampler and --steps apply to --model-path; a zoo card sets its own")
+        if sampler is not None or steps is not None or members is not None:
+            raise BenchError(
+                "--sampler, --steps and --members apply to --model-path; a zoo card sets its own"
+            )
         return zoo_target(attack, scale, profile, model)
     if model is not None:
         raise BenchError("give --model or --model-path, not both")
-    return external_target(attack, model_path, scale, profile, sampler=sampler, steps=steps)
+    return external_target(
+        attack, model_path, scale, profile, sampler=sampler, steps=steps, members=members
+    )
 
 
 def default_budget(dcard: DatasetCard, profile: str) -> int:
@@ -75,7 +81,7 @@ def params_key(params: dict[str, Any]) -> str:
 
 def run_cell(
     attack_name: str,
-    scale: str,
+    scale: str | None,
     *,
     profile: str = "cpu",
     seed: int = 0,
@@ -89,6 +95,7 @@ def run_cell(
     model_path: str | None = None,
     sampler: str | None = None,
     steps: int | None = None,
+    members: str | None = None,
 ) -> dict[str, Any]:
     """Run one attack on one zoo model (or a user's diffusers folder, ``model_path``), score it,
     and write its record under ``results`` (the user's results folder by default; reports/ only
@@ -100,7 +107,7 @@ def run_cell(
     params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
     with_captions = grants_captions(acard, attack)
-    target = resolve_model(acard, scale, profile, model, model_path, sampler, steps)
+    target = resolve_model(acard, scale, profile, model, model_path, sampler, steps, members)
     mcard, digest = target.card, target.digest
     dcard = dataset_card(mcard.dataset)
     budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
@@ -110,7 +117,7 @@ def run_cell(
     if not deltas:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
     data = data_root(root)
-    member_set = members(mcard, data)
+    member_set = member_subset(mcard, data, target.listed)
     nonmember_set = nonmembers(mcard, data)
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
@@ -164,6 +171,11 @@ def run_cell(
         "checkpoint_sha256": digest,
         "external": target.external,
         **({"model_path": str(mcard.path)} if target.external else {}),
+        **(
+            {"member_manifest": {"path": target.listed_from, "n": len(member_set.files)}}
+            if target.listed
+            else {}
+        ),
         "model_config": model_config(denoiser, target.make_sampler()),
         "data_cache": {"members": member_set.cache_key, "nonmembers": nonmember_set.cache_key},
         "commit": git_commit(),
@@ -219,13 +231,20 @@ def cell_from_args(
         model_path=args.model_path,
         sampler=args.sampler,
         steps=args.steps,
+        members=args.members,
     )
 
 
 def add_cell_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that name one cell and where its record goes (`run`, `sweep`)."""
     p.add_argument("--attack", required=True)
-    p.add_argument("--scale", required=True)
+    trained_on = p.add_mutually_exclusive_group(required=True)
+    trained_on.add_argument("--scale", help="the member set: a dataset scale (64, 1k, …)")
+    trained_on.add_argument(
+        "--members",
+        metavar="MANIFEST",
+        help="with --model-path: the member set as a file of image names, one per line",
+    )
     p.add_argument("--profile", default="cpu")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")

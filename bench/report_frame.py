@@ -103,7 +103,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "shipped": _shipped(rec),
         "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
-        "members": dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"],
+        "members": _member_count(rec),
         "unet_evals": cost["unet_evaluations"],
         "clf_evals": cost["classifier_evaluations"],
         "evals": cost["unet_evaluations"] + cost["classifier_evaluations"],
@@ -130,6 +130,13 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for delta, n in m["extracted"].items():
         row[f"extracted_{delta}"] = n
     return row
+
+
+def _member_count(rec: dict[str, Any]) -> int:
+    """The member set's size: the dataset scale's, or that of the files a user listed."""
+    if "member_manifest" in rec:
+        return rec["member_manifest"]["n"]
+    return dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"]
 
 
 def _candidates(cand: dict[str, Any] | None) -> dict[str, float]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from diffusers import SchedulerMixin
 from torch import nn
 
 from bench.cards import AttackCard, ModelCard, dataset_card, find_model, model_card
+from bench.data.manifests import read_manifest
 from bench.device import compute_device
 from bench.errors import BenchError
 from bench.zoo import external
@@ -37,6 +39,9 @@ class Target:
     make_sampler: Callable[[], SchedulerMixin]
     sampling_steps: int
     external: bool = False
+    # Member files listed by the user (``--members``) instead of a dataset scale.
+    listed: list[str] | None = None
+    listed_from: str | None = None
 
 
 def zoo_target(attack: AttackCard, scale: str, profile: str, model: str | None) -> Target:
@@ -69,8 +74,17 @@ def external_target(
     dataset: str = "celeba",
     sampler: str | None = None,
     steps: int | None = None,
+    members: str | None = None,
 ) -> Target:
-    """A user's diffusers folder, checked against the member set of ``scale`` it was trained on."""
+    """A user's diffusers folder, checked against the member set it was trained on: a dataset
+    ``scale``, or the images listed one per line in the file ``members``."""
+    dcard = dataset_card(dataset)
+    listed = None
+    if members is not None:
+        listed = listed_members(members, read_manifest(dcard.nonmembers))
+        scale = f"{len(listed)}-listed"
+    else:
+        dcard.check_scale(scale)
     folder = external.read_folder(path)
     if folder.conditioning == "caption":
         raise BenchError(
@@ -78,7 +92,7 @@ def external_target(
             "suite's caption encoder, which a folder made elsewhere was not trained with"
         )
     _check_applies(attack, folder.conditioning, str(folder.path))
-    external.check_fits(folder, dataset_card(dataset), scale)
+    external.check_fits(folder, dcard, scale)
     external.sampler(folder, sampler)  # an unknown --sampler fails before any work
     unet = external.load_unet(folder)  # and so do weights that do not fit their config
     digest = sha256(folder.weights)
@@ -104,7 +118,33 @@ def external_target(
         make_sampler=lambda: external.sampler(folder, sampler),
         sampling_steps=DEFAULT_STEPS if steps is None else steps,
         external=True,
+        listed=listed,
+        listed_from=members,
     )
+
+
+def listed_members(path: str, nonmembers: list[str]) -> list[str]:
+    """The member files a manifest names, one per line; each once, and none a non-member (the
+    scores compare members against that pool, so an image cannot be in both)."""
+    try:
+        lines = Path(path).expanduser().read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"--members {path} cannot be read ({exc})") from None
+    files = [line.strip() for line in lines if line.strip()]
+    if not files:
+        raise BenchError(f"--members {path} lists no images")
+    seen: set[str] = set()
+    for name in files:
+        if name in seen:
+            raise BenchError(f"--members {path} lists {name} twice")
+        seen.add(name)
+    held_out = sorted(set(files) & set(nonmembers))
+    if held_out:
+        raise BenchError(
+            f"--members {path}: {len(held_out)} listed image(s) are in the dataset's non-member "
+            f"pool (first: {held_out[0]}), which the scores compare members against"
+        )
+    return files
 
 
 def model_config(denoiser: Denoiser, sampler: SchedulerMixin) -> dict[str, Any]:

@@ -82,13 +82,40 @@ def test_a_curve_of_a_folder(world: Path, tmp_path: Path, capsys) -> None:
     folder = save_pretrained(tmp_path / "m")
     args = ["curve", "--attack", "carlini", "--model-path", str(folder), "--budgets", "4,8"]
     assert main([*args, "--seeds", "0", "--steps", "2"]) == 2
-    assert "--model-path needs --scale" in one_error_line(capsys)
+    assert "--model-path needs --scale or --members" in one_error_line(capsys)
     assert main([*args, "--seeds", "0", "--steps", "2", "--scale", "8", "--publish"]) == 0
     records = sorted((reports_dir() / "curves" / "runs" / "carlini").rglob("*.json"))
     assert [json.loads(p.read_text())["budget"] for p in records] == [4, 8]
     assert all(json.loads(p.read_text())["external"] for p in records)
     assert main(["report"]) == 0
     assert "Efficiency curves" not in (reports_dir() / "leaderboard.md").read_text()
+
+
+def test_members_listed_in_a_manifest(world: Path, tmp_path: Path, capsys) -> None:
+    from bench.data.manifests import read_manifest
+
+    folder = save_pretrained(tmp_path / "m")
+    listed = read_manifest(world / "datasets" / "celeba" / "members-8.txt")[:5]
+    manifest = tmp_path / "members.txt"
+    manifest.write_text("\n".join(listed) + "\n")
+    run = ["run", "--attack", "carlini", "--budget", "8", "--model-path", str(folder)]
+    assert main([*run, "--members", str(manifest), "--steps", "2", "--publish", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["scale"] == "5-listed" and rec["member_manifest"]["n"] == 5
+    assert main(["report"]) == 0
+    assert "5-listed" in (reports_dir() / "leaderboard.md").read_text().split("External models")[1]
+
+    nonmember = read_manifest(world / "datasets" / "celeba" / "nonmembers.txt")[0]
+    manifest.write_text(f"{listed[0]}\n{nonmember}\n")
+    before = written()
+    assert main([*run, "--members", str(manifest)]) == 2
+    assert "in the dataset's non-member pool" in one_error_line(capsys)
+    manifest.write_text(f"{listed[0]}\n{listed[0]}\n")
+    assert main([*run, "--members", str(manifest)]) == 2
+    assert f"lists {listed[0]} twice" in one_error_line(capsys)
+    assert main(["run", "--attack", "carlini", "--members", str(manifest)]) == 2
+    assert "apply to --model-path" in one_error_line(capsys)
+    assert written() == before
 
 
 def test_sampler_and_steps_flags_reach_the_sampler(world: Path, tmp_path: Path) -> None:

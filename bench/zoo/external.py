@@ -117,9 +117,9 @@ def read_folder(path: str | Path) -> DiffusersFolder:
 
 
 def check_fits(folder: DiffusersFolder, dataset: DatasetCard, scale: str) -> None:
-    """Refuse weights that cannot have been trained on the member set: RGB in and out, at a
-    resolution the dataset card scores (has calibrated ℓ2 bands for)."""
-    dataset.check_scale(scale)
+    """Refuse weights that cannot have been trained on the member set (a scale, or images listed
+    by the user): RGB in and out, at a resolution the dataset card scores (has calibrated ℓ2
+    bands for)."""
     channels = (folder.unet_config.get("in_channels"), folder.unet_config.get("out_channels"))
     if channels != (3, 3):
         raise BenchError(
@@ -130,7 +130,7 @@ def check_fits(folder: DiffusersFolder, dataset: DatasetCard, scale: str) -> Non
     if folder.resolution not in resolutions:
         raise BenchError(
             f"{folder.path}: the UNet samples {folder.resolution}px images; the {dataset.name} "
-            f"scale {scale} member set is scored at {', '.join(map(str, resolutions))}px"
+            f"member set {scale} is scored at {', '.join(map(str, resolutions))}px"
         )
 
 

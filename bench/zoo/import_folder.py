@@ -71,7 +71,9 @@ def import_folder(
             f"{folder.path} holds a UNet2DConditionModel; the zoo's caption models pair their UNet "
             "with the suite's caption encoder, which a folder made elsewhere lacks"
         )
-    external.check_fits(folder, dataset_card(dataset), scale)
+    dcard = dataset_card(dataset)
+    dcard.check_scale(scale)
+    external.check_fits(folder, dcard, scale)
     models = Path(into).expanduser() / "models" if into else cards_dir("models")
     card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
     existing = load_cards("models").get(name)
