@@ -219,6 +219,7 @@ def test_zoo_import_makes_a_first_class_zoo_model(
     assert main(["zoo", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["mine-8"]["status"] == "trained"  # so the grid attacks it
+    assert rows["mine-8"]["imported"] and rows["mine-8"]["images_seen"] is None
     run = ["run", "--attack", "carlini", "--model", "mine-8", "--scale", "8", "--budget", "8"]
     assert main([*run, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["external"] is False

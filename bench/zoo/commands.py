@@ -74,6 +74,8 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
         if committed_only and status == "partial":
             status = "missing"
         seen = t.get("images_seen", 0) if status == "trained" else _partial_images(card, status)
+        if card.imported:  # trained elsewhere: the suite does not know how many images it saw
+            seen = None
         rows.append(
             {
                 "name": card.name,
@@ -82,6 +84,7 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
                 "resolution": card.resolution,
                 "conditioning": card.conditioning,
                 "canaries": card.canaries or False,
+                "imported": card.imported,
                 "status": status,
                 "images_seen": seen,
                 "memorised_fraction": t.get("memorised_fraction"),
