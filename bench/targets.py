@@ -44,7 +44,7 @@ class Target:
     listed_from: str | None = None
 
 
-def zoo_target(attack: AttackCard, scale: str, profile: str, model: str | None) -> Target:
+def zoo_target(attack: AttackCard, scale: str | None, profile: str, model: str | None) -> Target:
     """The zoo model named by ``model``, or the one serving the scale for the attack."""
     if model is not None:
         card = model_card(model)
@@ -68,7 +68,7 @@ def zoo_target(attack: AttackCard, scale: str, profile: str, model: str | None) 
 def external_target(
     attack: AttackCard,
     path: str,
-    scale: str,
+    scale: str | None,
     profile: str,
     *,
     dataset: str = "celeba",
