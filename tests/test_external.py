@@ -91,6 +91,16 @@ def test_a_curve_of_a_folder(world: Path, tmp_path: Path, capsys) -> None:
     assert "Efficiency curves" not in (reports_dir() / "leaderboard.md").read_text()
 
 
+def test_a_sweep_of_a_folder(world: Path, tmp_path: Path, capsys) -> None:
+    folder = save_pretrained(tmp_path / "m")
+    args = ["sweep", "--attack", "carlini", "--model-path", str(folder), "--scale", "8"]
+    args += ["--param", "clique_k", "--values", "2,3", "--budget", "8", "--steps", "2"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    records = sorted((tmp_path / "out" / "sweeps" / "runs" / "carlini").rglob("*.json"))
+    assert sorted(json.loads(p.read_text())["params"]["clique_k"] for p in records) == [2, 3]
+    assert all(json.loads(p.read_text())["external"] for p in records)
+
+
 def test_members_listed_in_a_manifest(world: Path, tmp_path: Path, capsys) -> None:
     from bench.data.manifests import read_manifest
 
