@@ -6,13 +6,13 @@ on to, so a typo in a field fails at load time rather than deep inside a trainin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.paths import cards_dir
-from bench.registry import load_cards, lookup
+from bench.registry import load_cards, lookup, read_toml
 
 TRAINED_MARKER = "# --- written by `bench zoo train`; do not edit below this line ---"
 
@@ -62,10 +62,13 @@ class ModelCard:
     training: dict[str, Any]
     evaluation: dict[str, Any]
     trained: dict[str, Any] = field(default_factory=dict)
+    # Made by `bench zoo import` from someone else's diffusers folder: it has no [training] table.
+    imported: bool = False
 
     @property
     def checkpoint_path(self) -> Path:
-        return cards_dir("models") / "checkpoints" / f"{self.name}.safetensors"
+        """Beside the card, so a card folder added through ``BENCH_CARDS`` carries its own."""
+        return self.path.parent / "checkpoints" / f"{self.name}.safetensors"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ def dataset_card(name: str) -> DatasetCard:
 
 
 def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
+    imported = raw.get("imported", False) is True
+    # An imported model was trained elsewhere: a [training] table would only invent numbers.
+    training = () if imported else ("training",)
     _require(
         raw,
         path,
@@ -120,7 +126,7 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
         "conditioning",
         "architecture",
         "scheduler",
-        "training",
+        *training,
     )
     if raw["conditioning"] not in ("unconditional", "caption"):
         raise BenchError(f"card {path}: conditioning must be 'unconditional' or 'caption'")
@@ -136,10 +142,16 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
         canaries=raw.get("canaries", False),
         architecture=raw["architecture"],
         scheduler=raw["scheduler"],
-        training=raw["training"],
+        training=raw.get("training", {}),
         evaluation=raw.get("evaluation", {}),
         trained=raw.get("trained", {}),
+        imported=imported,
     )
+
+
+def model_card_at(path: Path) -> ModelCard:
+    """The model card in one file, found by path rather than by name."""
+    return _model_from_raw(path, read_toml(path))
 
 
 def model_card(name: str) -> ModelCard:
@@ -178,8 +190,11 @@ def find_model(scale: str, profile: str, conditioning: str, canaries: bool = Fal
 
 
 def scale_order(scale: str) -> int:
-    """Sort key for scale names such as 64, 256, 1k, 5k."""
-    return int(scale[:-1]) * 1000 if scale.endswith("k") else int(scale)
+    """Sort key for scale names such as 64, 256, 1k, 5k, and listed member sets (``40-listed``)."""
+    size = re.match(r"(\d+)(k?)", scale)
+    if size is None:
+        return 0
+    return int(size[1]) * (1000 if size[2] else 1)
 
 
 def attack_card(name: str) -> AttackCard:
@@ -209,10 +224,15 @@ def write_trained(card: ModelCard, trained: dict[str, Any]) -> None:
 
     text = card.path.read_text()
     head = text.split(TRAINED_MARKER)[0].rstrip() + "\n\n"
-    lines = [TRAINED_MARKER, "[trained]"]
-    for key, value in trained.items():
-        lines.append(f"{key} = {_toml_value(value)}")
-    write_text_atomic(card.path, head + "\n".join(lines) + "\n")
+    write_text_atomic(card.path, head + toml_table("trained", trained, TRAINED_MARKER))
+
+
+def toml_table(name: str, values: dict[str, Any], heading: str = "") -> str:
+    """``values`` as a TOML table (scalars, lists and inline tables), under an optional comment."""
+    lines = [heading] if heading else []
+    lines.append(f"[{name}]")
+    lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _toml_value(value: Any) -> str:

@@ -21,7 +21,13 @@ from bench.cards import attack_card, dataset_card, model_card
 from bench.cliargs import budget_list, seed_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
-from bench.harness import default_budget, params_key, run_cell
+from bench.harness import (
+    add_model_path_arguments,
+    default_budget,
+    params_key,
+    resolve_model,
+    run_cell,
+)
 from bench.metrics import score
 from bench.metrics.tiers import canary_metrics
 from bench.overrides import parse_sets
@@ -58,7 +64,7 @@ def curve_path(record: dict[str, Any], root: Path) -> Path:
 
 def run_curve(
     attack: str,
-    model: str,
+    model: str | None,
     budgets: list[int],
     seeds: list[int],
     *,
@@ -66,20 +72,46 @@ def run_curve(
     root: str | None = None,
     progress: bool = True,
     results: Path | None = None,
+    model_path: str | None = None,
+    scale: str | None = None,
+    profile: str = "cpu",
+    sampler: str | None = None,
+    steps: int | None = None,
+    members_file: str | None = None,
 ) -> list[Path]:
     """One record per (budget, seed); prefixes of the largest run where the attack allows it.
 
-    Records go under ``results`` (the user's results folder unless given; reports/ to publish).
+    ``model_path`` names a user's diffusers folder (trained on ``scale``'s members, or on those
+    listed in ``members_file``) to attack instead of the zoo model ``model``. Records go under
+    ``results`` (the user's results folder unless given; reports/ to publish).
     """
     results = results or user_results()
     if not budgets or min(budgets) < 1:
         raise BenchError(f"budgets must be positive integers, got {budgets}")
     acard = attack_card(attack)
-    mcard = model_card(model)
+    folder: dict[str, Any] = {}
+    listed = None
+    if model_path is not None:
+        if (scale is None) == (members_file is None):
+            raise BenchError(
+                "--model-path needs --scale or --members, the member set the model was trained on"
+            )
+        folder = {
+            "model_path": model_path,
+            "sampler": sampler,
+            "steps": steps,
+            "members": members_file,
+        }
+        target = resolve_model(acard, scale, profile, model, **folder)
+        mcard, listed = target.card, target.listed
+    elif model is None:
+        raise BenchError("give --model (a zoo card) or --model-path (a diffusers folder)")
+    else:
+        mcard = model_card(model)
     params = {**acard.params(mcard.profile), **(overrides or {})}
     prefix_valid = load_attack(acard, params).prefix_valid
     data = data_root(root)
-    member_set, nonmember_set = members(mcard, data), nonmembers(mcard, data)
+    member_set, nonmember_set = members(mcard, data, listed), nonmembers(mcard, data)
     dcard = dataset_card(mcard.dataset)
     bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
     grid_budget = default_budget(dcard, mcard.profile) if not overrides else None
@@ -99,6 +131,7 @@ def run_curve(
                 progress=progress,
                 write=n_run == grid_budget,
                 results=results,
+                **folder,
             )
             outputs = RunStore(bench_home() / full["outputs"]).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:
@@ -123,7 +156,8 @@ def run_curve(
 
 def cmd_curve(args: argparse.Namespace) -> int:
     acard = attack_card(args.attack)
-    overrides = parse_sets(acard, model_card(args.model).profile, args.set)
+    profile = args.profile if args.model_path or not args.model else model_card(args.model).profile
+    overrides = parse_sets(acard, profile, args.set)
     results = results_root(args)
     paths = run_curve(
         args.attack,
@@ -134,6 +168,12 @@ def cmd_curve(args: argparse.Namespace) -> int:
         root=args.data_root,
         progress=True,
         results=results,
+        model_path=args.model_path,
+        scale=args.scale,
+        profile=args.profile,
+        sampler=args.sampler,
+        steps=args.steps,
+        members_file=args.members,
     )
     print(f"wrote {len(paths)} curve records under {results / CURVE_RECORDS}")
     return 0
@@ -144,7 +184,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "curve", help="extraction against output budget: one run per seed, scored on its prefixes"
     )
     p.add_argument("--attack", required=True)
-    p.add_argument("--model", required=True, help="zoo model card name")
+    p.add_argument("--model", default=None, help="zoo model card name")
+    add_model_path_arguments(p)
+    p.add_argument("--scale", default=None, help="with --model-path: the member set it trained on")
+    p.add_argument("--members", default=None, metavar="MANIFEST", help="or: its member files")
+    p.add_argument("--profile", default="cpu", help="with --model-path: the profile's N_G")
     p.add_argument("--budgets", type=budget_list, default=[32, 64, 128, 256, 512, 1024])
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     p.add_argument("--data-root", default=None)

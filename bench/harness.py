@@ -16,19 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import validate
-from bench.attacks.base import ModelView, load_attack
+from bench.attacks.base import ModelView, grants_captions, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
     AttackCard,
     DatasetCard,
-    ModelCard,
     attack_card,
     dataset_card,
-    find_model,
-    model_card,
 )
 from bench.cliargs import positive_int, seed_int
-from bench.data.subset import members, nonmembers
+from bench.data.subset import members as member_subset
+from bench.data.subset import nonmembers
 from bench.errors import BenchError
 from bench.locks import lock_cell, release
 from bench.metrics import score
@@ -39,25 +37,31 @@ from bench.records import SCHEMA, write_record
 from bench.results import add_arguments as add_results_arguments
 from bench.results import user_results
 from bench.store import RunStore
-from bench.zoo.build import build_sampler
-from bench.zoo.load import load_denoiser, verified_digest
+from bench.targets import DEFAULT_STEPS, Target, external_target, model_config, zoo_target
 
 
-def resolve_model(attack: AttackCard, scale: str, profile: str, model: str | None) -> ModelCard:
+def resolve_model(
+    attack: AttackCard,
+    scale: str | None,
+    profile: str,
+    model: str | None,
+    model_path: str | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    members: str | None = None,
+) -> Target:
+    """The cell's model: a user's diffusers folder when ``model_path`` is given, else the zoo's."""
+    if model_path is None:
+        if sampler is not None or steps is not None or members is not None:
+            raise BenchError(
+                "--sampler, --steps and --members apply to --model-path; a zoo card sets its own"
+            )
+        return zoo_target(attack, scale, profile, model)
     if model is not None:
-        card = model_card(model)
-        if (card.scale, card.profile) != (scale, profile):
-            raise BenchError(
-                f"model {card.name} is scale {card.scale}, profile {card.profile}; "
-                f"it does not match --scale {scale} --profile {profile}"
-            )
-        if card.conditioning not in attack.applies_to:
-            raise BenchError(
-                f"attack {attack.name} applies to {', '.join(attack.applies_to)} "
-                f"models; {card.name} is {card.conditioning}"
-            )
-        return card
-    return find_model(scale, profile, attack.applies_to[0])
+        raise BenchError("give --model or --model-path, not both")
+    return external_target(
+        attack, model_path, scale, profile, sampler=sampler, steps=steps, members=members
+    )
 
 
 def default_budget(dcard: DatasetCard, profile: str) -> int:
@@ -77,7 +81,7 @@ def params_key(params: dict[str, Any]) -> str:
 
 def run_cell(
     attack_name: str,
-    scale: str,
+    scale: str | None,
     *,
     profile: str = "cpu",
     seed: int = 0,
@@ -88,10 +92,15 @@ def run_cell(
     progress: bool = True,
     write: bool = True,
     results: Path | None = None,
+    model_path: str | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    members: str | None = None,
     fresh: bool = False,
 ) -> dict[str, Any]:
-    """Run one attack on one zoo model, score it, and write its record under ``results`` (the
-    user's results folder by default; reports/ only when publishing); returns the record.
+    """Run one attack on one zoo model (or a user's diffusers folder, ``model_path``), score it,
+    and write its record under ``results`` (the user's results folder by default; reports/ only
+    when publishing); returns the record.
 
     ``fresh`` discards outputs the cell already has instead of resuming from them: a patched
     attack (CI's mutations) has the real attack's parameters, hence its output folder.
@@ -102,8 +111,9 @@ def run_cell(
     acard = attack_card(attack_name)
     params = validate.attack_params(acard, profile, overrides)
     attack = load_attack(acard, params)
-    mcard = resolve_model(acard, scale, profile, model)
-    digest = verified_digest(mcard)
+    with_captions = grants_captions(acard, attack)
+    target = resolve_model(acard, scale, profile, model, model_path, sampler, steps, members)
+    mcard, digest = target.card, target.digest
     dcard = dataset_card(mcard.dataset)
     budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
     # Scoring inputs are checked before the attack runs, so a bad card fails in seconds, not hours.
@@ -112,7 +122,7 @@ def run_cell(
     if not deltas:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
     data = data_root(root)
-    member_set = members(mcard, data)
+    member_set = member_subset(mcard, data, target.listed)
     nonmember_set = nonmembers(mcard, data)
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
@@ -125,14 +135,15 @@ def run_cell(
     lock = lock_cell(run_dir)
     if fresh:
         store.clear_outputs()
+    denoiser = target.load_denoiser()
     view = ModelView(
-        denoiser=load_denoiser(mcard),
-        make_sampler=lambda: build_sampler(mcard),
+        denoiser=denoiser,
+        make_sampler=target.make_sampler,
         resolution=mcard.resolution,
-        sampling_steps=int(mcard.scheduler.get("sampling_steps", 50)),
+        sampling_steps=target.sampling_steps,
         conditioning=mcard.conditioning,
         store=store,
-        captions=tuple(member_set.captions) if acard.threat_model == "white-box+captions" else None,
+        captions=tuple(member_set.captions) if with_captions else None,
     )
     started = time.time()
     result = attack.run(view, budget, seed)
@@ -165,6 +176,14 @@ def run_cell(
         "canaries": canary_metrics(outputs, member_set, nonmember_set.images, bands, deltas),
         "info": result.info,
         "checkpoint_sha256": digest,
+        "external": target.external,
+        **({"model_path": str(mcard.path)} if target.external else {}),
+        **(
+            {"member_manifest": {"path": target.listed_from, "n": len(member_set.files)}}
+            if target.listed
+            else {}
+        ),
+        "model_config": model_config(denoiser, target.make_sampler()),
         "data_cache": {"members": member_set.cache_key, "nonmembers": nonmember_set.cache_key},
         "commit": git_commit(),
         "versions": versions(),
@@ -216,17 +235,28 @@ def cell_from_args(
         root=args.data_root,
         write=write,
         results=results,
+        model_path=args.model_path,
+        sampler=args.sampler,
+        steps=args.steps,
+        members=args.members,
     )
 
 
 def add_cell_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that name one cell and where its record goes (`run`, `sweep`)."""
     p.add_argument("--attack", required=True)
-    p.add_argument("--scale", required=True)
+    trained_on = p.add_mutually_exclusive_group(required=True)
+    trained_on.add_argument("--scale", help="the member set: a dataset scale (64, 1k, …)")
+    trained_on.add_argument(
+        "--members",
+        metavar="MANIFEST",
+        help="with --model-path: the member set as a file of image names, one per line",
+    )
     p.add_argument("--profile", default="cpu")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
     p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
+    add_model_path_arguments(p)
     p.add_argument("--data-root", default=None)
     p.add_argument(
         "--set",
@@ -235,3 +265,24 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         help="override an attack card parameter (repeatable); typed by the card's default",
     )
     add_results_arguments(p)
+
+
+def add_model_path_arguments(p: argparse.ArgumentParser) -> None:
+    """Attack a user's diffusers folder instead of a zoo model (`run`, `sweep`, `curve`)."""
+    p.add_argument(
+        "--model-path",
+        default=None,
+        metavar="DIR",
+        help="a diffusers save_pretrained folder (UNet + scheduler), trained on --scale's members",
+    )
+    p.add_argument(
+        "--sampler",
+        default=None,
+        help="with --model-path: ddim, ddpm or a diffusers scheduler class (default: the folder's)",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"with --model-path: sampling steps (default {DEFAULT_STEPS})",
+    )

@@ -1,7 +1,8 @@
-"""Where things live: the repository's card folders, the data root and the cache.
+"""Where things live: the card folders, the data root and the cache.
 
 Cards are found relative to the source tree (the project is installed editable), so that a clone
-is self-describing; data and caches come from the environment so nothing private enters the repo.
+is self-describing, plus the folders in ``BENCH_CARDS`` for extensions kept outside it; data and
+caches come from the environment so nothing private enters the repo.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cards_dir(kind: str) -> Path:
-    """The top-level registry folder for ``kind`` (attacks, models or datasets)."""
-    return Path(os.environ.get("BENCH_CARDS", REPO_ROOT)) / kind
+    """The base registry folder for ``kind`` (attacks, models or datasets): the clone's, unless
+    ``BENCH_CARDS_BASE`` stands in for it (tests use it to see only their own cards)."""
+    return Path(os.environ.get("BENCH_CARDS_BASE", REPO_ROOT)) / kind
+
+
+def card_dirs(kind: str) -> list[Path]:
+    """Every folder searched for cards of ``kind``: the base one, then each folder of the
+    ``BENCH_CARDS`` path list (os.pathsep-separated), as lm-evaluation-harness's include_path
+    adds task folders outside the clone."""
+    extra = os.environ.get("BENCH_CARDS", "").split(os.pathsep)
+    return [cards_dir(kind)] + [Path(p).expanduser() / kind for p in extra if p]
 
 
 def reports_dir() -> Path:

@@ -8,7 +8,9 @@ reject and which once reached the leaderboard as a NaN row.
 Schemas: 1 is every record written before the field existed (its absence means 1); 2 adds
 ``data_cache``, the preprocessed-image caches the members and non-members came from; 3 adds
 per-band hit rates of members and non-members and nearest-distance medians to the metrics, one
-entry per duplicate tier under ``canaries``, preparation costs, and SIDE's diagnostics in ``info``.
+entry per duplicate tier under ``canaries``, preparation costs, and SIDE's diagnostics in ``info``;
+records from then on may also carry ``model_config`` (the full diffusers configs sampled with) and,
+for a user's own diffusers folder, ``external``, ``model_path`` and ``member_manifest``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench.errors import BenchError
-from bench.paths import cards_dir
+from bench.paths import card_dirs
 from bench.validate import non_finite_path
 
 
@@ -33,9 +33,11 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_cards(kind: str) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """All cards of one kind, by name; refuses duplicates and cards without a version."""
+    """All cards of one kind, by name, from every card folder; refuses a name defined twice (in
+    one folder or two) and cards without a version."""
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for path in sorted(cards_dir(kind).glob("*.toml")):
+    paths = [p for folder in card_dirs(kind) for p in sorted(folder.glob("*.toml"))]
+    for path in paths:
         raw = read_toml(path)
         name = raw.get("name")
         if not name or "version" not in raw:

@@ -154,6 +154,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
         "## Attacks at the shared budget",
         "",
     ]
+    external = df[df["external"]] if not df.empty else df
+    df = df[~df["external"]] if not df.empty else df
     if df.empty:
         parts.append("No run records yet.")
     else:
@@ -175,8 +177,17 @@ def write_leaderboard(root: Path | None = None) -> Path:
                 reasons,
             )
             parts += ["", _table(leaderboard_table(stale))]
+    if not external.empty:
+        parts += _section(
+            "External models",
+            "Models attacked from a diffusers folder with `--model-path`, not zoo cards: named by "
+            "folder and weights digest, scored against the member set the run named (`scale`). "
+            "Never ranked with the zoo; `bench zoo import` makes one a zoo model.",
+            leaderboard_table(external),
+        )
     if curves_dir.is_dir():
         curves = load_records(root, "curves/runs")
+        curves = curves[~curves["external"]] if not curves.empty else curves
         if not curves.empty:
             plot_curves(curves, root / "curves.png")
             parts += _section(

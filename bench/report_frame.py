@@ -37,6 +37,8 @@ def staleness(rec: dict[str, Any]) -> str:
         return "attack card removed"
     if rec.get("attack_version") != acard.version:
         return f"attack card v{rec.get('attack_version')} (now v{acard.version})"
+    if rec.get("external"):  # a user's folder: its weights are named by digest, not by a card
+        return ""
     try:
         mcard = model_card(rec["model"])
     except BenchError:
@@ -99,8 +101,9 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "seed": rec["seed"],
         "params": json.dumps(rec["params"], sort_keys=True),
         "shipped": _shipped(rec),
+        "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
-        "members": dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"],
+        "members": _member_count(rec),
         "unet_evals": cost["unet_evaluations"],
         "clf_evals": cost["classifier_evaluations"],
         "evals": cost["unet_evaluations"] + cost["classifier_evaluations"],
@@ -127,6 +130,13 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for delta, n in m["extracted"].items():
         row[f"extracted_{delta}"] = n
     return row
+
+
+def _member_count(rec: dict[str, Any]) -> int:
+    """The member set's size: the dataset scale's, or that of the files a user listed."""
+    if "member_manifest" in rec:
+        return rec["member_manifest"]["n"]
+    return dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"]
 
 
 def _candidates(cand: dict[str, Any] | None) -> dict[str, float]:

@@ -206,7 +206,9 @@ def world(tmp_path: Path, celeba_root: Path, monkeypatch: pytest.MonkeyPatch) ->
     (cards / "models" / "tiny-24-canary.toml").write_text(
         model_card_text("tiny-24-canary", "24", canaries="24")
     )
-    monkeypatch.setenv("BENCH_CARDS", str(cards))
+    # The world's folder stands in for the repository's cards; no extension folder is added.
+    monkeypatch.setenv("BENCH_CARDS_BASE", str(cards))
+    monkeypatch.delenv("BENCH_CARDS", raising=False)
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BENCH_DATA", str(celeba_root))
     monkeypatch.setenv("BENCH_REPORTS", str(tmp_path / "reports"))

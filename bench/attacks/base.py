@@ -8,9 +8,13 @@ into. It never sees the training images: the harness alone holds members and non
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -91,20 +95,59 @@ class Attack(ABC):
         """Produce ``budget`` outputs into ``view.store`` and report the cost."""
 
 
+def _import(module_name: str, cards_root: Path) -> ModuleType:
+    """An installed module, or else one kept beside the card folder that declares it, so an
+    attack added through ``BENCH_CARDS`` needs no install and no PYTHONPATH."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        local = cards_root / (module_name.replace(".", "/") + ".py")
+        if not local.is_file():
+            raise
+    spec = importlib.util.spec_from_file_location(module_name, local)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
 def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
     """Instantiate ``module:Class`` from a card, checking it really is an ``Attack``."""
     module_name, _, cls_name = card.implementation.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError):
+        cls = getattr(_import(module_name, card.path.parent.parent), cls_name)
+    except (ImportError, AttributeError, FileNotFoundError):
         raise BenchError(
             f"attack card {card.path} names {card.implementation}, which does not exist"
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, Attack)):
         raise BenchError(f"{card.implementation} is not a bench Attack subclass")
-    if card.threat_model not in THREAT_MODELS:
-        raise BenchError(f"attack card {card.path}: unknown threat model {card.threat_model!r}")
     try:
         return cls(**params)
     except TypeError as exc:
         raise BenchError(f"attack {card.name}: bad parameter ({exc})") from None
+
+
+def grants_captions(card: AttackCard, attack: Attack) -> bool:
+    """Whether the attack's view may carry the training captions: the one place the threat model
+    is enforced, before any work starts.
+
+    The card's ``threat_model`` decides, and it must be one the suite knows and the one the
+    implementation was written for; captions are granted only under ``white-box+captions``, and
+    nothing grants the training images.
+    """
+    if card.threat_model not in THREAT_MODELS:
+        raise BenchError(
+            f"attack card {card.path}: unknown threat model {card.threat_model!r}; "
+            f"valid: {', '.join(THREAT_MODELS)}"
+        )
+    if type(attack).threat_model != card.threat_model:
+        raise BenchError(
+            f"attack card {card.path} grants {card.threat_model!r} but {card.implementation} "
+            f"is written for {type(attack).threat_model!r}"
+        )
+    return card.threat_model == "white-box+captions"

@@ -23,10 +23,14 @@ class Subset:
     cache_key: str = ""  # the preprocessed-image cache the images came from (records name it)
 
 
-def members(card: ModelCard, root: Path) -> Subset:
+def members(card: ModelCard, root: Path, listed: list[str] | None = None) -> Subset:
+    """The card's member set, or the images ``listed`` by a user's manifest (``--members``)."""
     data = dataset_card(card.dataset)
     index = read_index(root)
-    files, counts = training_multiset(data, card.scale, card.canaries, index)
+    if listed is None:
+        files, counts = training_multiset(data, card.scale, card.canaries, index)
+    else:
+        files, counts = listed, np.ones(len(listed), dtype=np.int64)
     rows = index.rows(files)
     images, cache_key = cached_images(data, root, files, card.resolution)
     return Subset(

@@ -32,13 +32,19 @@ SAMPLING_KEYS = ("sampler", "sampling_steps")
 SAMPLERS: dict[str, type[SchedulerMixin]] = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
 
 
-def _checked(cls: type, config: dict[str, Any], card: ModelCard, table: str) -> dict[str, Any]:
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(config) - accepted)
+def config_keys(cls: type) -> set[str]:
+    """The keys a diffusers class's config takes (its constructor's parameters)."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def _checked(
+    classes: tuple[type, ...], config: dict[str, Any], card: ModelCard, table: str
+) -> dict[str, Any]:
+    unknown = sorted(set(config) - set().union(*map(config_keys, classes)))
     if unknown:
         raise BenchError(
             f"card {card.name}: [{table}] key(s) {', '.join(unknown)} are not "
-            f"{cls.__name__} config keys"
+            f"{' or '.join(c.__name__ for c in classes)} config keys"
         )
     return config
 
@@ -49,12 +55,19 @@ def unet_config(card: ModelCard) -> dict[str, Any]:
     config = {"sample_size": card.resolution, "in_channels": 3, "out_channels": 3, **arch}
     if card.conditioning == "caption":
         config["cross_attention_dim"] = int(card.architecture["text_dim"])
+    # An imported card names these itself: weights for other images cannot score this member set.
+    for key, want in (("sample_size", card.resolution), ("in_channels", 3), ("out_channels", 3)):
+        if config[key] != want:
+            raise BenchError(
+                f"card {card.name}: [architecture] {key} is {config[key]}, but its member set "
+                f"is {want} ({'resolution' if key == 'sample_size' else 'RGB channels'})"
+            )
     return config
 
 
 def build_unet(card: ModelCard) -> nn.Module:
     cls = UNet2DConditionModel if card.conditioning == "caption" else UNet2DModel
-    return cls.from_config(_checked(cls, unet_config(card), card, "architecture"))
+    return cls.from_config(_checked((cls,), unet_config(card), card, "architecture"))
 
 
 def build_text_encoder(card: ModelCard, vocab: list[str]) -> CaptionEncoder:
@@ -62,10 +75,17 @@ def build_text_encoder(card: ModelCard, vocab: list[str]) -> CaptionEncoder:
     return CaptionEncoder(vocab, dim=int(arch["text_dim"]), max_len=int(arch.get("text_len", 32)))
 
 
+def _schedule(card: ModelCard) -> dict[str, Any]:
+    """The scheduler table without its sampling keys; each key must configure the training
+    schedule (DDPM's) or the card's sampler (e.g. DDIM's ``steps_offset`` in an imported card)."""
+    config = {k: v for k, v in card.scheduler.items() if k not in SAMPLING_KEYS}
+    return _checked((DDPMScheduler, sampler_class(card)), config, card, "scheduler")
+
+
 def build_scheduler(card: ModelCard) -> DDPMScheduler:
     """The training (noising) schedule: DDPM's, configured by the card's scheduler table."""
-    config = {k: v for k, v in card.scheduler.items() if k not in SAMPLING_KEYS}
-    return DDPMScheduler.from_config(_checked(DDPMScheduler, config, card, "scheduler"))
+    keys = config_keys(DDPMScheduler)
+    return DDPMScheduler.from_config({k: v for k, v in _schedule(card).items() if k in keys})
 
 
 def sampler_class(card: ModelCard) -> type[SchedulerMixin]:
@@ -81,4 +101,6 @@ def sampler_class(card: ModelCard) -> type[SchedulerMixin]:
 
 def build_sampler(card: ModelCard) -> SchedulerMixin:
     """The card's sampling scheduler over the training schedule (DDIM unless it names another)."""
-    return sampler_class(card).from_config(build_scheduler(card).config)
+    cls = sampler_class(card)
+    own = {k: v for k, v in _schedule(card).items() if k in config_keys(cls)}
+    return cls.from_config({**build_scheduler(card).config, **own})

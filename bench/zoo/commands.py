@@ -1,4 +1,5 @@
-"""`bench zoo train` and `bench zoo list`: train a card end to end, and show the zoo's state."""
+"""`bench zoo train`, `import` and `list`: train a card end to end, import a diffusers folder as a
+card, and show the zoo's state."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
         if committed_only and status == "partial":
             status = "missing"
         seen = t.get("images_seen", 0) if status == "trained" else _partial_images(card, status)
+        if card.imported:  # trained elsewhere: the suite does not know how many images it saw
+            seen = None
         rows.append(
             {
                 "name": card.name,
@@ -81,6 +84,7 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
                 "resolution": card.resolution,
                 "conditioning": card.conditioning,
                 "canaries": card.canaries or False,
+                "imported": card.imported,
                 "status": status,
                 "images_seen": seen,
                 "memorised_fraction": t.get("memorised_fraction"),
@@ -120,6 +124,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from bench.zoo.import_folder import import_folder
+
+    card = import_folder(
+        args.path,
+        args.name,
+        args.scale,
+        profile=args.profile,
+        dataset=args.dataset,
+        steps=args.steps,
+        into=args.into,
+    )
+    print(f"wrote {card.path} and {card.checkpoint_path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     rows = zoo_rows()
     if args.json:
@@ -146,6 +166,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint-every", type=positive_int, default=500, help="steps between saved states"
     )
     p.set_defaults(func=cmd_train)
+    p = zoo.add_parser(
+        "import", help="turn a diffusers save_pretrained folder into a zoo card and checkpoint"
+    )
+    p.add_argument("path", metavar="DIR")
+    p.add_argument("--name", required=True, help="the new card's name")
+    p.add_argument("--scale", required=True, help="the member set the model was trained on")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--dataset", default="celeba")
+    p.add_argument("--steps", type=positive_int, default=50, help="the card's sampling steps")
+    p.add_argument(
+        "--into",
+        default=None,
+        metavar="CARDS",
+        help="a card folder (e.g. one in BENCH_CARDS) to write to instead of the repository's",
+    )
+    p.set_defaults(func=cmd_import)
     p = zoo.add_parser("list", help="every model card with status and measured memorisation")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
