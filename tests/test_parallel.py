@@ -1,0 +1,99 @@
+"""Data-parallel sampling: two processes under `accelerate launch` make the outputs one makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.harness import run_cell
+from bench.parallel import Ranks, current_ranks
+from bench.paths import REPO_ROOT
+from bench.store import RunStore
+from tests.conftest import FAST_SIDE
+
+BUDGET = 600  # three shards of 256, the last one short: process 0 makes two, process 1 one
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shard_arrays(home: Path, outputs: str) -> list[dict[str, bytes]]:
+    store = RunStore(home / outputs, ranks=Ranks())
+    return [{k: v.tobytes() for k, v in shard.items()} for shard in store.shards()]
+
+
+def launch_two(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    """`accelerate launch` on two CPU processes (gloo), as a user would type it."""
+    env = {**os.environ, "BENCH_HOME": str(home), "OMP_NUM_THREADS": "1", "PYTHONPATH": "."}
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        f"--main_process_port={free_port()}",
+        "-m",
+        "bench",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("attack", ["carlini", "side"])
+def test_two_processes_make_the_outputs_and_record_of_one(
+    trained: Path, tmp_path: Path, attack: str
+) -> None:
+    pytest.importorskip("accelerate")
+    overrides = FAST_SIDE if attack == "side" else {}
+    one = run_cell(
+        attack, "8", model="tiny-8", budget=BUDGET, overrides=overrides, results=tmp_path / "one"
+    )
+    sets = [f"--set={k}={v}" for k, v in overrides.items()]
+    home = tmp_path / "home2"
+    done = launch_two(
+        ["run", f"--attack={attack}", "--scale=8", "--model=tiny-8", f"--budget={BUDGET}"]
+        + sets
+        + ["--json", f"--out={tmp_path / 'two'}"],
+        home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(printed) == 1  # the main process alone prints
+    two = json.loads(printed[0])
+    ref = shard_arrays(Path(os.environ["BENCH_HOME"]), one["outputs"])
+    assert len(ref) == 3
+    assert shard_arrays(home, two["outputs"]) == ref
+    assert json.dumps(two["metrics"], sort_keys=True) == json.dumps(one["metrics"], sort_keys=True)
+    assert two["cost"] == one["cost"]
+
+
+def test_each_process_owns_every_nth_shard() -> None:
+    owners = [[i for i in range(7) if Ranks(rank, 3).owns(i)] for rank in range(3)]
+    assert owners == [[0, 3, 6], [1, 4], [2, 5]]
+
+
+def test_a_distributed_launch_without_accelerate_is_one_line(
+    world: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "accelerate", None)  # import accelerate now fails
+    current_ranks.cache_clear()
+    try:
+        assert main(["run", "--attack=carlini", "--scale=8", "--model=tiny-8"]) == 2
+    finally:
+        current_ranks.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "accelerate is not installed" in err
