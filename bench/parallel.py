@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from bench.errors import BenchError
 
 
@@ -46,6 +48,15 @@ class Ranks:
         """Block until every process reaches this point (nothing to wait for when alone)."""
         if self.world > 1:
             self.barrier()
+
+    def all_sum(self, tensors: list[torch.Tensor]) -> None:
+        """Replace each tensor by its sum over the processes (one all-reduce for all of them)."""
+        if self.world == 1 or not tensors:
+            return
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        torch.distributed.all_reduce(flat)
+        for t, summed in zip(tensors, flat.split([t.numel() for t in tensors])):
+            t.copy_(summed.view_as(t))
 
     def share(self, obj: Any) -> Any:
         """The main process's ``obj``, returned in every process (what others pass is ignored)."""

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.cli import main
 from bench.harness import run_cell
 from bench.parallel import Ranks, current_ranks
 from bench.paths import REPO_ROOT
 from bench.store import RunStore
-from tests.conftest import FAST_SIDE
+from tests.conftest import FAST_SIDE, model_card_text
 
 BUDGET = 600  # three shards of 256, the last one short: process 0 makes two, process 1 one
 
@@ -32,9 +34,15 @@ def shard_arrays(home: Path, outputs: str) -> list[dict[str, bytes]]:
     return [{k: v.tobytes() for k, v in shard.items()} for shard in store.shards()]
 
 
-def launch_two(args: list[str], home: Path) -> subprocess.CompletedProcess:
+def launch_two(args: list[str], home: Path, **env_vars: str) -> subprocess.CompletedProcess:
     """`accelerate launch` on two CPU processes (gloo), as a user would type it."""
-    env = {**os.environ, "BENCH_HOME": str(home), "OMP_NUM_THREADS": "1", "PYTHONPATH": "."}
+    env = {
+        **os.environ,
+        "BENCH_HOME": str(home),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": ".",
+        **env_vars,
+    }
     cmd = [
         sys.executable,
         "-m",
@@ -97,3 +105,28 @@ def test_a_distributed_launch_without_accelerate_is_one_line(
         current_ranks.cache_clear()
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "accelerate is not installed" in err
+
+
+def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -> None:
+    pytest.importorskip("accelerate")
+    from bench.cards import model_card
+    from bench.zoo.checkpoint import load_tensors
+    from bench.zoo.commands import train_card
+    from bench.zoo.train import state_path
+
+    card = model_card("tiny-8")
+    train_card(card, None, progress=False)
+    one, _ = load_tensors(state_path(card), card)
+    home = tmp_path / "home2"
+    # A copy of the cards, so the second training writes its own checkpoint and [trained] table.
+    cards = tmp_path / "cards2"
+    shutil.copytree(world, cards, ignore=shutil.ignore_patterns("*.safetensors"))
+    (cards / "models" / "tiny-8.toml").write_text(model_card_text("tiny-8", "8"))
+    done = launch_two(["zoo", "train", "tiny-8"], home, BENCH_CARDS=str(cards))
+    assert done.returncode == 0, done.stderr[-3000:]
+    two, meta = load_tensors(home / "train" / "tiny-8" / "state.safetensors", card)
+    assert meta["step"] == 8
+    assert one.keys() == two.keys()
+    for key in one:
+        # The same batches, noise and steps; only the order of floating-point sums differs.
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
