@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from bench.cli import main
+from bench.executors import Outcome
 from bench.paths import bench_home, reports_dir
 
 GRID = ["grid", "--seeds=0,1,2", "--budget=300", "--attacks=carlini", "--models=tiny-8"]
@@ -92,3 +94,41 @@ def test_an_executor_that_is_not_installed_is_one_line(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "submitit, which is not installed" in err
     assert not (reports_dir() / "runs").exists()
+
+
+def test_slurm_flags_reach_the_job_array_script(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Slurm is not installed here: a stand-in `sbatch` keeps the script submitit hands it."""
+    pytest.importorskip("submitit")
+    from bench import executors
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = tmp_path / "submitted.sh"
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {script}\necho Submitted batch job 4242\n')
+    for tool in ("srun", "sbatch"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    # Waiting would poll a cluster that does not exist: the submission is what is checked.
+    monkeypatch.setattr(executors, "_outcome", lambda _, cell, job: Outcome(cell, error="x"))
+    args = [
+        "--executor=slurm",
+        "--slurm-partition=gpu",
+        "--gpus=1",
+        "--timeout-min=240",
+        "--array-parallelism=2",
+        "--executor-option=slurm_account=myproj",
+    ]
+    assert main([*GRID, *args]) == 1
+    assert "submitted 3 cells as Slurm array 4242" in capsys.readouterr().out
+    sbatch = script.read_text()
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --time=240",
+        "#SBATCH --array=0-2%2",
+        "#SBATCH --account=myproj",
+    ):
+        assert line in sbatch
