@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +22,10 @@ from bench.store import RunStore
 from tests.conftest import FAST_SIDE, model_card_text
 
 BUDGET = 600  # three shards of 256, the last one short: process 0 makes two, process 1 one
+
+needs_accelerate = pytest.mark.skipif(
+    importlib.util.find_spec("accelerate") is None, reason="needs the scale extra (accelerate)"
+)
 
 
 def free_port() -> int:
@@ -61,10 +66,10 @@ def launch_two(args: list[str], home: Path, **env_vars: str) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("attack", ["carlini", "side"])
+@needs_accelerate
 def test_two_processes_make_the_outputs_and_record_of_one(
     trained: Path, tmp_path: Path, attack: str
 ) -> None:
-    pytest.importorskip("accelerate")
     overrides = FAST_SIDE if attack == "side" else {}
     one = run_cell(
         attack, "8", model="tiny-8", budget=BUDGET, overrides=overrides, results=tmp_path / "one"
@@ -107,8 +112,8 @@ def test_a_distributed_launch_without_accelerate_is_one_line(
     assert err.count("\n") == 0 and "accelerate is not installed" in err
 
 
+@needs_accelerate
 def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -> None:
-    pytest.importorskip("accelerate")
     from bench.cards import model_card
     from bench.zoo.checkpoint import load_tensors
     from bench.zoo.commands import train_card
