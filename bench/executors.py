@@ -84,7 +84,9 @@ def run_cells(
         if executor == "slurm" and parallelism is not None:
             parameters = {"slurm_array_parallelism": parallelism, **parameters}
         ex.update_parameters(**parameters)
-    except (ValueError, TypeError, NameError, RuntimeError) as exc:
+    # submitit refuses an unknown parameter with NameError, a mistyped one with an assertion, a
+    # missing Slurm with RuntimeError and an impossible local request with ValueError.
+    except (AssertionError, NameError, RuntimeError, ValueError) as exc:
         raise BenchError(f"executor {executor}: {_first_line(exc)}") from None
     if executor == "slurm":
         yield from _array(submitit, ex, cells)

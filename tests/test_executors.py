@@ -80,6 +80,7 @@ def test_a_failed_cell_is_one_line_and_exit_1(
         (["--executor=slurm"], 'executor slurm: Could not detect "srun"'),
         (["--executor=local", "--executor-option=novalue"], "expected KEY=VALUE"),
         (["--executor=local", "--executor-option=no_such_parameter=1"], "executor local"),
+        (["--executor=local", "--executor-option=timeout_min=soon"], "executor local"),
     ],
 )
 @needs_submitit
