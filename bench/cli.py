@@ -7,6 +7,7 @@ import sys
 
 from bench.cliargs import OneLineParser
 from bench.errors import BenchError
+from bench.parallel import main_prints
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        with main_prints():
+            return int(args.func(args) or 0)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ Random draws stay on CPU generators and are moved to the device afterwards, so a
 same noise, batches and initial weights everywhere; CPU and GPU runs then differ only by
 floating-point rounding, and a run resumed on another device continues the same random stream.
 On the CPU a resumed training run equals an uninterrupted one bit for bit; on CUDA, cuDNN's
-nondeterministic kernels make it equal only up to rounding.
+nondeterministic kernels make it equal only up to rounding. Each process of a data-parallel
+job (``bench.parallel``) takes the GPU of its ``LOCAL_RANK``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ def compute_device() -> torch.device:
     """The device for training, sampling and classifiers."""
     name = os.environ.get("BENCH_DEVICE", "").strip()
     if not name:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # One GPU per process under `accelerate launch` / torchrun, which set LOCAL_RANK.
+        local_rank = os.environ.get("LOCAL_RANK")
+        return torch.device("cuda" if local_rank is None else f"cuda:{int(local_rank)}")
     try:
         device = torch.device(name)
     except RuntimeError:

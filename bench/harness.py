@@ -31,6 +31,7 @@ from bench.errors import BenchError
 from bench.locks import lock_cell, release
 from bench.metrics import score
 from bench.metrics.tiers import canary_metrics
+from bench.parallel import current_ranks
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
 from bench.records import SCHEMA, write_record
@@ -132,9 +133,14 @@ def run_cell(
     )
     run_dir = bench_home() / "runs" / run_rel
     store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
-    lock = lock_cell(run_dir)
+    # In a data-parallel job (bench.parallel) the main process holds the lock, scores and writes;
+    # the others only make their shards and return its record.
+    ranks = current_ranks()
+    lock = lock_cell(run_dir) if ranks.is_main else None
     if fresh:
-        store.clear_outputs()
+        if ranks.is_main:
+            store.clear_outputs()
+        ranks.wait()  # no process may find a shard that is about to be removed
     denoiser = target.load_denoiser()
     view = ModelView(
         denoiser=denoiser,
@@ -147,6 +153,8 @@ def run_cell(
     )
     started = time.time()
     result = attack.run(view, budget, seed)
+    if not ranks.is_main:
+        return ranks.share(None)
     outputs = store.images()
     if len(outputs) != budget:
         raise BenchError(f"attack {acard.name} produced {len(outputs)} outputs, budget {budget}")
@@ -194,7 +202,7 @@ def run_cell(
     if write:
         write_record(record_path(record, root=results), record)
     release(lock)
-    return record
+    return ranks.share(record)
 
 
 SWEEP_RECORDS = "sweeps/runs"

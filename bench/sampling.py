@@ -17,7 +17,7 @@ diffusers scheduler. Unguided sampling is the scheduler's own step, untouched.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -150,13 +150,13 @@ def sample(
     captions: list[str] | None = None,
     guidance: Guidance | None = None,
     labels: np.ndarray | None = None,
-    start_batch: int = 0,
+    batches: Sequence[int] | None = None,
     progress: bool = True,
 ) -> Iterator[np.ndarray]:
-    """Yield uint8 (B, R, R, 3) batches; batch i always uses generator (seed, i)."""
-    n_batches = -(-n // batch)
+    """Yield uint8 (B, R, R, 3) batches, all of them or those listed in ``batches``; batch i
+    always uses generator (seed, i), whatever else is made and wherever."""
     bar = tqdm(
-        range(start_batch, n_batches),
+        range(-(-n // batch)) if batches is None else batches,
         desc="sampling",
         unit="batch",
         leave=False,

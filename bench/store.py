@@ -5,6 +5,10 @@ command resumes from the first missing one; preparation (SIDE's synthetic set, i
 cached by key so a λ sweep or a resumed run does not pay for it twice. Each shard records the
 model evaluations it cost, so the cost of a resumed run is still the cost of the whole run. A
 shard or cached file that no longer loads is removed with a notice and made again.
+
+In a data-parallel job (``bench.parallel``) every process opens the same store. Each writes only
+the shards it owns; cached preparation is made by the main process while the others wait at a
+barrier and then read it, so it is made once and every process uses the same bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -20,8 +25,10 @@ from safetensors.torch import load_file, save_file
 from bench.atomic import write_atomic, write_json_atomic
 from bench.cachefiles import load_cached
 from bench.errors import BenchError
+from bench.parallel import Ranks, current_ranks
 
 SHARD_FIELDS = ("images", "unet", "classifier")
+T = TypeVar("T")
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -39,18 +46,21 @@ def read_shard(path: Path) -> dict[str, np.ndarray]:
 
 
 class RunStore:
-    def __init__(self, root: Path, prep_root: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, prep_root: Path | None = None, ranks: Ranks | None = None
+    ) -> None:
         self.root = root
         self.prep_root = prep_root or root / "prep"
+        self.ranks = ranks or current_ranks()
         self.root.mkdir(parents=True, exist_ok=True)
 
     # --- output shards --------------------------------------------------------------------
     def shard_path(self, i: int) -> Path:
         return self.root / f"shard-{i:05d}.npz"
 
-    def done_shards(self) -> int:
-        """Number of consecutive finished shards from 0: where a resumed run starts."""
-        return sum(1 for _ in self.shards())
+    def has_shard(self, i: int) -> bool:
+        """Whether shard ``i`` is finished and loads (a corrupt one is removed, to be remade)."""
+        return load_cached(self.shard_path(i), read_shard, "output shard") is not None
 
     def clear_outputs(self) -> None:
         """Remove every output shard (preparation stays), so the next run starts from shard 0."""
@@ -89,30 +99,53 @@ class RunStore:
         return unet, classifier
 
     # --- cached preparation ---------------------------------------------------------------
+    def _made_once(self, load: Callable[[], T | None], make: Callable[[], T]) -> T:
+        """``load()`` if cached, else ``make()``, which the main process alone runs: the others
+        wait for it at a barrier and then load what it wrote."""
+        if self.ranks.is_main:
+            cached = load()
+            made = cached if cached is not None else make()
+            self.ranks.wait()
+            return made
+        self.ranks.wait()
+        cached = load()
+        if cached is None:
+            raise BenchError(f"the main process left no cached preparation under {self.prep_root}")
+        return cached
+
     def cached_arrays(
         self, key: str, make: Callable[[], dict[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
         path = self.prep_root / f"{key}.npz"
-        cached = load_cached(path, read_npz, "cached preparation")
-        if cached is not None:
-            return cached
-        arrays = make()
-        write_atomic(path, lambda p: np.savez(p.open("wb"), **arrays))
-        return arrays
+
+        def make_and_write() -> dict[str, np.ndarray]:
+            arrays = make()
+            write_atomic(path, lambda p: np.savez(p.open("wb"), **arrays))
+            return arrays
+
+        return self._made_once(
+            lambda: load_cached(path, read_npz, "cached preparation"), make_and_write
+        )
 
     def cached_tensors(
         self, key: str, make: Callable[[], tuple[dict[str, torch.Tensor], dict]]
     ) -> tuple[dict[str, torch.Tensor], dict]:
         path = self.prep_root / f"{key}.safetensors"
         meta_path = self.prep_root / f"{key}.json"
-        cached = load_cached(
-            path, lambda p: (load_file(str(p)), json.loads(meta_path.read_text())), "cached model"
+
+        def make_and_write() -> tuple[dict[str, torch.Tensor], dict]:
+            tensors, meta = make()
+            write_atomic(
+                path, lambda p: save_file({k: v.contiguous() for k, v in tensors.items()}, str(p))
+            )
+            write_json_atomic(meta_path, meta)
+            return tensors, meta
+
+        return self._made_once(
+            lambda: load_cached(
+                path,
+                lambda p: (load_file(str(p)), json.loads(meta_path.read_text())),
+                "cached model",
+            ),
+            make_and_write,
         )
-        if cached is not None:
-            return cached
-        tensors, meta = make()
-        write_atomic(
-            path, lambda p: save_file({k: v.contiguous() for k, v in tensors.items()}, str(p))
-        )
-        write_json_atomic(meta_path, meta)
-        return tensors, meta

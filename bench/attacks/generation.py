@@ -20,26 +20,28 @@ def generate_outputs(
     """Write ``n`` outputs to ``view.store``; returns (UNet, classifier) evaluations of all shards.
 
     Batch ``i`` is shard ``i`` and uses generator (seed, i), so a resumed run writes exactly the
-    shards an uninterrupted one would have.
+    shards an uninterrupted one would have, and in a data-parallel job each process makes the
+    missing shards it owns (``bench.parallel``); all of them have every shard on return.
     """
     store = view.store
-    start = store.done_shards()
+    todo = [i for i in range(-(-n // SHARD)) if store.ranks.owns(i) and not store.has_shard(i)]
     batches = view.sample(
         n,
         seed,
         captions=captions,
         guidance=guidance,
         labels=labels,
-        start_batch=start,
+        batches=todo,
         progress=progress,
     )
-    for i, images in enumerate(batches, start):
+    for i, images in zip(todo, batches):
         unet = len(images) * view.sampling_steps
         classifier = unet if guidance is not None else 0
         extra = (
             {"labels": labels[i * SHARD : i * SHARD + len(images)]} if labels is not None else {}
         )
         store.write_shard(i, images, unet=unet, classifier=classifier, **extra)
+    store.ranks.wait()
     return store.shard_cost()
 
 

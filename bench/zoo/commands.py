@@ -32,6 +32,8 @@ def train_card(
     trainer, result = train(
         card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
     )
+    if not trainer.ranks.is_main:  # data-parallel: the main process releases and measures
+        return {"status": "worker", "steps": result.steps}
     if result.steps < trainer.total_steps:
         return {"status": "partial", "steps": result.steps}
     tensors, meta = trainer.release()

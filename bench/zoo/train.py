@@ -2,6 +2,12 @@
 
 Every random draw is a function of (seed, step), so a run killed at any point and resumed from its
 last checkpoint continues exactly where an uninterrupted run would have been.
+
+Under ``accelerate launch`` with N processes (``bench.parallel``) each step's batch is the same
+global batch, drawn in full by every process from the same generators; process r computes the loss
+of its contiguous slice of rows, the gradients are summed over processes, and every process takes
+the same optimiser step. The training is the single-process one; only the order of the
+floating-point sums differs. The main process alone saves states and the released checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from bench.data.subset import Subset
 from bench.device import compute_device
 from bench.errors import BenchError
 from bench.imageio import to_tensor
+from bench.parallel import current_ranks
 from bench.paths import bench_home
 from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, prefixed, save_tensors, unprefixed
@@ -50,6 +57,7 @@ class Trainer:
         torch.manual_seed(int(self.cfg["seed"]))  # weight init only; all later draws are explicit
         self.vocab = build_vocab(data.captions) if card.conditioning == "caption" else None
         self.device = compute_device()
+        self.ranks = current_ranks()
         if (
             self.cfg.get("bf16")
             and self.device.type == "cuda"
@@ -92,6 +100,11 @@ class Trainer:
             order = np.resize(order, self.batch)
         return order[pos * self.batch : (pos + 1) * self.batch]
 
+    def _rows(self, n: int) -> slice:
+        """This process's contiguous slice of a global batch of ``n`` rows (all of them alone)."""
+        bounds = np.linspace(0, n, self.ranks.world + 1).round().astype(int)
+        return slice(int(bounds[self.ranks.rank]), int(bounds[self.ranks.rank + 1]))
+
     def train_step(self) -> float:
         g = torch.Generator().manual_seed(int(self.cfg["seed"]) * 7_919 + self.step)
         idx = self._indices(self.step)
@@ -108,20 +121,28 @@ class Trainer:
         warmup = int(self.cfg.get("warmup_steps", 0))
         for group in self.opt.param_groups:
             group["lr"] = float(self.cfg["lr"]) * min(1.0, (self.step + 1) / max(1, warmup))
+        rows = self._rows(len(idx))
         with torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16", False))
         ):
             if "text" in self.modules:
-                caps = [self.data.captions[i] for i in idx]
+                caps = [self.data.captions[i] for i in idx[rows]]
                 states, mask = self.modules["text"](caps)
                 pred = self.modules["unet"](
-                    x_t, t, encoder_hidden_states=states, encoder_attention_mask=mask.float()
+                    x_t[rows],
+                    t[rows],
+                    encoder_hidden_states=states,
+                    encoder_attention_mask=mask.float(),
                 ).sample
             else:
-                pred = self.modules["unet"](x_t, t).sample
-        loss = F.mse_loss(pred.float(), target)
+                pred = self.modules["unet"](x_t[rows], t[rows]).sample
+        if self.ranks.world == 1:
+            loss = F.mse_loss(pred.float(), target)
+        else:  # this slice's share of the global batch's mean; the shares sum to it
+            loss = F.mse_loss(pred.float(), target[rows], reduction="sum") / target.numel()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.ranks.all_sum([p.grad for p in self.params if p.grad is not None])
         torch.nn.utils.clip_grad_norm_(self.params, float(self.cfg.get("grad_clip", 1.0)))
         self.opt.step()
         decay = float(self.cfg["ema_decay"])
@@ -130,7 +151,9 @@ class Trainer:
                 for pe, p in zip(self.ema[k].parameters(), m.parameters()):
                     pe.lerp_(p, 1.0 - decay)
         self.step += 1
-        return float(loss.detach())
+        loss = loss.detach()
+        self.ranks.all_sum([loss])
+        return float(loss)
 
     # --- checkpoints -------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -223,7 +246,7 @@ def train(
         initial=trainer.step,
         desc=f"training {card.name}",
         unit="step",
-        disable=not progress,
+        disable=not progress or not trainer.ranks.is_main,
     )
     for m in trainer.modules.values():
         m.train()
@@ -234,7 +257,7 @@ def train(
         bar.update(1)
         if trainer.step % 50 == 0:
             bar.set_postfix(loss=f"{loss:.4f}")
-        if trainer.step % checkpoint_every == 0 or trainer.step == stop:
+        if trainer.ranks.is_main and (trainer.step % checkpoint_every == 0 or trainer.step == stop):
             trainer.save_state(path)
     bar.close()
     return trainer, TrainResult(trainer.step, trainer.step * trainer.batch, trainer.seconds, path)
