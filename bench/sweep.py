@@ -51,14 +51,28 @@ def sweep_values(
 
 
 def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
-    """One line of a sweep table: the value, UMS and AMS by band, the canaries' UMS, the record."""
+    """One line of a sweep table: the value, UMS and AMS by band, duplicated members reached,
+    SIDE's steering rate where measured, and the record."""
     m = rec["metrics"]
+    steering = rec.get("info", {}).get("steering_rate")
     return {
         "value": rec["params"][param],
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
-        **({"canaries_ums_high": rec["canaries"]["ums"]["high"]} if rec.get("canaries") else {}),
+        **_duplicates(rec.get("canaries")),
+        **({"steering": steering} if steering is not None else {}),
         "record": str(path),
+    }
+
+
+def _duplicates(canaries: dict[str, Any] | None) -> dict[str, Any]:
+    """Duplicated members found in the high band, and the lowest duplicate tier reached."""
+    if not canaries:
+        return {}
+    tiers = canaries["tiers"]
+    return {
+        "duplicated_high": sum(round(t["hit_rate"]["high"] * t["n"]) for t in tiers),
+        "lowest_tier": canaries["lowest_tier_reached"],
     }
 
 

@@ -341,3 +341,21 @@ def test_sweep_says_so_when_no_value_wins() -> None:
 
     assert selection_line([row(1), row(2)], "clique_k").startswith("No clique_k selected")
     assert selection_line([row(1)], "clique_k").startswith("Selected clique_k = 1")
+
+
+def test_a_sweep_on_a_duplicated_model_reports_its_tiers(
+    world: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.paths import bench_home
+    from bench.zoo.commands import train_card
+
+    train_card(model_card("tiny-24-canary"), None, progress=False)
+    sets = [
+        arg for k, v in FAST_SIDE.items() if k != "guidance_scale" for arg in ("--set", f"{k}={v}")
+    ]
+    args = ["sweep", "--attack", "side", "--scale", "24", "--model", "tiny-24-canary"]
+    assert main([*args, "--budget", "8", "--values", "0,1", *sets]) == 0
+    tables = list((bench_home() / "results" / "sweeps").glob("side-tiny-24-canary-*.md"))
+    assert len(tables) == 1
+    text = tables[0].read_text()
+    assert "duplicated_high" in text and "lowest_tier" in text and "steering" in text
