@@ -23,16 +23,23 @@ from bench.results import results_root
 
 SELECTION_RULE = (
     "the highest UMS in the strictest band; ties go to the next band, then to the smaller value "
-    "(or the value listed first)"
+    "(or the value listed first); λ = 0, which switches guidance off, is a reference row only"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-def select_value(rows: list[dict[str, Any]]) -> Any:
+# Values that switch an attack's mechanism off: shown in the table as the reference, never picked,
+# since a default that removes the mechanism would no longer be the attack (λ = 0 is unguided).
+REFERENCE_VALUES = {"guidance_scale": 0.0}
+
+
+def select_value(rows: list[dict[str, Any]], param: str | None = None) -> Any:
     """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE).
 
     Numbers tie to the smaller value; other values (a feature space) to the one listed first.
     """
+    reference = REFERENCE_VALUES.get(param or "")
+    rows = [r for r in rows if r["value"] != reference] or rows
     numeric = all(isinstance(r["value"], int | float) for r in rows)
     order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
     rank = {id(r): i for i, r in enumerate(order)}
@@ -111,7 +118,7 @@ def selection_line(rows: list[dict[str, Any]], param: str) -> str:
     scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
     if len(rows) > 1 and len(scores) == 1:
         return f"No {param} selected: every value scored the same UMS in every band."
-    return f"Selected {param} = {select_value(rows)} ({SELECTION_RULE})."
+    return f"Selected {param} = {select_value(rows, param)} ({SELECTION_RULE})."
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

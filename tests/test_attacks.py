@@ -301,6 +301,15 @@ def test_sweep_values_take_the_card_defaults_type(world: Path) -> None:
     ]
 
 
+def test_no_guidance_is_a_reference_row_never_the_pick() -> None:
+    def row(value: float, high: float, mid: float) -> dict[str, float]:
+        return {"value": value, "ums_high": high, "ums_mid": mid, "ums_low": 0.0}
+
+    rows = [row(0.0, 0.5, 0.5), row(10.0, 0.5, 0.1), row(20.0, 0.5, 0.2)]
+    assert select_value(rows, "guidance_scale") == 20.0
+    assert select_value(rows, "clf_steps") == 0.0  # only λ has a reference value
+
+
 def test_string_sweeps_tie_to_the_value_listed_first() -> None:
     def row(value: str) -> dict[str, object]:
         return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
