@@ -49,6 +49,8 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
 
     current = df[df["stale"] == ""]
     models = sorted(current["model"].unique(), key=lambda m: (scale_order(m.split("-")[1]), m))
+    attacks = sorted(current["attack"].unique())
+    palette = dict(zip(attacks, sns.color_palette(n_colors=len(attacks))))  # same colour per panel
     fig, axes = plt.subplots(
         2, len(models), figsize=(4 * len(models), 7), squeeze=False, sharey="col"
     )
@@ -61,6 +63,8 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
                 x=x,
                 y="distinct_high",
                 hue="attack",
+                hue_order=[a for a in attacks if a in set(part["attack"])],
+                palette=palette,
                 errorbar="sd",
                 marker="o",
                 ax=ax,
