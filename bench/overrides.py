@@ -7,7 +7,6 @@ reach an attack. Every value is checked here, before any work starts.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from bench import validate
@@ -16,33 +15,23 @@ from bench.errors import BenchError
 
 
 def typed_value(acard: AttackCard, profile: str, key: str, text: str) -> Any:
-    """``text`` as the type of the card's default for ``key``, within the parameter's bounds."""
-    return validate.attack_params(acard, profile, {key: _parsed(acard, profile, key, text)})[key]
+    """``text`` as the type of the card's default for ``key``, checked by the card's own rules
+    (``validate.attack_params``: known parameter, type, finite, within bounds)."""
+    default = acard.params(profile).get(key, "")
+    return validate.attack_params(acard, profile, {key: _scalar(default, key, text)})[key]
 
 
-def _parsed(acard: AttackCard, profile: str, key: str, text: str) -> Any:
-    params = acard.params(profile)
-    if key not in params:
-        raise BenchError(
-            f"attack {acard.name} has no parameter {key!r}; its parameters: {', '.join(params)}"
-        )
-    default = params[key]
+def _scalar(default: Any, key: str, text: str) -> Any:
+    """The command-line text as the kind of value the default is; the card's checks do the rest."""
     if isinstance(default, bool):
         if text.lower() not in ("true", "false"):
             raise BenchError(f"{key} takes true or false, got {text!r}")
         return text.lower() == "true"
     if isinstance(default, int | float):
         try:
-            number = float(text)
+            return float(text)
         except ValueError:
             raise BenchError(f"{key} takes a number, got {text!r}") from None
-        if not math.isfinite(number):
-            raise BenchError(f"{key} must be finite, got {text!r}")
-        if isinstance(default, int):
-            if number != int(number):
-                raise BenchError(f"{key} takes integers, got {text!r}")
-            return int(number)
-        return number
     return text
 
 

@@ -277,7 +277,7 @@ def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_value() -> 
     ("param", "values", "message"),
     [
         ("nonsense", ["1"], "has no parameter 'nonsense'"),
-        ("clf_steps", ["10.5"], "clf_steps takes integers"),
+        ("clf_steps", ["10.5"], "clf_steps must be an integer"),
         ("guidance_scale", ["nan"], "guidance_scale must be finite"),
         ("guidance_scale", ["two"], "guidance_scale takes a number"),
         ("clf_steps", None, "give at least one value of clf_steps"),
@@ -323,7 +323,7 @@ def test_string_sweeps_tie_to_the_value_listed_first() -> None:
         ("clf_steps", "--set takes key=value"),
         ("nonsense=1", "has no parameter 'nonsense'"),
         ("guidance_scale=inf", "must be finite"),
-        ("clf_steps=3.5", "takes integers"),
+        ("clf_steps=3.5", "must be an integer"),
     ],
 )
 def test_set_refuses_what_the_card_cannot_take(
