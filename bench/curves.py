@@ -144,9 +144,7 @@ def run_curve(
                     "metrics": score(part, member_set.images, nonmember_set.images, bands, deltas),
                     # The clique filter ranks the whole output set; curves score outputs only.
                     "candidates": None,
-                    "canaries": canary_metrics(
-                        part, member_set, nonmember_set.images, bands, deltas
-                    ),
+                    "canaries": canary_metrics(part, member_set, bands, deltas),
                 }
                 path = curve_path(record, results)
                 write_record(path, record)

@@ -181,7 +181,7 @@ def run_cell(
             if result.filtering
             else None
         ),
-        "canaries": canary_metrics(outputs, member_set, nonmember_set.images, bands, deltas),
+        "canaries": canary_metrics(outputs, member_set, bands, deltas),
         "info": result.info,
         "checkpoint_sha256": digest,
         "external": target.external,

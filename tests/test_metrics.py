@@ -462,12 +462,11 @@ def test_canary_metrics_score_the_repeated_members_alone() -> None:
     images = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
     counts = np.array([4, 4, 1, 1, 1, 1, 1, 1, 1, 1])
     plain = Subset([f"{i}.jpg" for i in range(10)], images, np.ones(10, dtype=np.int64), [""] * 10)
-    assert canary_metrics(images, plain, images, BANDS, [0.05]) is None
+    assert canary_metrics(images, plain, BANDS, [0.05]) is None
     duplicated = Subset(plain.files, images, counts, plain.captions)
     # Outputs copy one canary and three singletons: only the canary counts here.
     outputs = images[[0, 0, 2, 3, 4]]
-    nonmembers = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
-    k = canary_metrics(outputs, duplicated, nonmembers, BANDS, [0.05])
+    k = canary_metrics(outputs, duplicated, BANDS, [0.05])
     assert k is not None and len(k["tiers"]) == 1
     tier = k["tiers"][0]
     assert (tier["n"], tier["times"]) == (2, 4)
@@ -485,9 +484,8 @@ def test_ladder_metrics_read_the_lowest_tier_reached() -> None:
     images = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
     counts = np.array([64, 64, 16, 16, 4, 4, 1, 1, 1, 1, 1, 1])
     ladder = Subset([f"{i}.jpg" for i in range(12)], images, counts, [""] * 12)
-    nonmembers = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
     # Copies of both ×64 members and one ×16 member; nothing of the ×4 tier.
-    k = canary_metrics(images[[0, 1, 2, 6]], ladder, nonmembers, BANDS, [0.05])
+    k = canary_metrics(images[[0, 1, 2, 6]], ladder, BANDS, [0.05])
     assert [t["times"] for t in k["tiers"]] == [64, 16, 4]
     assert [t["extracted"]["0.05"] for t in k["tiers"]] == [2, 1, 0]
     assert k["lowest_tier_reached"] == 16

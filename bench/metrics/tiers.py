@@ -11,34 +11,42 @@ from typing import Any
 import numpy as np
 
 from bench.data.subset import Subset
-from bench.metrics.scores import score
+from bench.imageio import to_unit
+from bench.metrics.bands import band_edges
+from bench.metrics.tally import BandTally
+from bench.metrics.vectors import unit_chunks
 
 
 def canary_metrics(
     outputs: np.ndarray,
     member_set: Subset,
-    nonmember_images: np.ndarray,
     bands: dict[str, Any],
     deltas: list[float],
 ) -> dict[str, Any] | None:
     """AMS/UMS, hit rates and extraction against each tier of duplicated members (None without
-    any), and the lowest tier reached in the high band."""
+    any), and the lowest tier reached in the high band.
+
+    Only the member side is tallied: the chance level of every tier is the non-member score the
+    record already holds. The outputs are turned into vectors once for all tiers.
+    """
     tiers = sorted({int(c) for c in member_set.counts if c > 1}, reverse=True)
     if not tiers:
         return None
+    edges, chunks = band_edges(bands), [v for _, v in unit_chunks(outputs)]
     scored = []
     for times in tiers:
-        m = score(
-            outputs, member_set.images[member_set.counts == times], nonmember_images, bands, deltas
+        tally = BandTally(
+            to_unit(member_set.images[member_set.counts == times]),
+            edges,
+            tuple(float(d) for d in deltas),
         )
+        for vectors in chunks:
+            tally.add(vectors)
         scored.append(
             {
                 "times": times,
                 "n": int((member_set.counts == times).sum()),
-                "ums": m["ums"],
-                "ams": m["ams"],
-                "hit_rate": m["hit_rate"],
-                "extracted": m["extracted"],
+                **tally.result(len(outputs)),
             }
         )
     return {"tiers": scored, "lowest_tier_reached": _lowest_tier(scored)}
