@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bench import validate
 from bench.attacks.base import load_attack
 from bench.cards import attack_card, dataset_card, model_card
 from bench.cliargs import budget_list, seed_list
@@ -86,8 +87,9 @@ def run_curve(
     ``results`` (the user's results folder unless given; reports/ to publish).
     """
     results = results or user_results()
-    if not budgets or min(budgets) < 1:
-        raise BenchError(f"budgets must be positive integers, got {budgets}")
+    if not budgets:
+        raise BenchError("give at least one budget")
+    budgets = [validate.budget(b) for b in budgets]
     acard = attack_card(attack)
     folder: dict[str, Any] = {}
     listed = None
@@ -108,7 +110,7 @@ def run_curve(
         raise BenchError("give --model (a zoo card) or --model-path (a diffusers folder)")
     else:
         mcard = model_card(model)
-    params = {**acard.params(mcard.profile), **(overrides or {})}
+    params = validate.attack_params(acard, mcard.profile, overrides)
     prefix_valid = load_attack(acard, params).prefix_valid
     data = data_root(root)
     member_set, nonmember_set = members(mcard, data, listed), nonmembers(mcard, data)

@@ -71,5 +71,5 @@ def test_side_curve_charges_preparation_at_every_budget(trained: Path) -> None:
 def test_curve_refuses_non_positive_budgets(trained: Path) -> None:
     from bench.errors import BenchError
 
-    with pytest.raises(BenchError, match="budgets must be positive"):
+    with pytest.raises(BenchError, match="output budget N_G must be ≥ 1"):
         run_curve("carlini", "tiny-8", [0, 8], [0], progress=False)
