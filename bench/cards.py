@@ -84,11 +84,18 @@ class AttackCard:
     sources: dict[str, str]
     # Models a default was tuned on: their leaderboard rows are not independent of the choice.
     tuned_on: tuple[str, ...] = ()
+    # Named parameter overrides that switch the attack's mechanism off (SIDE's λ = 0). Declared by
+    # the card, so a user's attack gets its reference rows and floor mutations without Python.
+    mechanism_off: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def params(self, profile: str) -> dict[str, Any]:
         if profile not in self.defaults:
             raise BenchError(f"attack {self.name} has no defaults for profile {profile!r}")
         return dict(self.defaults[profile])
+
+    def reference_values(self, param: str) -> list[Any]:
+        """Values of ``param`` that on their own switch the mechanism off: a sweep's reference."""
+        return [o[param] for o in self.mechanism_off.values() if set(o) == {param}]
 
 
 def _require(raw: dict[str, Any], path: Path, *keys: str) -> None:
@@ -200,6 +207,8 @@ def scale_order(scale: str) -> int:
 def attack_card(name: str) -> AttackCard:
     path, raw = lookup("attacks", name, "attack")
     _require(raw, path, "implementation", "paper", "threat_model", "defaults")
+    mechanism_off = raw.get("mechanism_off", {})
+    _check_mechanism_off(path, mechanism_off, raw["defaults"])
     return AttackCard(
         name=raw["name"],
         version=raw["version"],
@@ -211,7 +220,22 @@ def attack_card(name: str) -> AttackCard:
         defaults=raw["defaults"],
         sources=raw.get("sources", {}),
         tuned_on=tuple(raw.get("tuned_on", ())),
+        mechanism_off=mechanism_off,
     )
+
+
+def _check_mechanism_off(path: Path, tables: Any, defaults: dict[str, dict[str, Any]]) -> None:
+    """Each entry must name parameters every profile has, or its mutation would fail mid-run."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) and t for t in tables.values()):
+        raise BenchError(f"card {path}: [mechanism_off] maps names to tables of parameters")
+    known = set.intersection(*(set(d) for d in defaults.values())) if defaults else set()
+    for name, overrides in tables.items():
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise BenchError(
+                f"card {path}: mechanism_off {name!r} sets {', '.join(unknown)}, "
+                "which the card's defaults do not have"
+            )
 
 
 def attack_names() -> list[str]:

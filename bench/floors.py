@@ -69,17 +69,26 @@ def weaker(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[floa
 
 
 def floor_cell(spec: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Re-run a floor file's CI cell from scratch (earlier outputs discarded, preparation kept)."""
+    """Re-run a floor file's CI cell from scratch (earlier outputs discarded, preparation kept):
+    a mutated run must never resume from the real run's shards."""
+    chosen = spec["overrides"] if overrides is None else overrides
+    return _unwritten_cell(spec["attack"], spec["model"], spec["ci_seed"], spec["budget"], chosen)
+
+
+def _unwritten_cell(
+    attack: str, model: str, seed: int, budget: int, overrides: dict[str, Any], fresh: bool = True
+) -> dict[str, Any]:
+    """One cell whose record is measured, not published: floors are derived from it."""
     return run_cell(
-        spec["attack"],
-        model_card(spec["model"]).scale,
-        seed=spec["ci_seed"],
-        budget=spec["budget"],
-        overrides=spec["overrides"] if overrides is None else overrides,
-        model=spec["model"],
+        attack,
+        model_card(model).scale,
+        seed=seed,
+        budget=budget,
+        overrides=overrides,
+        model=model,
         progress=False,
         write=False,
-        fresh=True,  # a mutated run must never resume from the real run's shards
+        fresh=fresh,
     )
 
 
@@ -89,7 +98,7 @@ def check_mutations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     profile = model_card(spec["model"]).profile
     attack = load_attack(acard, {**acard.params(profile), **spec["overrides"]})
     out = {}
-    for name, mutate in mutations_for(attack).items():
+    for name, mutate in mutations_for(attack, acard).items():
         with mutate(dict(spec["overrides"])) as overrides:
             below = weaker(spec, floor_cell(spec, overrides))
         out[name] = {"caught": bool(below), "below_floor": {k: list(v) for k, v in below.items()}}
@@ -122,19 +131,7 @@ def measure_floors(
     attack: str, model: str, seeds: list[int], budget: int, overrides: dict[str, Any], ci_seed: int
 ) -> dict[str, Any]:
     scale = model_card(model).scale
-    records = [
-        run_cell(
-            attack,
-            scale,
-            seed=s,
-            budget=budget,
-            overrides=overrides,
-            model=model,
-            progress=False,
-            write=False,
-        )
-        for s in seeds
-    ]
+    records = [_unwritten_cell(attack, model, s, budget, overrides, fresh=False) for s in seeds]
     per_metric = {
         name: summarise([metric(r, name) for r in records], name, budget)
         for name in floored_metrics(records[0])

@@ -4,6 +4,9 @@ A floor that an attack with its mechanism removed still clears measures nothing 
 mechanism. Each mutation here is a context manager that breaks one thing the attack's paper relies
 on; `bench floors` records which of them its floors catch, and the test suite fails unless they
 are caught. Defined once, so the documented result and the enforced one cannot drift apart.
+
+Mutations that only change parameters (SIDE's λ = 0) are declared by the attack card under
+``[mechanism_off]``; those that break code (a flipped gradient, a disabled filter) live here.
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ from bench.attacks.carlini import Carlini
 from bench.attacks.classifier import ClassifierGuidance
 from bench.attacks.cliques import Clique
 from bench.attacks.side import Side
+from bench.cards import AttackCard
 
 
-@contextmanager
-def _no_guidance(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield {**overrides, "guidance_scale": 0.0}
+def _overriding(values: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """A card's ``[mechanism_off]`` entry as a mutation: the run's parameters with ``values``."""
+
+    @contextmanager
+    def mutate(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield {**overrides, **values}
+
+    return mutate
 
 
 @contextmanager
@@ -56,10 +65,9 @@ def _no_clique_filter(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 Mutation = Callable[[dict[str, Any]], Any]
 
-# Which mutations apply to which attack implementation.
+# Which code mutations apply to which attack implementation.
 MUTATIONS: dict[type, dict[str, Mutation]] = {
     Side: {
-        "guidance off (λ = 0)": _no_guidance,
         "gradient sign flipped": _flipped_gradient,
         "time-independent classifier": _time_independent,
     },
@@ -67,11 +75,13 @@ MUTATIONS: dict[type, dict[str, Mutation]] = {
 }
 
 
-def mutations_for(attack: object) -> dict[str, Mutation]:
-    """The mutations of ``attack``'s implementation (side-ti is a Side without time)."""
-    for cls, found in MUTATIONS.items():
+def mutations_for(attack: object, acard: AttackCard) -> dict[str, Mutation]:
+    """The card's parameter mutations, then those of ``attack``'s implementation (side-ti is a
+    Side without time, so it has no time-independent mutation)."""
+    found = {name: _overriding(values) for name, values in acard.mechanism_off.items()}
+    for cls, code in MUTATIONS.items():
         if isinstance(attack, cls):
-            if not getattr(attack, "time_dependent", True):
-                return {k: v for k, v in found.items() if k != "time-independent classifier"}
-            return found
-    return {}
+            found.update(code)
+    if not getattr(attack, "time_dependent", True):
+        found.pop("time-independent classifier", None)
+    return found

@@ -23,23 +23,20 @@ from bench.results import results_root
 
 SELECTION_RULE = (
     "the highest UMS in the strictest band; ties go to the next band, then to the smaller value "
-    "(or the value listed first); λ = 0, which switches guidance off, is a reference row only"
+    "(or the value listed first); a value that switches the mechanism off (the card's "
+    "[mechanism_off], e.g. λ = 0) is a reference row only"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-# Values that switch an attack's mechanism off: shown in the table as the reference, never picked,
-# since a default that removes the mechanism would no longer be the attack (λ = 0 is unguided).
-REFERENCE_VALUES = {"guidance_scale": 0.0}
-
-
-def select_value(rows: list[dict[str, Any]], param: str | None = None) -> Any:
+def select_value(rows: list[dict[str, Any]], reference: list[Any] | None = None) -> Any:
     """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE).
 
     Numbers tie to the smaller value; other values (a feature space) to the one listed first.
+    ``reference`` values switch the mechanism off: a default that removes the mechanism would no
+    longer be the attack, so they are shown but never picked.
     """
-    reference = REFERENCE_VALUES.get(param or "")
-    rows = [r for r in rows if r["value"] != reference] or rows
+    rows = [r for r in rows if r["value"] not in (reference or [])] or rows
     numeric = all(isinstance(r["value"], int | float) for r in rows)
     order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
     rank = {id(r): i for i, r in enumerate(order)}
@@ -97,6 +94,7 @@ def write_sweep_table(
     param: str,
     rows: list[dict[str, Any]],
     root: Path,
+    reference: list[Any],
     base: dict[str, Any] | None = None,
 ) -> Path:
     """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
@@ -107,18 +105,18 @@ def write_sweep_table(
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, seed {rec['seed']}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\n{selection_line(rows, param)}\n",
+        + f"\n\n{selection_line(rows, param, reference)}\n",
     )
     return out
 
 
-def selection_line(rows: list[dict[str, Any]], param: str) -> str:
+def selection_line(rows: list[dict[str, Any]], param: str, reference: list[Any]) -> str:
     """The pick, or a plain statement that UMS did not tell the values apart (e.g. a parameter
     that only changes a filter's candidates, which UMS over all N_G outputs does not see)."""
     scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
     if len(rows) > 1 and len(scores) == 1:
         return f"No {param} selected: every value scored the same UMS in every band."
-    return f"Selected {param} = {select_value(rows, param)} ({SELECTION_RULE})."
+    return f"Selected {param} = {select_value(rows, reference)} ({SELECTION_RULE})."
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -141,8 +139,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
             flush=True,
         )
-    out = write_sweep_table(rec, args.param, rows, root, base)
-    print(f"{selection_line(rows, args.param)} Wrote {out}")
+    reference = acard.reference_values(args.param)
+    out = write_sweep_table(rec, args.param, rows, root, reference, base)
+    print(f"{selection_line(rows, args.param, reference)} Wrote {out}")
     return 0
 
 

@@ -305,9 +305,37 @@ def test_no_guidance_is_a_reference_row_never_the_pick() -> None:
     def row(value: float, high: float, mid: float) -> dict[str, float]:
         return {"value": value, "ums_high": high, "ums_mid": mid, "ums_low": 0.0}
 
+    side = attack_card("side")
+    assert side.reference_values("guidance_scale") == [0.0]
+    assert side.reference_values("clf_steps") == []  # only λ switches SIDE's mechanism off
     rows = [row(0.0, 0.5, 0.5), row(10.0, 0.5, 0.1), row(20.0, 0.5, 0.2)]
-    assert select_value(rows, "guidance_scale") == 20.0
-    assert select_value(rows, "clf_steps") == 0.0  # only λ has a reference value
+    assert select_value(rows, side.reference_values("guidance_scale")) == 20.0
+    assert select_value(rows, side.reference_values("clf_steps")) == 0.0
+
+
+def test_a_user_card_declares_its_own_mechanism_switch(world: Path) -> None:
+    """A user's attack card names the values that switch its mechanism off; no Python needed."""
+    from bench.attacks.carlini import Carlini
+    from bench.mutations import mutations_for
+
+    path = world / "attacks" / "carlini.toml"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "\n[defaults", '\n[mechanism_off]\n"no filter" = { clique_k = 1 }\n\n[defaults', 1
+        )
+    )
+    card = attack_card("carlini")
+    assert card.reference_values("clique_k") == [1]
+    with mutations_for(Carlini(edge_threshold=0.1), card)["no filter"](
+        {"clique_k": 10}
+    ) as overrides:
+        assert overrides == {"clique_k": 1}
+    path.write_text(
+        text.replace("\n[defaults", '\n[mechanism_off]\n"x" = { nonsense = 1 }\n\n[defaults', 1)
+    )
+    with pytest.raises(BenchError, match="sets nonsense, which the card's defaults do not have"):
+        attack_card("carlini")
 
 
 def test_string_sweeps_tie_to_the_value_listed_first() -> None:
@@ -348,8 +376,8 @@ def test_sweep_says_so_when_no_value_wins() -> None:
     def row(value: float) -> dict[str, float]:
         return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
 
-    assert selection_line([row(1), row(2)], "clique_k").startswith("No clique_k selected")
-    assert selection_line([row(1)], "clique_k").startswith("Selected clique_k = 1")
+    assert selection_line([row(1), row(2)], "clique_k", []).startswith("No clique_k selected")
+    assert selection_line([row(1)], "clique_k", []).startswith("Selected clique_k = 1")
 
 
 def test_a_sweep_on_a_duplicated_model_reports_its_tiers(

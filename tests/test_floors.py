@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.cards import attack_card
 from bench.floors import summarise
 
 
@@ -57,13 +58,14 @@ def test_mutations_switch_their_mechanism_off(trained) -> None:
     from bench.harness import run_cell
     from bench.mutations import mutations_for
 
-    side = mutations_for(Side(guidance_scale=1.0, n_syn=4))
+    side = mutations_for(Side(guidance_scale=1.0, n_syn=4), attack_card("side"))
     assert set(side) == {
         "guidance off (λ = 0)",
         "gradient sign flipped",
         "time-independent classifier",
     }
-    assert "time-independent classifier" not in mutations_for(SideTI(guidance_scale=1.0, n_syn=4))
+    side_ti = mutations_for(SideTI(guidance_scale=1.0, n_syn=4), attack_card("side-ti"))
+    assert set(side_ti) == {"guidance off (λ = 0)", "gradient sign flipped"}
     with side["guidance off (λ = 0)"]({"guidance_scale": 3.0}) as overrides:
         assert overrides["guidance_scale"] == 0.0
     guide = ClassifierGuidance(NoisyClassifier(3, 8), 1.0)
@@ -74,7 +76,7 @@ def test_mutations_switch_their_mechanism_off(trained) -> None:
     with side["time-independent classifier"]({}):
         assert Side.time_dependent is False
     assert Side.time_dependent is True
-    mutate = mutations_for(Carlini(edge_threshold=0.1))["clique filter off"]
+    mutate = mutations_for(Carlini(edge_threshold=0.1), attack_card("carlini"))["clique filter off"]
     with mutate({"clique_k": 2}) as overrides:
         rec = run_cell("carlini", "8", seed=0, overrides=overrides, progress=False, write=False)
     assert rec["candidates"]["n"] == rec["budget"]
@@ -94,7 +96,9 @@ def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None
         return RunStore(bench_home() / rec["outputs"]).images()
 
     real = outputs()
-    flip = mutations_for(Side(guidance_scale=1.0, n_syn=4))["gradient sign flipped"]
+    flip = mutations_for(Side(guidance_scale=1.0, n_syn=4), attack_card("side"))[
+        "gradient sign flipped"
+    ]
     with flip(FAST_SIDE):
         assert np.array_equal(outputs(), real)  # resumed: the mutation never ran
         assert not np.array_equal(outputs(fresh=True), real)

@@ -58,7 +58,7 @@ def test_floor_files_exist_and_name_their_mutations() -> None:
         attack = load_attack(
             acard, {**acard.params(model_card(spec["model"]).profile), **spec["overrides"]}
         )
-        assert set(spec.get("mutations", {})) == set(mutations_for(attack)), path.name
+        assert set(spec.get("mutations", {})) == set(mutations_for(attack, acard)), path.name
 
 
 @needs_data
@@ -82,6 +82,6 @@ def test_a_mutated_attack_falls_below_its_floor(path: Path, name: str, committed
     attack = load_attack(
         acard, {**acard.params(model_card(spec["model"]).profile), **spec["overrides"]}
     )
-    with mutations_for(attack)[name](dict(spec["overrides"])) as overrides:
+    with mutations_for(attack, acard)[name](dict(spec["overrides"])) as overrides:
         rec = floor_cell(spec, overrides)
     assert weaker(spec, rec), f"'{name}' cleared every floor of {path.name}"
