@@ -1,6 +1,7 @@
 """`bench grid`: every applicable attack × trained zoo model × seed, into the leaderboard's records.
 
-Cells that already have a record are skipped, so an interrupted grid resumes where it stopped.
+Cells that already have a current record are skipped, so an interrupted grid resumes where it
+stopped; a record made by an older attack card or checkpoint is re-run and replaced.
 The remaining cells run in this process (``--executor serial``, the default) or as jobs on
 submitit's local or Slurm executor (``bench.executors``); a cell writes the same record wherever
 it runs.
@@ -16,6 +17,7 @@ from bench.cliargs import positive_int, seed_list
 from bench.errors import BenchError
 from bench.executors import EXECUTORS, Cell, run_cells
 from bench.harness import default_budget, record_path
+from bench.records import read_record, staleness
 from bench.summary import summary
 
 
@@ -46,9 +48,13 @@ def grid_cells(args: argparse.Namespace) -> list[Cell]:
                     "budget": budget,
                     "params": params,
                 }
-                if record_path(probe).is_file():
+                path = record_path(probe)
+                stale = staleness(read_record(path)) if path.is_file() else "no record"
+                if not stale:
                     print(f"skip {name} {mcard.name} seed {seed}: record exists", flush=True)
                     continue
+                if path.is_file():
+                    print(f"re-run {name} {mcard.name} seed {seed}: record is {stale}", flush=True)
                 cells.append(
                     Cell(name, mcard.name, mcard.scale, seed, budget, args.profile, args.data_root)
                 )

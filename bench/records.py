@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import write_json_atomic
+from bench.cards import attack_card, model_card
 from bench.errors import BenchError
 from bench.validate import non_finite_path
 
@@ -60,3 +61,22 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
     if bad:
         raise BenchError(f"the record for {path} holds a non-finite {bad}; it was not written")
     write_json_atomic(path, record)
+
+
+def staleness(rec: dict[str, Any]) -> str:
+    """Why a record no longer describes the current cards ('' when it does)."""
+    try:
+        acard = attack_card(rec["attack"])
+    except BenchError:
+        return "attack card removed"
+    if rec.get("attack_version") != acard.version:
+        return f"attack card v{rec.get('attack_version')} (now v{acard.version})"
+    if rec.get("external"):  # a user's folder: its weights are named by digest, not by a card
+        return ""
+    try:
+        mcard = model_card(rec["model"])
+    except BenchError:
+        return "model card removed"
+    if mcard.trained.get("checkpoint_sha256") not in (None, rec.get("checkpoint_sha256")):
+        return "checkpoint retrained since"
+    return ""

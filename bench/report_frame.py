@@ -16,36 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cards import attack_card, dataset_card, model_card
+from bench.cards import attack_card, dataset_card
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.records import read_record
+from bench.records import read_record, staleness
 
 BANDS = BAND_NAMES
 
 
 def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [(path, read_record(path)) for path in sorted(folder.rglob("*.json"))]
-
-
-def staleness(rec: dict[str, Any]) -> str:
-    """Why a record no longer describes the current cards ('' when it does)."""
-    try:
-        acard = attack_card(rec["attack"])
-    except BenchError:
-        return "attack card removed"
-    if rec.get("attack_version") != acard.version:
-        return f"attack card v{rec.get('attack_version')} (now v{acard.version})"
-    if rec.get("external"):  # a user's folder: its weights are named by digest, not by a card
-        return ""
-    try:
-        mcard = model_card(rec["model"])
-    except BenchError:
-        return "model card removed"
-    if mcard.trained.get("checkpoint_sha256") not in (None, rec.get("checkpoint_sha256")):
-        return "checkpoint retrained since"
-    return ""
 
 
 def _shipped(rec: dict[str, Any]) -> bool:

@@ -45,6 +45,26 @@ def test_grid_writes_the_leaderboard_records(trained: Path) -> None:
     assert not (bench_home() / "results").exists()
 
 
+def test_grid_reruns_a_record_of_an_older_attack_card(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A card version bump keeps the parameters, hence the record's path: the grid must not take
+    the old record for the new cell."""
+    grid = ["grid", "--seeds", "0", "--budget", "8", "--attacks", "carlini", "--models", "tiny-8"]
+    assert main(grid) == 0
+    path = _only_record(reports_dir())
+    old = json.loads(path.read_text())
+    path.write_text(json.dumps({**old, "attack_version": old["attack_version"] - 1}))
+    capsys.readouterr()
+    assert main(grid) == 0
+    assert (
+        "re-run carlini tiny-8 seed 0: record is attack card v0 (now v1)" in capsys.readouterr().out
+    )
+    assert json.loads(path.read_text())["attack_version"] == old["attack_version"]
+    assert main(grid) == 0
+    assert "skip carlini tiny-8 seed 0: record exists" in capsys.readouterr().out
+
+
 def test_publish_and_out_exclude_each_other(world: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([*RUN, "--publish", "--out", "x"]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
