@@ -125,7 +125,8 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
         "Against the SIDE paper's order",
         "SIDE reports side > side-ti > carlini on UMS in every band. Ranked by mean UMS per model "
         "and band (ties and reversals count as not holding); judged only where some attack hits "
-        "members more often than non-members.",
+        "members more often than non-members. A verdict marked 'within seed noise' rests on a "
+        "gap smaller than two standard errors over seeds: the seeds cannot tell it apart.",
         ordering_table(shipped),
     )
     parts += _section(

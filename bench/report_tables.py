@@ -141,24 +141,28 @@ def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
 
     The order is judged only where some attack beats chance: a band whose member hit rate is no
     higher than its non-member hit rate for every attack has nothing to extract, so ranking
-    attacks there would rank noise.
+    attacks there would rank noise. Each gap between neighbours in the paper's order is shown with
+    two standard errors over seeds, and a verdict that rests on a gap inside them says so.
     """
     rows = []
     for (scale, model, budget), g in df.groupby(["scale", "model", "budget"], sort=False):
         present = [a for a in PAPER_ORDER if a in set(g["attack"])]
         if len(present) < 2:
             continue
-        means = g.groupby("attack")[
+        by_attack = g.groupby("attack")[
             [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
-        ].mean()
+        ]
+        means, sds, counts = by_attack.mean(), by_attack.std(ddof=1), by_attack.count()
         for band in BANDS:
             col = means.loc[present, f"ums_{band}"] * 100
-            ranked = col.sort_values(ascending=False, kind="stable")
             signal = (
                 means.loc[present, f"hit_{band}"] > means.loc[present, f"nm_hit_{band}"]
             ).any()
-            strict = all(col.iloc[i] > col.iloc[i + 1] for i in range(len(col) - 1))
-            verdict = ("yes" if strict else "no") if signal else "no signal above chance"
+            gaps = [
+                _gap(col, sds[f"ums_{band}"] * 100, counts[f"ums_{band}"], a, b)
+                for a, b in zip(present, present[1:], strict=False)
+            ]
+            ranked = col.sort_values(ascending=False, kind="stable")
             rows.append(
                 {
                     "N_G": budget,
@@ -166,10 +170,32 @@ def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
                     "model": model,
                     "band": band,
                     "measured (mean UMS %)": " ≥ ".join(f"{a} {v:.2f}" for a, v in ranked.items()),
-                    "paper's order holds": verdict,
+                    "gaps in the paper's order (± 2 SE)": "; ".join(
+                        f"{a} − {b}: {d:+.2f} ± {2 * se:.2f}" for a, b, d, se in gaps
+                    ),
+                    "paper's order holds": _verdict(gaps) if signal else "no signal above chance",
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _gap(
+    means: pd.Series, sds: pd.Series, counts: pd.Series, a: str, b: str
+) -> tuple[str, str, float, float]:
+    """Mean UMS of ``a`` minus ``b`` and its standard error over seeds (0 where one seed ran)."""
+    var = sum(
+        (sds[x] ** 2 / counts[x]) if counts[x] > 1 and not np.isnan(sds[x]) else 0.0 for x in (a, b)
+    )
+    return a, b, float(means[a] - means[b]), float(np.sqrt(var))
+
+
+def _verdict(gaps: list[tuple[str, str, float, float]]) -> str:
+    """'yes' only for a strict order; a gap within two standard errors qualifies the verdict."""
+    clear = [se == 0 or abs(d) > 2 * se for _, _, d, se in gaps]
+    if all(d > 0 for _, _, d, _ in gaps):
+        return "yes" if all(clear) else "yes, within seed noise"
+    reversed_clearly = any(d <= 0 and c for (_, _, d, _), c in zip(gaps, clear, strict=True))
+    return "no" if reversed_clearly else "no, within seed noise"
 
 
 def conditional_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -83,6 +83,36 @@ def test_ordering_table_compares_with_the_paper_where_there_is_signal() -> None:
     assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
 
 
+def test_ordering_verdicts_say_when_seed_noise_decides_them() -> None:
+    def seeds(values: dict[str, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "scale": "64",
+                    "model": "m",
+                    "budget": 512,
+                    "attack": a,
+                    **{f"ums_{b}": v for b in BAND_NAMES},
+                    **{f"hit_{b}": 0.5 for b in BAND_NAMES},
+                    **{f"nm_hit_{b}": 0.1 for b in BAND_NAMES},
+                }
+                for a, vs in values.items()
+                for v in vs
+            ]
+        )
+
+    def verdict(values: dict[str, list[float]]) -> str:
+        return ordering_table(seeds(values))["paper's order holds"].iloc[0]
+
+    apart = {"side": [0.50, 0.51, 0.49], "side-ti": [0.30, 0.31, 0.29], "carlini": [0.1, 0.1, 0.1]}
+    assert verdict(apart) == "yes"
+    assert verdict({**apart, "side": [0.2, 0.5, 0.5]}) == "yes, within seed noise"
+    assert verdict({**apart, "side": [0.1, 0.0, 0.2]}) == "no"
+    assert verdict({**apart, "side": [0.1, 0.3, 0.4]}) == "no, within seed noise"
+    gaps = ordering_table(seeds(apart))["gaps in the paper's order (± 2 SE)"].iloc[0]
+    assert gaps.startswith("side − side-ti: +20.00 ± 1.63; side-ti − carlini: +20.00 ± 1.15")
+
+
 def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
     table = ordering_table(_ordering_rows({"side": 0.1, "side-ti": 0.1, "carlini": 0.05}, 0.1))
     assert set(table["paper's order holds"]) == {"no signal above chance"}
