@@ -22,6 +22,7 @@ from bench.attacks.carlini import Carlini
 from bench.attacks.classifier import ClassifierGuidance
 from bench.attacks.cliques import Clique
 from bench.attacks.side import Side
+from bench.attacks.text_conditional import TextConditional
 from bench.cards import AttackCard
 
 
@@ -59,7 +60,10 @@ def _no_clique_filter(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
     def every_output(images: Any, *_: Any) -> list[Clique]:
         return [Clique((i,), 0.0, i) for i in range(len(images))]
 
-    with mock.patch("bench.attacks.carlini.find_cliques", every_output):
+    with (
+        mock.patch("bench.attacks.carlini.find_cliques", every_output),
+        mock.patch("bench.attacks.text_conditional.find_cliques", every_output),
+    ):
         yield overrides
 
 
@@ -72,6 +76,7 @@ MUTATIONS: dict[type, dict[str, Mutation]] = {
         "time-independent classifier": _time_independent,
     },
     Carlini: {"clique filter off": _no_clique_filter},
+    TextConditional: {"clique filter off": _no_clique_filter},
 }
 
 

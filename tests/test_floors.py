@@ -82,6 +82,24 @@ def test_mutations_switch_their_mechanism_off(trained) -> None:
     assert rec["candidates"]["n"] == rec["budget"]
 
 
+def test_text_conditional_mutations_withdraw_captions_and_the_filter(trained) -> None:
+    from bench.attacks.text_conditional import TextConditional
+    from bench.harness import run_cell
+    from bench.mutations import mutations_for
+
+    found = mutations_for(TextConditional(0.1, per_caption=2), attack_card("text-conditional"))
+    assert set(found) == {"one caption for every output", "clique filter off"}
+    with found["one caption for every output"]({"per_caption": 2}) as overrides:
+        assert (
+            TextConditional(0.1, overrides["per_caption"]).prompts(("b", "a", "a"), 6) == ["a"] * 6
+        )
+    with found["clique filter off"]({"per_caption": 2, "clique_k": 2}) as overrides:
+        rec = run_cell(
+            "text-conditional", "8", seed=0, overrides=overrides, progress=False, write=False
+        )
+    assert rec["candidates"]["n"] == rec["budget"]
+
+
 def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None:
     """The sign flip keeps the parameters, hence the output folder: only ``fresh`` reruns it."""
     from bench.attacks.side import Side
