@@ -33,11 +33,17 @@ def _model_label(model: str, attack: str) -> str:
     return f"{model} {TUNED_MARK}" if tuned else model
 
 
-def _groups(df: pd.DataFrame):
-    ordered = df.assign(_s=df["scale"].map(scale_order)).sort_values(
-        ["budget", "_s", "model", "attack"], kind="stable"
+def _in_scale_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by N_G, then by subset size (64 before 1k, which text order would reverse)."""
+    return (
+        df.assign(_s=df["scale"].map(scale_order))
+        .sort_values(["budget", "_s", "model", "attack"], kind="stable")
+        .drop(columns="_s")
     )
-    return ordered.groupby(GROUP, sort=False)
+
+
+def _groups(df: pd.DataFrame):
+    return _in_scale_order(df).groupby(GROUP, sort=False)
 
 
 def _head(keys: tuple, g: pd.DataFrame) -> dict[str, object]:
@@ -145,7 +151,8 @@ def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
     two standard errors over seeds, and a verdict that rests on a gap inside them says so.
     """
     rows = []
-    for (scale, model, budget), g in df.groupby(["scale", "model", "budget"], sort=False):
+    groups = _in_scale_order(df).groupby(["scale", "model", "budget"], sort=False)
+    for (scale, model, budget), g in groups:
         present = [a for a in PAPER_ORDER if a in set(g["attack"])]
         if len(present) < 2:
             continue
@@ -203,7 +210,7 @@ def conditional_table(df: pd.DataFrame) -> pd.DataFrame:
     text = df[df["attack"] == "text-conditional"]
     uncond = df[(df["attack"] == "carlini") & ~df["model"].str.contains("canary|ladder")]
     rows = []
-    for scale in text["scale"].unique():
+    for scale in sorted(text["scale"].unique(), key=scale_order):
         t, u = text[text["scale"] == scale], uncond[uncond["scale"] == scale]
         if u.empty:
             continue
