@@ -8,6 +8,7 @@ import sys
 from bench.cliargs import OneLineParser
 from bench.errors import BenchError
 from bench.parallel import main_prints
+from bench.provenance import git_commit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        git_commit()  # the code this process runs, before HEAD can move
         with main_prints():
             return int(args.func(args) or 0)
     except BenchError as exc:

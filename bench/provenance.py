@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 
 from bench.paths import REPO_ROOT
 
 
+@functools.cache
 def git_commit() -> str:
-    """The commit of the source tree, with ``+dirty`` when it has uncommitted changes."""
+    """The commit of the code this process runs, taken once: the CLI asks at start-up, so a long
+    grid names the tree it started from even if HEAD moves while it runs. ``+dirty`` marks
+    uncommitted changes outside ``reports/``: records written meanwhile are results, not code."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,

@@ -73,3 +73,37 @@ def test_report_stops_at_a_bad_record_and_keeps_the_leaderboard(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: run record {bad} ")
     assert board.read_text() == "the committed leaderboard\n"
+
+
+def test_the_commit_ignores_records_and_is_taken_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records written during a grid must not mark its code dirty, and a HEAD that moves while
+    the grid runs must not rename the code the grid started with."""
+    import subprocess
+
+    from bench import provenance
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    for name in ("code.py", "reports/r.json"):
+        (tmp_path / name).write_text("1")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    provenance.git_commit.cache_clear()
+    (tmp_path / "reports" / "r.json").write_text("2")
+    first = provenance.git_commit()
+    assert len(first) == 40  # a rewritten record is not dirty code
+    (tmp_path / "code.py").write_text("2")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    assert provenance.git_commit() == first
+    provenance.git_commit.cache_clear()
+    assert provenance.git_commit() != first
+    (tmp_path / "code.py").write_text("3")
+    provenance.git_commit.cache_clear()
+    assert provenance.git_commit().endswith("+dirty")
+    provenance.git_commit.cache_clear()
