@@ -10,10 +10,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tabulate import tabulate
 
 from bench.atomic import write_text_atomic
 from bench.cards import AttackCard, attack_card
+from bench.cliargs import seed_list
 from bench.errors import BenchError
 from bench.harness import SWEEP_RECORDS, add_cell_arguments, cell_from_args, params_key, record_path
 from bench.metrics import BAND_NAMES
@@ -22,9 +24,9 @@ from bench.records import write_record
 from bench.results import results_root
 
 SELECTION_RULE = (
-    "the highest UMS in the strictest band; ties go to the next band, then to the smaller value "
-    "(or the value listed first); a value that switches the mechanism off (the card's "
-    "[mechanism_off], e.g. λ = 0) is a reference row only"
+    "the highest UMS (the mean over the tuning seeds) in the strictest band; ties go to the next "
+    "band, then to the smaller value (or the value listed first); a value that switches the "
+    "mechanism off (the card's [mechanism_off], e.g. λ = 0) is a reference row only"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
@@ -69,6 +71,26 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
     }
 
 
+def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One value's rows over the tuning seeds: numbers averaged, the lowest tier per seed listed.
+
+    One seed's margin of a member or two decided single-seed sweeps on a saturated tuning model;
+    the mean over seeds is what the rule compares.
+    """
+    if len(rows) == 1:
+        return rows[0]
+    out: dict[str, Any] = {"value": rows[0]["value"], "seeds": len(rows)}
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        if key == "value":
+            continue
+        if key in ("lowest_tier", "record"):
+            out[key] = ", ".join(str(v) for v in values)
+        else:
+            out[key] = float(np.mean(values))
+    return out
+
+
 def _duplicates(canaries: dict[str, Any] | None) -> dict[str, Any]:
     """Duplicated members found in the high band, and the lowest duplicate tier reached."""
     if not canaries:
@@ -81,11 +103,17 @@ def _duplicates(canaries: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def sweep_table_path(
-    rec: dict[str, Any], param: str, root: Path, base: dict[str, Any] | None = None
+    rec: dict[str, Any],
+    param: str,
+    root: Path,
+    base: dict[str, Any] | None = None,
+    seeds: list[int] | None = None,
 ) -> Path:
     """Named by what was swept; a sweep on top of ``--set`` overrides adds their hash."""
     tag = f"-set{params_key(base)}" if base else ""
-    name = f"{rec['attack']}-{rec['model']}-{param}{tag}-seed{rec['seed']}-n{rec['budget']}.md"
+    seeds = seeds or [rec["seed"]]
+    seed = f"seed{seeds[0]}" if len(seeds) == 1 else "seeds" + "-".join(map(str, seeds))
+    name = f"{rec['attack']}-{rec['model']}-{param}{tag}-{seed}-n{rec['budget']}.md"
     return root / "sweeps" / name
 
 
@@ -96,13 +124,18 @@ def write_sweep_table(
     root: Path,
     reference: list[Any],
     base: dict[str, Any] | None = None,
+    seeds: list[int] | None = None,
 ) -> Path:
     """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
-    out = sweep_table_path(rec, param, root, base)
+    out = sweep_table_path(rec, param, root, base, seeds)
+    seeds = seeds or [rec["seed"]]
+    which = (
+        f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over seeds {', '.join(map(str, seeds))}"
+    )
     fixed = f" with {', '.join(f'{k} = {v}' for k, v in base.items())}" if base else ""
     write_text_atomic(
         out,
-        f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, seed {rec['seed']}, "
+        f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, {which}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
         + f"\n\n{selection_line(rows, param, reference)}\n",
@@ -127,20 +160,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.param in base:
         raise BenchError(f"--set fixes {args.param}, the parameter being swept")
     values = sweep_values(acard, args.profile, args.param, args.values)
+    seeds = args.seeds or [args.seed]
     rows = []
     for value in values:
-        rec = cell_from_args(args, {**base, args.param: value}, write=False)
-        path = record_path(rec, SWEEP_RECORDS, root=root)
-        write_record(path, rec)
-        rows.append(sweep_row(rec, args.param, path.relative_to(root)))
-        m = rec["metrics"]
-        print(
-            f"{args.param}={value}: UMS "
-            + ", ".join(f"{b} {100 * v:.2f}%" for b, v in m["ums"].items()),
-            flush=True,
-        )
+        per_seed = []
+        for seed in seeds:
+            cell = argparse.Namespace(**{**vars(args), "seed": seed})
+            rec = cell_from_args(cell, {**base, args.param: value}, write=False)
+            path = record_path(rec, SWEEP_RECORDS, root=root)
+            write_record(path, rec)
+            per_seed.append(sweep_row(rec, args.param, path.relative_to(root)))
+            print(
+                f"{args.param}={value}, seed {seed}: UMS "
+                + ", ".join(f"{b} {100 * v:.2f}%" for b, v in rec["metrics"]["ums"].items()),
+                flush=True,
+            )
+        rows.append(mean_row(per_seed))
     reference = acard.reference_values(args.param)
-    out = write_sweep_table(rec, args.param, rows, root, reference, base)
+    out = write_sweep_table(rec, args.param, rows, root, reference, base, seeds)
     print(f"{selection_line(rows, args.param, reference)} Wrote {out}")
     return 0
 
@@ -151,6 +188,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_cell_arguments(p)
     p.add_argument("--param", default="guidance_scale", help="card parameter to sweep")
+    p.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=None,
+        help="tuning seeds (replace --seed): the rule compares each value's mean UMS over them",
+    )
     p.add_argument(
         "--values",
         type=lambda text: [v.strip() for v in text.split(",")],

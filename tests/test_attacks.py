@@ -257,7 +257,8 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--values", "0,1"]
     assert main([*args, "--publish"]) == 0
     out = capsys.readouterr().out
-    assert "guidance_scale=0.0: UMS high" in out and "guidance_scale=1.0: UMS high" in out
+    assert "guidance_scale=0.0, seed 0: UMS high" in out
+    assert "guidance_scale=1.0, seed 0: UMS high" in out
     table = (reports_dir() / "sweeps" / "side-tiny-8-guidance_scale-seed0-n8.md").read_text()
     assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
     # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
@@ -378,6 +379,32 @@ def test_sweep_says_so_when_no_value_wins() -> None:
 
     assert selection_line([row(1), row(2)], "clique_k", []).startswith("No clique_k selected")
     assert selection_line([row(1)], "clique_k", []).startswith("Selected clique_k = 1")
+
+
+def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
+    """One record per value and seed; the table's row is the mean, so one seed's margin of a
+    member cannot decide the pick alone."""
+    from bench.paths import bench_home
+    from bench.sweep import mean_row
+
+    args = ["sweep", "--attack", "carlini", "--scale", "8", "--budget", "8"]
+    assert main([*args, "--param", "clique_k", "--values", "2,3", "--seeds", "100,101"]) == 0
+    records = sorted((bench_home() / "results" / "sweeps" / "runs").rglob("*.json"))
+    assert [p.name.split("-")[0] for p in records].count("seed101") == 2 and len(records) == 4
+    table = bench_home() / "results" / "sweeps" / "carlini-tiny-8-clique_k-seeds100-101-n8.md"
+    assert "mean over seeds 100, 101" in table.read_text()
+
+    def row(seed_ums: float, tier: int) -> dict[str, object]:
+        return {"value": 5, "ums_high": seed_ums, "lowest_tier": tier, "record": f"r{tier}"}
+
+    mean = mean_row([row(0.1, 32), row(0.2, 16)])
+    assert mean == {
+        "value": 5,
+        "seeds": 2,
+        "ums_high": pytest.approx(0.15),
+        "lowest_tier": "32, 16",
+        "record": "r32, r16",
+    }
 
 
 def test_a_sweep_on_a_duplicated_model_reports_its_tiers(
