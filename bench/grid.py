@@ -22,7 +22,8 @@ from bench.summary import summary
 
 
 def grid_cells(args: argparse.Namespace) -> list[Cell]:
-    """The cells without a record, in attack, model, seed order; the others are reported skipped."""
+    """The cells without a current record, in attack, model, seed order; the others are reported
+    skipped, and a stale record (older attack card or checkpoint) is reported and re-run."""
     from bench.cards import attack_names, model_cards
     from bench.zoo.load import checkpoint_status
 
@@ -87,7 +88,7 @@ def _scalar(text: str) -> Any:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    """Every applicable attack × trained model × seed; cells with a record already are skipped."""
+    """Every applicable attack × trained model × seed; cells with a current record are skipped."""
     parameters = executor_parameters(args)
     failed = 0
     for outcome in run_cells(grid_cells(args), args.executor, parameters, args.array_parallelism):

@@ -103,15 +103,10 @@ def _duplicates(canaries: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def sweep_table_path(
-    rec: dict[str, Any],
-    param: str,
-    root: Path,
-    base: dict[str, Any] | None = None,
-    seeds: list[int] | None = None,
+    rec: dict[str, Any], param: str, root: Path, seeds: list[int], base: dict[str, Any] | None
 ) -> Path:
     """Named by what was swept; a sweep on top of ``--set`` overrides adds their hash."""
     tag = f"-set{params_key(base)}" if base else ""
-    seeds = seeds or [rec["seed"]]
     seed = f"seed{seeds[0]}" if len(seeds) == 1 else "seeds" + "-".join(map(str, seeds))
     name = f"{rec['attack']}-{rec['model']}-{param}{tag}-{seed}-n{rec['budget']}.md"
     return root / "sweeps" / name
@@ -123,12 +118,11 @@ def write_sweep_table(
     rows: list[dict[str, Any]],
     root: Path,
     reference: list[Any],
-    base: dict[str, Any] | None = None,
-    seeds: list[int] | None = None,
+    seeds: list[int],
+    base: dict[str, Any] | None,
 ) -> Path:
     """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
-    out = sweep_table_path(rec, param, root, base, seeds)
-    seeds = seeds or [rec["seed"]]
+    out = sweep_table_path(rec, param, root, seeds, base)
     which = (
         f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over seeds {', '.join(map(str, seeds))}"
     )
@@ -177,7 +171,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
         rows.append(mean_row(per_seed))
     reference = acard.reference_values(args.param)
-    out = write_sweep_table(rec, args.param, rows, root, reference, base, seeds)
+    out = write_sweep_table(rec, args.param, rows, root, reference, seeds, base)
     print(f"{selection_line(rows, args.param, reference)} Wrote {out}")
     return 0
 
