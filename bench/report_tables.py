@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench.cards import attack_card, attack_names, scale_order
 from bench.report_frame import BANDS
+from bench.seednoise import NOISE_SE, beyond_noise, gap_se
 
 TUNED_MARK = "†"
 GROUP = ["scale", "model", "attack", "budget", "params"]
@@ -178,7 +179,7 @@ def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
                     "band": band,
                     "measured (mean UMS %)": " ≥ ".join(f"{a} {v:.2f}" for a, v in ranked.items()),
                     "gaps in the paper's order (± 2 SE)": "; ".join(
-                        f"{a} − {b}: {d:+.2f} ± {2 * se:.2f}" for a, b, d, se in gaps
+                        f"{a} − {b}: {d:+.2f} ± {NOISE_SE * se:.2f}" for a, b, d, se in gaps
                     ),
                     "paper's order holds": _verdict(gaps) if signal else "no signal above chance",
                 }
@@ -190,15 +191,16 @@ def _gap(
     means: pd.Series, sds: pd.Series, counts: pd.Series, a: str, b: str
 ) -> tuple[str, str, float, float]:
     """Mean UMS of ``a`` minus ``b`` and its standard error over seeds (0 where one seed ran)."""
-    var = sum(
-        (sds[x] ** 2 / counts[x]) if counts[x] > 1 and not np.isnan(sds[x]) else 0.0 for x in (a, b)
-    )
-    return a, b, float(means[a] - means[b]), float(np.sqrt(var))
+    ses = [
+        sds[x] / np.sqrt(counts[x]) if counts[x] > 1 and not np.isnan(sds[x]) else 0.0
+        for x in (a, b)
+    ]
+    return a, b, float(means[a] - means[b]), gap_se(*ses)
 
 
 def _verdict(gaps: list[tuple[str, str, float, float]]) -> str:
     """'yes' only for a strict order; a gap within two standard errors qualifies the verdict."""
-    clear = [se == 0 or abs(d) > 2 * se for _, _, d, se in gaps]
+    clear = [beyond_noise(d, se) for _, _, d, se in gaps]
     if all(d > 0 for _, _, d, _ in gaps):
         return "yes" if all(clear) else "yes, within seed noise"
     reversed_clearly = any(d <= 0 and c for (_, _, d, _), c in zip(gaps, clear, strict=True))

@@ -1,7 +1,8 @@
 """`bench sweep`: one attack parameter over several values on one model, and a fixed-rule pick.
 
 Sweeps tune the attack cards' defaults, so their records stay out of the leaderboard (under
-``sweeps/runs``), and the pick follows a rule fixed before any sweep ran.
+``sweeps/runs``), and every sweep's pick follows one stated rule (SELECTION_RULE), printed under
+its table.
 """
 
 from __future__ import annotations
@@ -22,27 +23,50 @@ from bench.metrics import BAND_NAMES
 from bench.overrides import parse_sets, typed_value
 from bench.records import write_record
 from bench.results import results_root
+from bench.seednoise import beyond_noise, gap_se, standard_error
 
 SELECTION_RULE = (
-    "the highest UMS (the mean over the tuning seeds) in the strictest band; ties go to the next "
-    "band, then to the smaller value (or the value listed first); a value that switches the "
-    "mechanism off (the card's [mechanism_off], e.g. λ = 0) is a reference row only"
+    "the card's current value stays unless another value's mean UMS over the tuning seeds beats "
+    "it by more than two standard errors of the gap (the leaderboard's seed-noise line) in the "
+    "strictest band where the best value differs from it; a gap inside the noise is a tie and "
+    "passes the comparison to the next band. Without the card's value among those swept, the "
+    "highest mean UMS in the strictest band wins, ties going to the next band, then to the smaller "
+    "value (or the value listed first). A value that switches the mechanism off (the card's "
+    "[mechanism_off], e.g. λ = 0) is a reference row only"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
 
-def select_value(rows: list[dict[str, Any]], reference: list[Any] | None = None) -> Any:
-    """The sweep's winner under a rule fixed before any sweep ran (see SELECTION_RULE).
+def select_value(
+    rows: list[dict[str, Any]], reference: list[Any] | None = None, incumbent: Any = None
+) -> Any:
+    """The sweep's winner under SELECTION_RULE.
 
-    Numbers tie to the smaller value; other values (a feature space) to the one listed first.
-    ``reference`` values switch the mechanism off: a default that removes the mechanism would no
-    longer be the attack, so they are shown but never picked.
+    The card's value (``incumbent``) has to be beaten beyond seed noise: on a tuning model where
+    every setting finds the same members, a rule that follows the best mean would change a
+    default on a margin that another set of seeds reverses (K = 200 did, at one seed). Numbers tie
+    to the smaller value; other values (a feature space) to the one listed first. ``reference``
+    values switch the mechanism off: a default that removes the mechanism would no longer be the
+    attack, so they are shown but never picked.
     """
     rows = [r for r in rows if r["value"] not in (reference or [])] or rows
     numeric = all(isinstance(r["value"], int | float) for r in rows)
     order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
     rank = {id(r): i for i, r in enumerate(order)}
-    return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))["value"]
+    held = next((r for r in rows if r["value"] == incumbent), None)
+    if held is None:
+        return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))[
+            "value"
+        ]
+    for band in BAND_NAMES:
+        key = f"ums_{band}"
+        best = max(rows, key=lambda r: (r[key], -rank[id(r)]))
+        gap = best[key] - held[key]
+        if gap <= 0:
+            return incumbent
+        if beyond_noise(gap, gap_se(best.get(f"{key}_se", 0.0), held.get(f"{key}_se", 0.0))):
+            return best["value"]
+    return incumbent
 
 
 def sweep_values(
@@ -72,10 +96,11 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
 
 
 def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """One value's rows over the tuning seeds: numbers averaged, the lowest tier per seed listed.
+    """One value's rows over the tuning seeds: numbers averaged, UMS with its standard error, the
+    lowest tier per seed listed.
 
     One seed's margin of a member or two decided single-seed sweeps on a saturated tuning model;
-    the mean over seeds is what the rule compares.
+    the mean over seeds, and its noise, are what the rule compares.
     """
     if len(rows) == 1:
         return rows[0]
@@ -88,6 +113,8 @@ def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = ", ".join(str(v) for v in values)
         else:
             out[key] = float(np.mean(values))
+        if key.startswith("ums_"):
+            out[f"{key}_se"] = standard_error(values)
     return out
 
 
@@ -120,6 +147,7 @@ def write_sweep_table(
     reference: list[Any],
     seeds: list[int],
     base: dict[str, Any] | None,
+    incumbent: Any = None,
 ) -> Path:
     """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
     out = sweep_table_path(rec, param, root, seeds, base)
@@ -132,18 +160,22 @@ def write_sweep_table(
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, {which}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\n{selection_line(rows, param, reference)}\n",
+        + f"\n\n{selection_line(rows, param, reference, incumbent)}\n",
     )
     return out
 
 
-def selection_line(rows: list[dict[str, Any]], param: str, reference: list[Any]) -> str:
+def selection_line(
+    rows: list[dict[str, Any]], param: str, reference: list[Any], incumbent: Any = None
+) -> str:
     """The pick, or a plain statement that UMS did not tell the values apart (e.g. a parameter
     that only changes a filter's candidates, which UMS over all N_G outputs does not see)."""
     scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
     if len(rows) > 1 and len(scores) == 1:
         return f"No {param} selected: every value scored the same UMS in every band."
-    return f"Selected {param} = {select_value(rows, reference)} ({SELECTION_RULE})."
+    pick = select_value(rows, reference, incumbent)
+    kept = " (the card's value, not beaten beyond seed noise)" if pick == incumbent else ""
+    return f"Selected {param} = {pick}{kept}. Rule: {SELECTION_RULE}."
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -171,8 +203,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
         rows.append(mean_row(per_seed))
     reference = acard.reference_values(args.param)
-    out = write_sweep_table(rec, args.param, rows, root, reference, seeds, base)
-    print(f"{selection_line(rows, args.param, reference)} Wrote {out}")
+    incumbent = acard.params(args.profile)[args.param]
+    out = write_sweep_table(rec, args.param, rows, root, reference, seeds, base, incumbent)
+    print(f"{selection_line(rows, args.param, reference, incumbent)} Wrote {out}")
     return 0
 
 

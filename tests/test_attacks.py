@@ -274,6 +274,32 @@ def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_value() -> 
     assert select_value([row(1, 0.1, 0.1, 0.1), row(5, 0.1, 0.1, 0.1)]) == 1
 
 
+def test_the_cards_value_stays_unless_beaten_beyond_seed_noise() -> None:
+    """A sweep adopts a new default only on a gap the leaderboard would not call seed noise."""
+
+    def row(value: float, high: float, high_se: float, mid: float, mid_se: float) -> dict:
+        return {
+            "value": value,
+            **{"ums_high": high, "ums_high_se": high_se, "ums_mid": mid, "ums_mid_se": mid_se},
+            **{"ums_low": 0.0, "ums_low_se": 0.0},
+        }
+
+    # 64 leads by 0.13 pp with a gap SE of 0.18 pp (the clf_width sweep): a tie, and mid ties too.
+    inside = [row(32, 5.60, 0.13, 1.82, 0.69), row(64, 5.73, 0.13, 1.82, 0.13)]
+    assert select_value(inside, incumbent=32) == 32
+    assert select_value(inside) == 64  # without a card value, the best mean
+    # A tie in the high band passes the comparison to the mid band, where the gap is clear.
+    assert select_value([row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.7, 0.1, 2.0, 0.1)], None, 32) == 64
+    # A clear lead in the strictest band decides it, whatever the next band says.
+    assert select_value([row(32, 5.0, 0.1, 3.0, 0.1), row(64, 6.0, 0.1, 0.0, 0.1)], None, 32) == 64
+    # The card's value leading, or tying, keeps it.
+    assert select_value([row(32, 6.0, 0.1, 0.0, 0.1), row(64, 5.0, 0.1, 3.0, 0.1)], None, 32) == 32
+    # One seed has no measurable spread, so any lead counts.
+    assert select_value([row(32, 5.6, 0.0, 0.0, 0.0), row(64, 5.7, 0.0, 0.0, 0.0)], None, 32) == 64
+    # A card value that switches the mechanism off is never held.
+    assert select_value([row(0, 6.0, 0.1, 0, 0), row(10, 5.0, 0.1, 0, 0)], [0], 0) == 10
+
+
 @pytest.mark.parametrize(
     ("param", "values", "message"),
     [
@@ -402,6 +428,7 @@ def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
         "value": 5,
         "seeds": 2,
         "ums_high": pytest.approx(0.15),
+        "ums_high_se": pytest.approx(0.05),
         "lowest_tier": "32, 16",
         "record": "r32, r16",
     }
