@@ -199,6 +199,16 @@ def write_leaderboard(root: Path | None = None) -> Path:
                 curve_table(curves),
             )
             parts += ["", "![distinct members against budget](curves.png)"]
+            current = curves[(curves["stale"] == "") & curves["defaults"]]
+            parts += _section(
+                "The paper's order across budgets",
+                "SIDE's claim is about efficiency, so the order is also judged at every budget of "
+                "the curves, in the high band (UMS × N_G is the distinct members above), with the "
+                "same rules as the table at the shared N_G: judged only where members are hit "
+                "more often than non-members, and a gap inside two standard errors over seeds "
+                "marked as seed noise.",
+                ordering_table(current, bands=("high",)),
+            )
     floor_files = sorted((root / "floors").glob("*.json"))
     if floor_files:
         parts += _section(

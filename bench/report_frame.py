@@ -29,14 +29,21 @@ def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [(path, read_record(path)) for path in sorted(folder.rglob("*.json"))]
 
 
+def _with_defaults(rec: dict[str, Any]) -> bool:
+    """Ran with the attack card's current defaults (at any budget)."""
+    try:
+        return rec["params"] == attack_card(rec["attack"]).params(rec["profile"])
+    except BenchError:
+        return False
+
+
 def _shipped(rec: dict[str, Any]) -> bool:
     """Ran with the attack card's current defaults, at the profile's shared output budget."""
     try:
-        params = attack_card(rec["attack"]).params(rec["profile"])
         budget = int(dataset_card(rec["dataset"]).metrics["budget"][rec["profile"]])
     except (BenchError, KeyError):
         return False
-    return rec["params"] == params and rec["budget"] == budget
+    return _with_defaults(rec) and rec["budget"] == budget
 
 
 def _tiers(canaries: dict[str, Any] | None) -> dict[str, Any]:
@@ -82,6 +89,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "seed": rec["seed"],
         "params": json.dumps(rec["params"], sort_keys=True),
         "shipped": _shipped(rec),
+        "defaults": _with_defaults(rec),
         "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
         "members": _member_count(rec),

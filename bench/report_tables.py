@@ -143,8 +143,8 @@ def side_table(df: pd.DataFrame) -> pd.DataFrame:
 PAPER_ORDER = ("side", "side-ti", "carlini")
 
 
-def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per model and band, the attacks ranked by mean UMS against the SIDE paper's order.
+def ordering_table(df: pd.DataFrame, bands: tuple[str, ...] = BANDS) -> pd.DataFrame:
+    """Per model, N_G and band, the attacks ranked by mean UMS against the SIDE paper's order.
 
     The order is judged only where some attack beats chance: a band whose member hit rate is no
     higher than its non-member hit rate for every attack has nothing to extract, so ranking
@@ -161,7 +161,7 @@ def ordering_table(df: pd.DataFrame) -> pd.DataFrame:
             [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
         ]
         means, sds, counts = by_attack.mean(), by_attack.std(ddof=1), by_attack.count()
-        for band in BANDS:
+        for band in bands:
             col = means.loc[present, f"ums_{band}"] * 100
             signal = (
                 means.loc[present, f"hit_{band}"] > means.loc[present, f"nm_hit_{band}"]

@@ -116,3 +116,31 @@ def test_ordering_verdicts_say_when_seed_noise_decides_them() -> None:
 def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
     table = ordering_table(_ordering_rows({"side": 0.1, "side-ti": 0.1, "carlini": 0.05}, 0.1))
     assert set(table["paper's order holds"]) == {"no signal above chance"}
+
+
+def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
+    """SIDE's claim is about efficiency: the order gets a verdict at each budget of the curves,
+    from the cards' defaults only."""
+    from bench.curves import run_curve
+    from tests.conftest import FAST_SIDE
+
+    card = cards_dir("attacks") / "side-ti.toml"
+    head, rest = card.read_text().split("[defaults.cpu]\n", 1)
+    fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items())
+    card.write_text(head + "[defaults.cpu]\n" + fast + rest[rest.index("\n[") :])
+    for attack in ("carlini", "side-ti"):
+        run_curve(attack, "tiny-8", [4, 8], [0, 1], progress=False, results=reports_dir())
+    run_curve(
+        "carlini",
+        "tiny-8",
+        [4, 8],
+        [0],
+        overrides={"clique_k": 2},
+        progress=False,
+        results=reports_dir(),
+    )
+    curves = load_records(reports_dir(), "curves/runs")
+    assert (~curves["defaults"]).sum() == 2  # the override's two budgets
+    rows = _rows(write_leaderboard().read_text(), "The paper's order across budgets")
+    assert [row.split("|")[1].strip() for row in rows] == ["4", "8"]
+    assert all(" high " in row and "side-ti − carlini:" in row for row in rows)
