@@ -33,7 +33,7 @@ def _with_defaults(rec: dict[str, Any]) -> bool:
     """Ran with the attack card's current defaults (at any budget)."""
     try:
         return rec["params"] == attack_card(rec["attack"]).params(rec["profile"])
-    except BenchError:
+    except (BenchError, KeyError):
         return False
 
 

@@ -27,12 +27,13 @@ from bench.seednoise import beyond_noise, gap_se, standard_error
 
 SELECTION_RULE = (
     "the card's current value stays unless another value's mean UMS over the tuning seeds beats "
-    "it by more than two standard errors of the gap (the leaderboard's seed-noise line) in the "
-    "strictest band where the best value differs from it; a gap inside the noise is a tie and "
-    "passes the comparison to the next band. Without the card's value among those swept, the "
-    "highest mean UMS in the strictest band wins, ties going to the next band, then to the smaller "
-    "value (or the value listed first). A value that switches the mechanism off (the card's "
-    "[mechanism_off], e.g. λ = 0) is a reference row only"
+    "it by more than two standard errors of the gap (the leaderboard's seed-noise line). Bands "
+    "are compared from the strictest: a value clearly below the card's value in a band drops "
+    "out, a value clearly above it wins (the highest mean among those that are), and otherwise "
+    "the comparison passes to the next band. Without the card's value among those swept, the "
+    "highest mean UMS in the strictest band wins, ties going to the next band, then to the "
+    "smaller value (or the value listed first). A value that switches the mechanism off (the "
+    "card's [mechanism_off], e.g. λ = 0) is a reference row only"
 )
 DEFAULT_LAMBDAS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
 
@@ -58,15 +59,23 @@ def select_value(
         return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))[
             "value"
         ]
+    alive = [r for r in rows if r is not held]
     for band in BAND_NAMES:
         key = f"ums_{band}"
-        best = max(rows, key=lambda r: (r[key], -rank[id(r)]))
-        gap = best[key] - held[key]
-        if gap <= 0:
-            return incumbent
-        if beyond_noise(gap, gap_se(best.get(f"{key}_se", 0.0), held.get(f"{key}_se", 0.0))):
-            return best["value"]
+        alive = [r for r in alive if _against(r, held, key) >= 0]
+        above = [r for r in alive if _against(r, held, key) > 0]
+        if above:
+            return max(above, key=lambda r: (r[key], -rank[id(r)]))["value"]
     return incumbent
+
+
+def _against(row: dict[str, Any], held: dict[str, Any], key: str) -> int:
+    """+1 or -1 where ``row`` is above or below the card's value beyond seed noise, else 0."""
+    gap = row[key] - held[key]
+    se = gap_se(row.get(f"{key}_se", 0.0), held.get(f"{key}_se", 0.0))
+    if gap == 0 or not beyond_noise(gap, se):
+        return 0
+    return 1 if gap > 0 else -1
 
 
 def sweep_values(

@@ -288,8 +288,17 @@ def test_the_cards_value_stays_unless_beaten_beyond_seed_noise() -> None:
     inside = [row(32, 5.60, 0.13, 1.82, 0.69), row(64, 5.73, 0.13, 1.82, 0.13)]
     assert select_value(inside, incumbent=32) == 32
     assert select_value(inside) == 64  # without a card value, the best mean
-    # A tie in the high band passes the comparison to the mid band, where the gap is clear.
+    # A tie in the high band passes the comparison to the mid band, where the gap is clear,
+    # whether the tie is inside the noise or exact.
     assert select_value([row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.7, 0.1, 2.0, 0.1)], None, 32) == 64
+    assert select_value([row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.6, 0.1, 5.0, 0.1)], None, 32) == 64
+    # A value clearly below the card's in a stricter band cannot win in a later one.
+    worse = [row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.7, 0.1, 1.0, 0.1), row(16, 2.0, 0.1, 9.0, 0.1)]
+    assert select_value(worse, None, 32) == 32
+    # Among values clearly above the card's, the highest mean; a higher mean inside its own noise
+    # does not count as clearly above.
+    noisy = [row(32, 5.0, 0.0, 0, 0), row(64, 6.0, 1.0, 0, 0), row(48, 5.5, 0.05, 0, 0)]
+    assert select_value(noisy, None, 32) == 48
     # A clear lead in the strictest band decides it, whatever the next band says.
     assert select_value([row(32, 5.0, 0.1, 3.0, 0.1), row(64, 6.0, 0.1, 0.0, 0.1)], None, 32) == 64
     # The card's value leading, or tying, keeps it.
