@@ -49,6 +49,21 @@ def test_resume_equals_uninterrupted(world: Path) -> None:
         assert torch.equal(v, resumed[k]), k
 
 
+def test_a_release_depends_on_the_weights_not_the_clock(world: Path, tmp_path: Path) -> None:
+    """A deterministic retrain gives the same weights; it must give the same digest too, or every
+    record of the model goes stale for nothing."""
+    from bench.zoo.checkpoint import save_tensors
+
+    card = model_card("tiny-8")
+    trainer, _ = train(card, members(card, data_root()), max_steps=2, progress=False)
+    digests = []
+    for seconds in (1.0, 1000.0):
+        trainer.seconds = seconds
+        save_tensors(tmp_path / f"{seconds}.safetensors", *trainer.release())
+        digests.append(sha256(tmp_path / f"{seconds}.safetensors"))
+    assert digests[0] == digests[1]
+
+
 def test_resume_after_sigkill(world: Path) -> None:
     card = model_card("tiny-24")
     text = card.path.read_text().replace("images_seen = 64", "images_seen = 16000")

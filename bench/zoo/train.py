@@ -212,7 +212,9 @@ class Trainer:
             tensors.update(
                 {key: v.half() if v.is_floating_point() else v for key, v in prefixed(k, m).items()}
             )
-        meta = self.meta()
+        # Wall-clock seconds stay in the card and the training state: in the release they would
+        # give bit-identical weights (a deterministic retrain) a different digest.
+        meta = {k: v for k, v in self.meta().items() if k != "train_seconds"}
         meta["config"] = json.loads(
             json.dumps({"architecture": self.card.architecture, "scheduler": self.card.scheduler})
         )
