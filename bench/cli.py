@@ -7,7 +7,7 @@ import sys
 
 from bench.cliargs import OneLineParser
 from bench.errors import BenchError
-from bench.parallel import main_prints
+from bench.parallel import main_prints, process_group_closed
 from bench.provenance import git_commit
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         git_commit()  # the code this process runs, before HEAD can move
-        with main_prints():
+        with process_group_closed(), main_prints():
             return int(args.func(args) or 0)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -92,6 +92,31 @@ def _broadcast(obj: Any) -> Any:
 
 
 @contextlib.contextmanager
+def process_group_closed() -> Iterator[None]:
+    """Destroy the job's process group before the interpreter exits (PyTorch's documented
+    shutdown). Left to interpreter teardown, gloo's worker threads can abort a finished process
+    with SIGABRT ("terminate called without an active exception"), failing the whole launch. After
+    a failure no barrier is taken: another process may never reach it."""
+    try:
+        yield
+    except BaseException:
+        _destroy_process_group()
+        raise
+    if _process_group_up():
+        torch.distributed.barrier()
+    _destroy_process_group()
+
+
+def _process_group_up() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _destroy_process_group() -> None:
+    if _process_group_up():
+        torch.distributed.destroy_process_group()
+
+
+@contextlib.contextmanager
 def main_prints() -> Iterator[None]:
     """Only the main process writes to stdout, so a command's summary appears once."""
     if current_ranks().is_main:

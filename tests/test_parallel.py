@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -135,3 +136,19 @@ def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -
     for key in one:
         # The same batches, noise and steps; only the order of floating-point sums differs.
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_process_group_is_destroyed_before_exit(tmp_path: Path, fails: bool) -> None:
+    """Left to interpreter teardown, gloo aborted a finished two-process run now and then."""
+    from bench.parallel import process_group_closed
+
+    dist = torch.distributed
+    rendezvous = f"file://{tmp_path / 'rendezvous'}"
+    dist.init_process_group("gloo", init_method=rendezvous, rank=0, world_size=1)
+    expected = pytest.raises(RuntimeError) if fails else contextlib.nullcontext()
+    with expected, process_group_closed():
+        dist.all_reduce(torch.ones(1))
+        if fails:
+            raise RuntimeError("a command failed")
+    assert not dist.is_initialized()
