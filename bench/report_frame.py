@@ -37,13 +37,12 @@ def _with_defaults(rec: dict[str, Any]) -> bool:
         return False
 
 
-def _shipped(rec: dict[str, Any]) -> bool:
-    """Ran with the attack card's current defaults, at the profile's shared output budget."""
+def _at_shared_budget(rec: dict[str, Any]) -> bool:
+    """Ran at the profile's shared output budget, the one the main table compares."""
     try:
-        budget = int(dataset_card(rec["dataset"]).metrics["budget"][rec["profile"]])
+        return rec["budget"] == int(dataset_card(rec["dataset"]).metrics["budget"][rec["profile"]])
     except (BenchError, KeyError):
         return False
-    return _with_defaults(rec) and rec["budget"] == budget
 
 
 def _tiers(canaries: dict[str, Any] | None) -> dict[str, Any]:
@@ -81,6 +80,7 @@ def _pool_size(dataset: str) -> int:
 def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     m = rec["metrics"]
     cost = rec["cost"]
+    defaults = _with_defaults(rec)
     row: dict[str, Any] = {
         "attack": rec["attack"],
         "model": rec["model"],
@@ -88,8 +88,8 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "budget": rec["budget"],
         "seed": rec["seed"],
         "params": json.dumps(rec["params"], sort_keys=True),
-        "shipped": _shipped(rec),
-        "defaults": _with_defaults(rec),
+        "shipped": defaults and _at_shared_budget(rec),
+        "defaults": defaults,
         "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
         "members": _member_count(rec),

@@ -62,8 +62,9 @@ def select_value(
     alive = [r for r in rows if r is not held]
     for band in BAND_NAMES:
         key = f"ums_{band}"
-        alive = [r for r in alive if _against(r, held, key) >= 0]
-        above = [r for r in alive if _against(r, held, key) > 0]
+        judged = [(r, _against(r, held, key)) for r in alive]
+        alive = [r for r, side in judged if side >= 0]
+        above = [r for r, side in judged if side > 0]
         if above:
             return max(above, key=lambda r: (r[key], -rank[id(r)]))["value"]
     return incumbent

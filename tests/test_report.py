@@ -131,24 +131,10 @@ def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
     for attack in ("carlini", "side-ti"):
         run_curve(attack, "tiny-8", [4, 8], [0, 1], progress=False, results=reports_dir())
     # Overrides, at a budget of their own: a row for N_G 2 would mean they were judged.
-    run_curve(
-        "carlini",
-        "tiny-8",
-        [2],
-        [0],
-        overrides={"clique_k": 2},
-        progress=False,
-        results=reports_dir(),
-    )
-    run_curve(
-        "side-ti",
-        "tiny-8",
-        [2],
-        [0],
-        overrides={"guidance_scale": 1.0},
-        progress=False,
-        results=reports_dir(),
-    )
+    for attack, override in (("carlini", {"clique_k": 2}), ("side-ti", {"guidance_scale": 1.0})):
+        run_curve(
+            attack, "tiny-8", [2], [0], overrides=override, progress=False, results=reports_dir()
+        )
     curves = load_records(reports_dir(), "curves/runs")
     assert (~curves["defaults"]).sum() == 2
     rows = _rows(write_leaderboard().read_text(), "The paper's order across budgets")
