@@ -20,12 +20,16 @@ def build_manifests(card: DatasetCard, index: CelebaIndex, seeds: dict[str, int]
     for scale, spec in card.scales.items():
         if "manifest" not in spec:
             continue
+        # ``offset`` skips the nested prefix: a tuning scale drawn past it shares no member with
+        # any scale that starts at 0 (the models the leaderboard ranks).
+        start = int(spec.get("offset", 0))
         size = int(spec["size"])
-        if size > len(order):
+        if start + size > len(order):
             raise BenchError(
-                f"scale {scale} needs {size} eligible images; the root has {len(order)}"
+                f"scale {scale} needs {start + size} eligible images; the root has {len(order)}"
             )
-        write_text_atomic(card.path.parent / spec["manifest"], "\n".join(order[:size]) + "\n")
+        chosen = order[start : start + size]
+        write_text_atomic(card.path.parent / spec["manifest"], "\n".join(chosen) + "\n")
         written[scale] = size
     rng = np.random.default_rng(seeds["canaries"])
     for name, spec in card.canaries.items():
