@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from bench.errors import BenchError
-from bench.imageio import to_tensor, to_unit
+from bench.utils.imageio import to_tensor, to_unit
 from bench.zoo.denoiser import Denoiser
 
 # Suite's choice: the UNet reads clean images at a small timestep, where it still sees fine detail.
