@@ -86,3 +86,20 @@ def test_aim_audit_counts_outputs_aimed_at_clusters_holding_copies() -> None:
         "synthetic_copies": 3,
         "synthetic_members": 2,
     }
+
+
+def test_a_tuning_model_is_never_ranked(trained: Path) -> None:
+    from argparse import Namespace
+
+    from bench.cards import model_card
+    from bench.grid import grid_cells
+    from bench.zoo.load import checkpoint_status
+
+    args = Namespace(
+        attacks="carlini", models=None, profile="cpu", seeds=[0], budget=8, data_root=None
+    )
+    assert any(c.model == "tiny-8" for c in grid_cells(args))
+    card = trained / "models" / "tiny-8.toml"
+    card.write_text('role = "tuning"\n' + card.read_text())
+    assert checkpoint_status(model_card("tiny-8")) == "trained"  # still usable, just not ranked
+    assert all(c.model != "tiny-8" for c in grid_cells(args))
