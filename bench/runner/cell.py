@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.attacks.base import ModelView, grants_captions, load_attack
+import numpy as np
+
+from bench.attacks.base import Audit, ModelView, grants_captions, load_attack
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard, DatasetCard, attack_card, dataset_card, validate
 from bench.data.subset import members as member_subset
@@ -19,6 +22,7 @@ from bench.data.subset import nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
 from bench.metrics.candidates import score_candidates
+from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.tiers import canary_metrics
 from bench.records import (
     RunRecord,
@@ -29,6 +33,7 @@ from bench.records import (
     write_record,
 )
 from bench.runner.spec import CellSpec, FolderModel, RunOptions
+from bench.utils.imageio import to_unit
 from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import bench_home, data_root
@@ -135,6 +140,8 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     metrics = score(
         outputs, member_set.images, nonmember_set.images, bands, deltas, progress=options.progress
     )
+    if result.audit is not None:
+        result.info["scored"] = audit_against(result.audit, member_set.images, bands)
     record = make_record(
         acard=acard,
         params=params,
@@ -161,3 +168,13 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         write_record(record_path(record, root=results), record)
     release(lock)
     return ranks.share(record)
+
+
+def audit_against(audit: Audit, members: np.ndarray, bands: dict[str, Any]) -> dict[str, Any]:
+    """The attack's reading of its audited images, each matched to its nearest member here.
+
+    A copy is a high-band match, the band every leaderboard count of "extracted" starts from.
+    """
+    dist, idx = NeighbourIndex(to_unit(members)).knn(to_unit(audit.images), 1)
+    copy = dist[:, 0] < float(bands["high"]["hi"])
+    return audit.summarise(idx[:, 0], copy)

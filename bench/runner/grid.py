@@ -33,7 +33,11 @@ def grid_cells(
     from bench.zoo.load import checkpoint_status
 
     names = attacks or attack_names()
-    cards = [c for c in model_cards() if c.profile == profile and (not models or c.name in models)]
+    cards = [
+        c
+        for c in model_cards()
+        if c.profile == profile and c.role == "ranked" and (not models or c.name in models)
+    ]
     cells = []
     for name in names:
         acard = attack_card(name)
