@@ -1,10 +1,13 @@
 """memorization-bench: extraction attacks against diffusion models, compared on equal terms.
 
-The public API, loaded on first use so that ``import bench`` stays cheap:
+The public API, loaded on first use so that ``import bench`` stays cheap (the README's "Python
+API" section runs an example of it, and ``tests/test_api.py`` runs that example):
 
 - ``CellSpec``, ``ZooModel``, ``FolderModel``, ``RunOptions`` and ``run_cell``: one benchmark cell;
 - ``Attack``, ``AttackResult``, ``ModelView``: what an attack implements and receives;
-- ``score``: every metric of a set of outputs against members and non-members;
+- ``evaluate_samples``: score images you bring (a folder, an .npz or an array) against a zoo
+  model's members, with the preprocessing applied and one result per image;
+- ``score``: every metric of a set of outputs against members and non-members (arrays you hold);
 - ``RunRecord``, ``read_record``: the run record and its one reader;
 - ``BenchError``: the one exception type for mistakes a user can mend.
 
@@ -31,6 +34,7 @@ _API = {
     "AttackResult": "bench.attacks.base",
     "ModelView": "bench.attacks.base",
     "score": "bench.metrics",
+    "evaluate_samples": "bench.metrics.evaluate",
     "RunRecord": "bench.records",
     "read_record": "bench.records",
 }

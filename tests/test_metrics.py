@@ -410,20 +410,28 @@ def test_evaluate_missing_sscd(tmp_path, no_data):
         evaluate("--samples", str(tmp_path), "--scale", "1k", "--sscd", str(tmp_path / "x.pt"))
 
 
-def test_samples_are_resized_to_the_card_resolution(tmp_path):
+def test_samples_are_read_as_they_are(tmp_path):
     path = tmp_path / "samples.npz"
     np.savez(path, np.zeros((3, 32, 32, 3), np.uint8))
-    assert load_samples(path, RES).shape == (3, RES, RES, 3)
+    assert load_samples(path).shape == (3, 32, 32, 3)
 
 
-def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
-    import bench.cli.evaluate
+@pytest.fixture
+def known_members(monkeypatch):
+    """The 1k card's members and non-members replaced by the module's small arrays."""
+    import bench.metrics.evaluate
 
-    def subset(images: np.ndarray) -> Subset:
-        return Subset([], images, np.ones(len(images), np.int64), [])
+    def subset(images: np.ndarray, prefix: str) -> Subset:
+        files = [f"{prefix}{i:03d}.jpg" for i in range(len(images))]
+        return Subset(files, images, np.ones(len(images), np.int64), [])
 
-    monkeypatch.setattr(bench.cli.evaluate, "members", lambda card, root: subset(MEMBERS))
-    monkeypatch.setattr(bench.cli.evaluate, "nonmembers", lambda card, root: subset(NONMEMBERS))
+    monkeypatch.setattr(bench.metrics.evaluate, "members", lambda card, root: subset(MEMBERS, "m"))
+    monkeypatch.setattr(
+        bench.metrics.evaluate, "nonmembers", lambda card, root: subset(NONMEMBERS, "n")
+    )
+
+
+def test_evaluate_json_is_one_object_with_per_image_results(tmp_path, known_members, capsys):
     save_pngs(tmp_path / "samples", [MEMBERS[0], MEMBERS[1], NONMEMBERS[0]])
     code = evaluate(
         "--samples",
@@ -431,12 +439,19 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
         "--scale",
         "1k",
         "--json",
+        "--csv",
+        str(tmp_path / "images.csv"),
         "--data-root",
         str(tmp_path),
     )
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
     assert code == 0
     assert set(result) == {
+        "model",
+        "n_members",
+        "n_nonmembers",
+        "preprocessing",
         "n_outputs",
         "ams",
         "ums",
@@ -449,9 +464,57 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
         "nearest_p95",
         "nonmember",
         "bands",
+        "per_image",
     }
     assert result["n_outputs"] == 3
     assert result["extracted"]["0.05"] == 2 and result["nonmember"]["extracted"]["0.05"] == 1
+    # Each image: its nearest member, the distance and the band; the copies are high-band hits.
+    first, second = result["per_image"][:2]
+    assert (first["sample"], first["nearest_member"], first["l2"], first["band"]) == (
+        "000.png",
+        "m000.jpg",
+        0.0,
+        "high",
+    )
+    assert second["nearest_member"] == "m001.jpg"
+    rows = (tmp_path / "images.csv").read_text().splitlines()
+    assert rows[0] == "sample,nearest_member,l2,band" and rows[1] == "000.png,m000.jpg,0.0,high"
+    # The preprocessing the members expect is stated (on stderr, stdout being the JSON).
+    assert "cropped to the square at left 0.08427" in captured.err
+    assert result["preprocessing"]["crop"] == "none" and not result["preprocessing"]["resized"]
+
+
+def test_evaluate_announces_a_resize_and_crops_full_frames(tmp_path, known_members, capsys):
+    from bench.cards import dataset_card
+    from bench.data.preprocess import preprocess
+
+    big = np.stack([np.asarray(Image.fromarray(m).resize((64, 64))) for m in MEMBERS[:2]])
+    save_pngs(tmp_path / "big", big)
+    assert evaluate("--samples", str(tmp_path / "big"), "--scale", "1k", "--data-root", ".") == 0
+    out, err = capsys.readouterr()
+    assert "resizing the 64×64 images to 16×16" in err
+    assert "crop none, resized, scored at 16×16" in out
+    # Full 178×218 frames: refused without --crop card, scored as the members were with it.
+    frames = np.random.default_rng(0).integers(0, 256, (2, 218, 178, 3), dtype=np.uint8)
+    save_pngs(tmp_path / "frames", frames)
+    with pytest.raises(BenchError, match="not square; .* pass --crop card"):
+        evaluate("--samples", str(tmp_path / "frames"), "--scale", "1k", "--data-root", ".")
+    crop = dataset_card("celeba").crop
+    expected = np.stack([preprocess(Image.fromarray(f), crop, RES) for f in frames])
+    import bench.metrics.evaluate as ev
+
+    prepared, done = ev.prepare(frames, ev.evaluation_model(scale="1k"), "card")
+    assert done["crop"] == "card" and done["resized"]
+    np.testing.assert_array_equal(prepared, expected)
+
+
+def test_evaluate_takes_a_model_by_name(tmp_path, known_members, capsys):
+    save_pngs(tmp_path / "s", [MEMBERS[0]])
+    argv = ["--samples", str(tmp_path / "s"), "--model", "celeba-1k-cpu", "--json"]
+    assert evaluate(*argv, "--data-root", ".") == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "celeba-1k-cpu"
+    with pytest.raises(BenchError, match="is scale 1k, not --scale 64"):
+        evaluate(*argv, "--scale", "64")
 
 
 def test_canary_metrics_score_the_repeated_members_alone() -> None:

@@ -65,7 +65,6 @@ def test_parameter_values_are_checked_by_the_card_before_any_work(
         (["run", "--attack", "side", "--scale", "8", "--budget", "0"], "must be ≥ 1, got 0"),
         (["run", "--attack", "side", "--scale", "8", "--budget=-5"], "must be ≥ 1, got -5"),
         (["run", "--attack", "side", "--scale", "8", "--budget", "1.5"], "a positive integer"),
-        (["run", "--attack", "side"], "arguments --scale --members is required"),
         (["grid", "--seeds", "0,x"], "comma-separated integer seeds"),
         (["floors", "--attack", "side", "--model", "tiny-8", "--budget", "0"], "must be ≥ 1"),
         (["zoo", "train", "tiny-8", "--max-steps", "0"], "must be ≥ 1"),

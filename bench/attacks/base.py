@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -169,37 +170,77 @@ class Attack(ABC):
         return {}
 
 
-def _import(module_name: str, cards_root: Path) -> ModuleType:
+def _import(module_name: str, implementation: str, card_path: Path) -> ModuleType:
     """An installed module, or else one kept beside the card folder that declares it, so an
-    attack added through ``BENCH_CARDS`` needs no install and no PYTHONPATH."""
+    attack added through ``BENCH_CARDS`` needs no install and no PYTHONPATH.
+
+    Only the module itself being absent means "no such module"; anything the module raises
+    while it is imported (a broken import inside it, a syntax error) is reported as itself, with
+    the file and line, since that is what the user has to fix.
+    """
+    local = card_path.parent.parent / (module_name.replace(".", "/") + ".py")
     try:
         return importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        local = cards_root / (module_name.replace(".", "/") + ".py")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not _names_module(exc.name, module_name):
+            raise BenchError(_import_failure(card_path, module_name, exc)) from None
         if not local.is_file():
-            raise
+            raise BenchError(
+                f"attack card {card_path} names {implementation}, but no module "
+                f"{module_name} is installed or kept at {local}"
+            ) from None
+    except Exception as exc:
+        raise BenchError(_import_failure(card_path, module_name, exc)) from None
     spec = importlib.util.spec_from_file_location(module_name, local)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise BenchError(_import_failure(card_path, module_name, exc)) from None
     except BaseException:
         del sys.modules[module_name]
         raise
     return module
 
 
+def _names_module(missing: str, module_name: str) -> bool:
+    """Whether a ModuleNotFoundError for ``missing`` is about ``module_name`` or a package of it."""
+    return module_name == missing or module_name.startswith(missing + ".")
+
+
+def _import_failure(card_path: Path, module_name: str, exc: BaseException) -> str:
+    """One line: the card, the module, and the error the module raised, at its innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}, line {exc.lineno})"
+    message = " ".join(str(exc).split())
+    return (
+        f"attack card {card_path}: importing {module_name} failed{where}: "
+        f"{type(exc).__name__}: {message}"
+    )
+
+
+def implementation_class(implementation: str, card_path: Path) -> type[Attack]:
+    """The ``module:Class`` a card names, checked to be an ``Attack`` subclass."""
+    module_name, _, cls_name = implementation.partition(":")
+    module = _import(module_name, implementation, card_path)
+    cls = getattr(module, cls_name, None)
+    if cls is None:
+        raise BenchError(
+            f"attack card {card_path} names {implementation}, but module {module_name} "
+            f"({module.__file__}) defines no {cls_name}"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Attack)):
+        raise BenchError(f"{implementation} is not a bench Attack subclass")
+    return cls
+
+
 def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
     """Instantiate ``module:Class`` from a card, checking it really is an ``Attack``."""
-    module_name, _, cls_name = card.implementation.partition(":")
-    try:
-        cls = getattr(_import(module_name, card.path.parent.parent), cls_name)
-    except (ImportError, AttributeError, FileNotFoundError):
-        raise BenchError(
-            f"attack card {card.path} names {card.implementation}, which does not exist"
-        ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Attack)):
-        raise BenchError(f"{card.implementation} is not a bench Attack subclass")
+    cls = implementation_class(card.implementation, card.path)
     try:
         return cls(**params)
     except TypeError as exc:

@@ -105,7 +105,7 @@ def train_classifier(
     y_all = torch.as_tensor(labels)
     T = scheduler.config.num_train_timesteps
     correct = seen = 0
-    for step in tqdm(range(steps), desc="training classifier", unit="step", leave=False):
+    for step in tqdm(range(steps), desc="classifier", unit="step", leave=False):
         idx = torch.randint(0, len(images), (batch,), generator=g)
         x0, y = images[idx].to(device), y_all[idx].to(device)
         if time_dependent:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from bench.attacks.base import Attack, _import
+from bench.attacks.base import Attack, implementation_class
 from bench.cards import AttackCard, attack_card
 from bench.errors import BenchError
 
@@ -22,16 +22,7 @@ def attack_class(card: AttackCard) -> type[Attack]:
 
 @functools.cache
 def _class(implementation: str, path: Any) -> type[Attack]:
-    module_name, _, cls_name = implementation.partition(":")
-    try:
-        cls = getattr(_import(module_name, path.parent.parent), cls_name)
-    except (ImportError, AttributeError, FileNotFoundError):
-        raise BenchError(
-            f"attack card {path} names {implementation}, which does not exist"
-        ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Attack)):
-        raise BenchError(f"{implementation} is not a bench Attack subclass")
-    return cls
+    return implementation_class(implementation, path)
 
 
 def class_of(attack: str) -> type[Attack] | None:

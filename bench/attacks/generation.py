@@ -16,12 +16,14 @@ def generate_outputs(
     guidance: Guidance | None = None,
     labels: np.ndarray | None = None,
     progress: bool = True,
+    phase: str | None = None,
 ) -> tuple[int, int]:
     """Write ``n`` outputs to ``view.store``; returns (UNet, classifier) evaluations of all shards.
 
     Batch ``i`` is shard ``i`` and uses generator (seed, i), so a resumed run writes exactly the
     shards an uninterrupted one would have, and in a data-parallel job each process makes the
     missing shards it owns (``bench.utils.parallel``); all of them have every shard on return.
+    ``phase`` names the progress bar (default: "guided sampling" or "sampling").
     """
     store = view.store
     todo = [i for i in range(-(-n // SHARD)) if store.ranks.owns(i) and not store.has_shard(i)]
@@ -33,6 +35,7 @@ def generate_outputs(
         labels=labels,
         batches=todo,
         progress=progress,
+        phase=phase or ("guided sampling" if guidance is not None else "sampling"),
     )
     for i, images in zip(todo, batches):
         unet = len(images) * view.sampling_steps
@@ -46,12 +49,19 @@ def generate_outputs(
 
 
 def generate_prep(
-    view: ModelView, key: str, n: int, seed: int, progress: bool = True
+    view: ModelView,
+    key: str,
+    n: int,
+    seed: int,
+    progress: bool = True,
+    phase: str = "preparation",
 ) -> tuple[np.ndarray, int]:
-    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key."""
+    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key;
+    ``phase`` names the progress bar."""
 
     def make() -> dict[str, np.ndarray]:
-        return {"images": np.concatenate(list(view.sample(n, seed, progress=progress)))}
+        samples = view.sample(n, seed, progress=progress, phase=phase)
+        return {"images": np.concatenate(list(samples))}
 
     images = view.store.cached_arrays(key, make)["images"]
     return images, len(images) * view.sampling_steps

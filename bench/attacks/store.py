@@ -28,6 +28,7 @@ from bench.utils.cachefiles import load_cached
 from bench.utils.parallel import Ranks, current_ranks
 
 SHARD_FIELDS = ("images", "unet", "classifier")
+WALL_FILE = "wall.json"
 T = TypeVar("T")
 
 
@@ -66,6 +67,22 @@ class RunStore:
         """Remove every output shard (preparation stays), so the next run starts from shard 0."""
         for path in self.root.glob("shard-*.npz"):
             path.unlink()
+        (self.root / WALL_FILE).unlink(missing_ok=True)
+
+    def add_wall(self, seconds: float) -> float:
+        """Add one run's seconds to the time these outputs have cost and return the total.
+
+        As with the evaluations each shard records, a run that resumes (or finds every shard
+        made) reports what the outputs cost in all, not the seconds it spent itself: a rerun
+        once reported "0.0 s wall" for outputs that took minutes.
+        """
+        path = self.root / WALL_FILE
+        spent = load_cached(
+            path, lambda p: float(json.loads(p.read_text())["seconds"]), "wall-time file"
+        )
+        total = (spent or 0.0) + seconds
+        write_json_atomic(path, {"seconds": total})
+        return total
 
     def write_shard(
         self, i: int, images: np.ndarray, unet: int, classifier: int = 0, **extra: np.ndarray

@@ -204,11 +204,16 @@ def find_model(scale: str, profile: str, conditioning: str, canaries: bool = Fal
         and card.conditioning == conditioning
         and bool(card.canaries) == canaries
     ]
+    # A scale is served by the zoo's own card; an imported card is attacked by name (--model),
+    # so importing a model never changes what `--scale S` means.
+    own = [card for card in matches if not card.imported]
+    matches = own or matches
     if len(matches) > 1:
         # Never let whichever card sorts first take a scale over silently.
-        names = " and ".join(f"{c.name} ({c.path})" for c in matches)
+        names = ", ".join(f"{c.name} ({c.path})" for c in matches)
         raise BenchError(
-            f"scale {scale} is served by two model cards, {names}; pick one with --model"
+            f"scale {scale} is served by {len(matches)} model cards: {names}; pick one with "
+            "--model, or move the extra cards out of the card folders"
         )
     if matches:
         return matches[0]

@@ -1,14 +1,16 @@
-"""`python -m bench`: one entry point; user mistakes print one line and exit 2.
+"""`bench` (or `python -m bench`): one entry point; user mistakes print one line and exit 2.
 
 The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
-``report``, ``perf``, ``floors``, ``data``, ``zoo``), each turning its arguments into calls on the
-layers below; every argparse parser lives in this package (``args`` holds the shared ones).
+``report``, ``perf``, ``floors``, ``data``, ``zoo``; ``list`` in ``listing``), each turning its
+arguments into calls on the layers below; every argparse parser lives in this package
+(``args`` holds the shared ones).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bench.cli.args import OneLineParser
 from bench.errors import BenchError
@@ -17,9 +19,21 @@ from bench.utils.provenance import git_commit
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import curve, data, evaluate, floors, grid, perf, report, run, sweep, zoo
+    from bench.cli import (
+        curve,
+        data,
+        evaluate,
+        floors,
+        grid,
+        listing,
+        perf,
+        report,
+        run,
+        sweep,
+        zoo,
+    )
 
-    parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog=program_name(), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parser(sub)
     sweep.add_parser(sub)
@@ -31,7 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     floors.add_parser(sub)
     data.add_parser(sub)
     zoo.add_parser(sub)
+    listing.add_parser(sub)
     return parser
+
+
+def program_name(argv0: str | None = None) -> str:
+    """What the user typed: ``bench`` for the console script, ``python -m bench`` for the module
+    (whose argv[0] is ``…/bench/__main__.py``), so usage lines and hints can be pasted back."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return "python -m bench" if name in ("__main__.py", "") else name
 
 
 def main(argv: list[str] | None = None) -> int:

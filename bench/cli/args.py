@@ -96,20 +96,30 @@ def results_from_args(args: argparse.Namespace) -> Path:
 
 def add_cell_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that name one cell and where its record goes (`run`, `sweep`)."""
-    p.add_argument("--attack", required=True)
-    trained_on = p.add_mutually_exclusive_group(required=True)
-    trained_on.add_argument("--scale", help="the member set: a dataset scale (64, 1k, …)")
+    p.add_argument("--attack", required=True, help="attack card name (see `bench list attacks`)")
+    trained_on = p.add_mutually_exclusive_group()
+    trained_on.add_argument(
+        "--scale", help="the member set: a dataset scale (64, 1k, …; see `bench list scales`)"
+    )
     trained_on.add_argument(
         "--members",
         metavar="MANIFEST",
         help="with --model-path: the member set as a file of image names, one per line",
     )
-    p.add_argument("--profile", default="cpu")
-    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="cpu or paper: the zoo and card defaults to use (default: --model's, else cpu)",
+    )
+    p.add_argument("--seed", type=seed_int, default=0, help="the run's seed (default 0)")
     p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
-    p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a zoo model by name (see `bench list models`); its card gives the scale",
+    )
     add_model_path_arguments(p)
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.add_argument(
         "--set",
         action="append",
@@ -117,6 +127,18 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         help="override an attack card parameter (repeatable); typed by the card's default",
     )
     add_results_arguments(p)
+
+
+def profile_from_args(args: argparse.Namespace) -> str:
+    """``--profile``, else the profile of the zoo card ``--model`` names, else cpu: a card knows
+    its own profile, as it knows its scale."""
+    if args.profile is not None:
+        return args.profile
+    if getattr(args, "model", None) is not None and getattr(args, "model_path", None) is None:
+        from bench.cards import model_card
+
+        return model_card(args.model).profile
+    return "cpu"
 
 
 def add_model_path_arguments(p: argparse.ArgumentParser) -> None:
@@ -150,6 +172,11 @@ def model_from_args(
             raise BenchError(
                 "--sampler, --steps and --members apply to --model-path; a zoo card sets its own"
             )
+        if args.scale is None and args.model is None:
+            raise BenchError(
+                "name the model: --scale S (the zoo's model for that member set), --model NAME "
+                "or --model-path DIR; see `bench list models`"
+            )
         return zoo_model(acard, args.scale, profile, args.model)
     if args.model is not None:
         raise BenchError("give --model or --model-path, not both")
@@ -177,12 +204,13 @@ def spec_from_args(args: argparse.Namespace, overrides: dict[str, Any] | None = 
     from bench.cards import attack_card
 
     acard = attack_card(args.attack)
+    profile = profile_from_args(args)
     if overrides is None:
-        overrides = overrides_from_args(args, acard, args.profile)
+        overrides = overrides_from_args(args, acard, profile)
     return CellSpec(
         attack=args.attack,
-        model=model_from_args(args, acard, args.profile),
-        profile=args.profile,
+        model=model_from_args(args, acard, profile),
+        profile=profile,
         seed=args.seed,
         budget=args.budget,
         overrides=overrides,

@@ -42,15 +42,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "curve", help="extraction against output budget: one run per seed, scored on its prefixes"
     )
-    p.add_argument("--attack", required=True)
+    p.add_argument("--attack", required=True, help="attack card name (see `bench list attacks`)")
     p.add_argument("--model", default=None, help="zoo model card name")
     add_model_path_arguments(p)
     p.add_argument("--scale", default=None, help="with --model-path: the member set it trained on")
     p.add_argument("--members", default=None, metavar="MANIFEST", help="or: its member files")
     p.add_argument("--profile", default="cpu", help="with --model-path: the profile's N_G")
-    p.add_argument("--budgets", type=budget_list, default=[32, 64, 128, 256, 512, 1024])
-    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
-    p.add_argument("--data-root", default=None)
+    p.add_argument(
+        "--budgets",
+        type=budget_list,
+        default=[32, 64, 128, 256, 512, 1024],
+        help="comma-separated N_G values (default: 32,64,…,1024)",
+    )
+    p.add_argument(
+        "--seeds", type=seed_list, default=[0, 1, 2], help="one run per seed (default: 0,1,2)"
+    )
+    p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a card parameter")
     add_results_arguments(p)
     p.set_defaults(func=cmd_curve)

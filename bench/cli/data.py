@@ -61,8 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         ("manifests", cmd_manifests, "rewrite the committed manifests"),
     ):
         p = data.add_parser(name, help=text)
-        p.add_argument("--dataset", default="celeba")
-        p.add_argument("--data-root", default=None)
+        p.add_argument("--dataset", default="celeba", help="dataset card (default: celeba)")
+        p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
         p.set_defaults(func=func)
     add_calibrate_parser(data)
     return data
@@ -81,7 +81,7 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     parser.add_argument(
         "--scale", help="member set to calibrate against (default: the largest committed scale)"
     )
-    parser.add_argument("--dataset", default="celeba")
+    parser.add_argument("--dataset", default="celeba", help="dataset card (default: celeba)")
     parser.add_argument("--data-root", help="CelebA root (default: $BENCH_DATA)")
     parser.set_defaults(func=cmd_calibrate)
     return parser

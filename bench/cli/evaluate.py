@@ -1,25 +1,32 @@
 """`bench evaluate`: score any set of images against a zoo model's members and non-members.
 
 This is the front door for people scoring models that are not in the zoo, so the checks that need
-no data (scale, sample folder, SSCD file) run first and fail in a second, before anything slow.
+no data (scale, sample folder, SSCD file) run first and fail in a second, before anything slow,
+and the preprocessing the members went through is printed first: a crop that differs from the
+card's turns every true copy into a miss. The work is ``bench.metrics.evaluate``'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
-from bench.cards import ModelCard, dataset_card, find_model
-from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
-from bench.metrics import BAND_NAMES, score
-from bench.metrics.samples import load_samples
-from bench.metrics.sscd import require_model_file
-from bench.utils.paths import data_root
+from bench.metrics import BAND_NAMES
+from bench.metrics.evaluate import (
+    CROPS,
+    evaluate_samples,
+    evaluation_model,
+    expected_preprocessing,
+)
+from bench.utils.atomic import write_text_atomic
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,7 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "evaluate",
         help="score generated images against a model's training set (AMS/UMS, extraction)",
         description="Score a folder of PNG/JPEG images or an .npz (uint8 N×H×W×3) against the "
-        "members and non-members of a zoo model, at the model's resolution.",
+        "members and non-members of a zoo model. The members are CelebA aligned images cropped "
+        "by the dataset card's crop (datasets/celeba.toml) and resized to the model's resolution "
+        "with Lanczos; distances are pixel distances, so images cropped any other way score as "
+        "false negatives. Pass images in that crop (--crop none), or full aligned frames to be "
+        "cropped here (--crop card); a resize to the model's resolution is announced.",
     )
     parser.add_argument(
         "--samples",
@@ -35,10 +46,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         required=True,
         help="folder of PNG/JPEG images, or .npz whose first array is the images",
     )
-    parser.add_argument("--dataset", default="celeba")
-    parser.add_argument("--scale", required=True, help="member scale of the model, e.g. 1k")
+    parser.add_argument("--dataset", default="celeba", help="dataset card (default: celeba)")
+    parser.add_argument(
+        "--model", default=None, help="the zoo model by name (see `bench list models`)"
+    )
+    parser.add_argument(
+        "--scale", default=None, help="or: the member scale, e.g. 1k (its unconditional model)"
+    )
     parser.add_argument("--profile", default="cpu", help="zoo profile (default: cpu)")
+    parser.add_argument(
+        "--crop",
+        choices=CROPS,
+        default="none",
+        help="none: the images are already in the suite's crop; card: they are full aligned "
+        "CelebA frames, crop them as the members were (default: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write one row per image: sample, nearest member, ℓ2, band",
+    )
     parser.add_argument(
         "--sscd", type=Path, help="local TorchScript SSCD model for SIDE's similarity bands"
     )
@@ -48,54 +78,55 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    data = dataset_card(args.dataset)
-    model = find_model(args.scale, args.profile, "unconditional")
-    if model.dataset != data.name:
-        raise BenchError(
-            f"the {args.profile} {args.scale} model is trained on {model.dataset}, not {data.name}"
-        )
-    bands = data.bands(model.resolution)
-    if "deltas" not in data.metrics:
-        raise BenchError(
-            f"dataset card {data.path} has no [metrics] deltas; add e.g. deltas = [0.05, 0.1, 0.15]"
-        )
-    sscd_bands = None
-    if args.sscd is not None:
-        require_model_file(args.sscd)
-        sscd_bands = data.metrics.get("sscd", {}).get("bands")
-        if sscd_bands is None:
-            raise BenchError(f"dataset card {data.path} has no [metrics.sscd] bands")
-    outputs = load_samples(args.samples, model.resolution, progress=True)
-    root = data_root(args.data_root)
-    member_images = members(model, root).images
-    nonmember_images = nonmembers(model, root).images
-    result = score(
-        outputs,
-        member_images,
-        nonmember_images,
-        bands,
-        data.metrics["deltas"],
+    card = evaluation_model(args.model, args.scale, args.profile)
+    if card.dataset != args.dataset:
+        raise BenchError(f"model {card.name} is trained on {card.dataset}, not {args.dataset}")
+    # Before anything slow, and on stderr under --json so that stdout stays one JSON object.
+    print(expected_preprocessing(card), file=sys.stderr if args.json else sys.stdout, flush=True)
+    result = evaluate_samples(
+        args.samples,
+        model=card.name,
+        crop=args.crop,
+        data=args.data_root,
         sscd=args.sscd,
-        sscd_bands=sscd_bands,
         progress=True,
     )
+    if args.csv is not None:
+        write_text_atomic(args.csv, per_image_csv(result["per_image"]))
     if args.json:
         print(json.dumps(result))
     else:
-        print(render(result, model, len(member_images), len(nonmember_images)))
+        print(render(result))
+        if args.csv is not None:
+            print(f"per-image results: {args.csv}")
     return 0
+
+
+def per_image_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["sample", "nearest_member", "l2", "band"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({**r, "band": r["band"] or ""} for r in rows)
+    return out.getvalue()
+
+
+PER_IMAGE_SHOWN = 10
 
 
 def _pct(x: float) -> str:
     return f"{x:.3%}"
 
 
-def render(result: dict[str, Any], model: ModelCard, n_members: int, n_nonmembers: int) -> str:
-    """The human-readable report: every member number beside its non-member chance level."""
+def render(result: dict[str, Any]) -> str:
+    """The human-readable report: what was done to the images, every member number beside its
+    non-member chance level, and the closest images one by one."""
     chance = result["nonmember"]
+    done = result["preprocessing"]
     head = (
-        f"{result['n_outputs']} outputs vs {n_members} members of {model.name} "
-        f"({model.resolution}px); chance = the same against {n_nonmembers} non-members"
+        f"{result['n_outputs']} outputs ({done['input']}, crop {done['crop']}"
+        f"{', resized' if done['resized'] else ''}, scored at {done['scored_at']}) vs "
+        f"{result['n_members']} members of {result['model']}; chance = the same against "
+        f"{result['n_nonmembers']} non-members"
     )
     band_rows = [
         [
@@ -155,4 +186,13 @@ def render(result: dict[str, Any], model: ModelCard, n_members: int, n_nonmember
                 sscd_rows, headers=["SSCD band", "similarity", "AMS", "chance", "UMS", "chance"]
             ),
         ]
+    closest = sorted(result["per_image"], key=lambda r: r["l2"])[:PER_IMAGE_SHOWN]
+    image_rows = [
+        [r["sample"], r["nearest_member"], f"{r['l2']:.4f}", r["band"] or "-"] for r in closest
+    ]
+    parts += [
+        "",
+        f"closest {len(closest)} of {len(result['per_image'])} images (all in --json / --csv):",
+        tabulate(image_rows, headers=["sample", "nearest member", "ℓ2", "band"]),
+    ]
     return "\n".join(parts)

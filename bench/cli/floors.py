@@ -26,10 +26,12 @@ def cmd_floors(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("floors", help="measure seed variation and write CI's attack floors")
-    p.add_argument("--attack", required=True)
+    p.add_argument("--attack", required=True, help="attack card name (see `bench list attacks`)")
     p.add_argument("--model", required=True, help="zoo model card name")
-    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=positive_int, default=128)
+    p.add_argument(
+        "--seeds", type=seed_list, default=[0, 1, 2], help="seeds measured (default: 0,1,2)"
+    )
+    p.add_argument("--budget", type=positive_int, default=128, help="N_G (default 128)")
     p.add_argument(
         "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
     )

@@ -65,12 +65,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
-    p.add_argument("--profile", default="cpu")
-    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=positive_int, default=None)
+    p.add_argument("--profile", default="cpu", help="cpu or paper: which zoo (default: cpu)")
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid seeds (default: 0,1,2)")
+    p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     jobs = p.add_argument_group("executors (local and slurm need the 'scale' extra: submitit)")
     jobs.add_argument(
         "--executor",
@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     jobs.add_argument(
         "--timeout-min", type=positive_int, default=24 * 60, help="time limit of each cell's job"
     )
-    jobs.add_argument("--slurm-partition", default=None)
+    jobs.add_argument("--slurm-partition", default=None, help="slurm: the partition")
     jobs.add_argument("--gpus", type=positive_int, default=None, help="GPUs per cell's job")
     jobs.add_argument(
         "--executor-option",

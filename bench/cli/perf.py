@@ -48,7 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "perf", help="time scoring against generation; writes reports/performance.md"
     )
-    p.add_argument("--model", default="celeba-64-cpu")
-    p.add_argument("--outputs", type=positive_int, default=100_000)
-    p.add_argument("--members", type=positive_int, default=10_000)
+    p.add_argument("--model", default="celeba-64-cpu", help="zoo model whose generation is timed")
+    p.add_argument(
+        "--outputs", type=positive_int, default=100_000, help="outputs scored (default 100,000)"
+    )
+    p.add_argument(
+        "--members", type=positive_int, default=10_000, help="members scored (default 10,000)"
+    )
     p.set_defaults(func=cmd_perf)

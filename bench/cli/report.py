@@ -1,27 +1,42 @@
-"""`bench report`: rebuild the leaderboard and plots from the run records (and galleries)."""
+"""`bench report`: rebuild the leaderboard and plots from a folder of run records (and galleries).
+
+Which folder: ``--results DIR`` (e.g. your own runs' ``--out``), else the leaderboard's (a clone's
+reports/ or ``BENCH_REPORTS``), else your runs under BENCH_HOME/results, so an installed wheel
+reports on what you ran instead of writing beside the package.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from bench.records import report_root
 from bench.report.leaderboard import write_gallery, write_leaderboard
-from bench.utils.paths import reports_dir
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(f"wrote {write_leaderboard()}")
+    root = report_root(args.results)
+    print(f"wrote {write_leaderboard(root)}")
     if args.galleries:
-        for path in sorted((reports_dir() / "runs").rglob("*.json")):
-            out = write_gallery(path)
+        for path in sorted((root / "runs").rglob("*.json")):
+            out = write_gallery(path, data_root=args.data_root)
             print(f"gallery: {out}" if out else f"gallery: outputs of {path.name} are not here")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="rebuild reports/leaderboard.md and plots from run records")
+    p = sub.add_parser("report", help="rebuild the leaderboard and plots from run records")
+    p.add_argument(
+        "--results",
+        default=None,
+        metavar="DIR",
+        help="the folder of records to report on, and where leaderboard.md goes (default: "
+        "reports/ in a clone or $BENCH_REPORTS, else BENCH_HOME/results)",
+    )
     p.add_argument(
         "--galleries",
         action="store_true",
-        help="also write output galleries under BENCH_HOME (not the repository)",
+        help="also write galleries (each extracted output beside its nearest member) under "
+        "BENCH_HOME, never the repository; needs the CelebA root",
     )
+    p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.set_defaults(func=cmd_report)

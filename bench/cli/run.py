@@ -29,5 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="λ: the parameter the attack card's [aliases] names lambda (a guidance scale)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json", action="store_true", help="print the run record as JSON instead of a summary"
+    )
     p.set_defaults(func=cmd_run)

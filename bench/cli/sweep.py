@@ -6,7 +6,13 @@ import argparse
 
 from bench.cards import attack_card
 from bench.cards.overrides import parse_sets
-from bench.cli.args import add_cell_arguments, results_from_args, seed_list, spec_from_args
+from bench.cli.args import (
+    add_cell_arguments,
+    profile_from_args,
+    results_from_args,
+    seed_list,
+    spec_from_args,
+)
 from bench.errors import BenchError
 from bench.runner.sweep import (
     run_sweep,
@@ -22,6 +28,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     table under sweeps/."""
     root = results_from_args(args)
     acard = attack_card(args.attack)
+    args.profile = profile_from_args(args)
     param = sweep_param(acard, args.param)
     base = parse_sets(acard, args.profile, args.set)
     if param in base:

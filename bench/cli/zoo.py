@@ -38,6 +38,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         into=args.into,
     )
     print(f"wrote {card.path} and {card.checkpoint_path}")
+    print(
+        f"attack it by name: --model {card.name}. Where the zoo has its own scale-{card.scale} "
+        f"model, --scale {card.scale} still means that one"
+    )
     return 0
 
 
@@ -55,8 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         dest="zoo_cmd", required=True
     )
     p = zoo.add_parser("train", help="train one zoo model to its card's budget (resumable)")
-    p.add_argument("name")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("name", help="the model card's name (see `bench list models`)")
+    p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.add_argument(
         "--max-steps",
         type=positive_int,
@@ -70,11 +74,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = zoo.add_parser(
         "import", help="turn a diffusers save_pretrained folder into a zoo card and checkpoint"
     )
-    p.add_argument("path", metavar="DIR")
+    p.add_argument("path", metavar="DIR", help="a diffusers save_pretrained folder")
     p.add_argument("--name", required=True, help="the new card's name")
     p.add_argument("--scale", required=True, help="the member set the model was trained on")
-    p.add_argument("--profile", default="cpu")
-    p.add_argument("--dataset", default="celeba")
+    p.add_argument("--profile", default="cpu", help="the card's profile (default: cpu)")
+    p.add_argument("--dataset", default="celeba", help="dataset card (default: celeba)")
     p.add_argument("--steps", type=positive_int, default=50, help="the card's sampling steps")
     p.add_argument(
         "--into",
@@ -84,5 +88,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_import)
     p = zoo.add_parser("list", help="every model card with status and measured memorisation")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(func=cmd_list)

@@ -18,8 +18,9 @@ from bench.errors import BenchError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def load_samples(path: Path, resolution: int, progress: bool = False) -> np.ndarray:
-    """uint8 (N, resolution, resolution, 3) from a folder or an .npz, resized with Lanczos."""
+def load_samples(path: Path, progress: bool = False) -> np.ndarray:
+    """uint8 (N, H, W, 3) from a folder or an .npz, as they are: cropping and resizing to the
+    members' preprocessing is ``bench.metrics.evaluate.prepare``'s, which says what it does."""
     path = Path(path)
     if path.is_dir():
         images = _read_folder(path, progress)
@@ -29,7 +30,7 @@ def load_samples(path: Path, resolution: int, progress: bool = False) -> np.ndar
         raise BenchError(f"--samples {path} does not exist")
     else:
         raise BenchError(f"--samples {path} is neither a folder of PNG/JPEG images nor a .npz")
-    return _resize(images, resolution, path, progress)
+    return images
 
 
 def _read_folder(folder: Path, progress: bool) -> np.ndarray:
@@ -96,26 +97,3 @@ def _read_npz(path: Path) -> np.ndarray:
 
 def _size(image: np.ndarray) -> str:
     return f"{image.shape[1]}×{image.shape[0]}"
-
-
-def _resize(images: np.ndarray, resolution: int, path: Path, progress: bool) -> np.ndarray:
-    height, width = images.shape[1:3]
-    if height == width == resolution:
-        return images
-    if height != width:
-        raise BenchError(
-            f"samples in {path} are {width}×{height}; the benchmark compares square "
-            f"images, so crop them square before scoring"
-        )
-    out = np.empty((len(images), resolution, resolution, 3), dtype=np.uint8)
-    for i in tqdm(
-        range(len(images)),
-        desc=f"resizing to {resolution}px",
-        unit="img",
-        leave=False,
-        disable=not progress or len(images) < 1000,
-    ):
-        out[i] = np.asarray(
-            Image.fromarray(images[i]).resize((resolution, resolution), Image.Resampling.LANCZOS)
-        )
-    return out

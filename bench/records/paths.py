@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.utils.folders import writable_folder
-from bench.utils.paths import bench_home, reports_dir
+from bench.utils.paths import bench_home, has_reports, reports_dir
 
 SWEEP_RECORDS = "sweeps/runs"
 CURVE_RECORDS = "curves/runs"
@@ -33,8 +34,41 @@ def results_root(publish: bool = False, out: str | None = None) -> Path:
     return user_results()
 
 
+def report_root(results: str | None = None) -> Path:
+    """The records `bench report` reads and writes its leaderboard beside: ``--results DIR``, else
+    the leaderboard's folder (a clone's reports/ or ``BENCH_REPORTS``), else the user's own
+    results under BENCH_HOME, so an installed wheel never writes into site-packages."""
+    if results is not None:
+        root = Path(results).expanduser()
+        if not root.is_dir():
+            raise BenchError(f"--results {root} is not a folder of run records")
+        return writable_folder(root, "the --results folder")
+    return reports_dir() if has_reports() else user_results()
+
+
 def params_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def cell_key(record: dict[str, Any]) -> str:
+    """The hash in a record's file name: everything that tells its cell apart from another cell
+    with the same attack, model name, seed and N_G.
+
+    A zoo card fixes its weights and member set, so its parameters suffice (and the committed
+    records keep their paths). A user's folder (``--model-path``) may be scored against any
+    member set, ``--scale`` or ``--members``, so its key adds the member set and the full
+    weights digest; without them the second of two such runs replaced the first's record.
+    """
+    if not record.get("external"):
+        return params_key(record["params"])
+    return params_key(
+        {
+            "params": record["params"],
+            "scale": record["scale"],
+            "members": record["data_cache"]["members"],
+            "weights": record["checkpoint_sha256"],
+        }
+    )
 
 
 def record_path(record: dict[str, Any], kind: str = "runs", root: Path | None = None) -> Path:
@@ -44,7 +78,7 @@ def record_path(record: dict[str, Any], kind: str = "runs", root: Path | None = 
     Sweep records stay apart because the sweep's winning λ becomes the card default, and its
     tuning seed must not be averaged into the leaderboard's grid seeds.
     """
-    tag = params_key(record["params"])
+    tag = cell_key(record)
     return (
         (root or reports_dir())
         / kind

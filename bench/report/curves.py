@@ -14,6 +14,11 @@ import pandas as pd
 from bench.cards import scale_order
 from bench.report.tables import pm
 
+# Plots are sized for a page: 13 × ~4.5 inches at 100 dpi is 1300 px wide, what a README or
+# GitHub page shows without scaling text below legibility.
+PLOT_SIZE = (13.0, 4.6)
+PLOT_DPI = 100
+CURVE_COLUMNS = 3  # models per row of the curves figure (two panels each)
 CURVE_METRICS = {"distinct_high": "high band", "extracted_0.05": "δ = 0.05"}
 
 
@@ -39,8 +44,20 @@ def curve_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def model_order(df: pd.DataFrame) -> list[str]:
+    """Models by member-set size (64 before 1k, which text order reverses), then by name."""
+    scales = df.groupby("model")["scale"].first()
+    return sorted(scales.index, key=lambda m: (scale_order(scales[m]), m))
+
+
+def short_name(model: str) -> str:
+    """A model's name without the parts every zoo label shares, for axis labels."""
+    return model.removeprefix("celeba-").removesuffix("-cpu")
+
+
 def plot_curves(df: pd.DataFrame, path: Path) -> None:
-    """Distinct high-band members against N_G (top) and evaluations (bottom), ±1 sd over seeds."""
+    """Distinct high-band members against N_G (left of each pair) and evaluations (right), ±1 sd
+    over seeds; models in scale order, wrapped into rows so the figure fits a page."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,16 +65,20 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
     import seaborn as sns
 
     current = df[df["stale"] == ""]
-    models = sorted(current["model"].unique(), key=lambda m: (scale_order(m.split("-")[1]), m))
+    models = model_order(current)
     attacks = sorted(current["attack"].unique())
     palette = dict(zip(attacks, sns.color_palette(n_colors=len(attacks))))  # same colour per panel
+    cols = min(CURVE_COLUMNS, len(models))
+    rows = -(-len(models) // cols)
     fig, axes = plt.subplots(
-        2, len(models), figsize=(4 * len(models), 7), squeeze=False, sharey="col"
+        rows, 2 * cols, figsize=(PLOT_SIZE[0], 2.6 * rows + 0.6), squeeze=False
     )
+    for ax in axes.flat[2 * len(models) :]:
+        ax.set_visible(False)
     for j, model in enumerate(models):
         part = current[current["model"] == model]
         for i, x in enumerate(("budget", "evals")):
-            ax = axes[i][j]
+            ax = axes[j // cols][2 * (j % cols) + i]
             sns.lineplot(
                 part,
                 x=x,
@@ -68,12 +89,15 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
                 errorbar="sd",
                 marker="o",
                 ax=ax,
-                legend=(i == 0 and j == 0),
+                legend=False,
             )
             ax.set_xscale("log", base=2 if x == "budget" else 10)
-            ax.set_xlabel("N_G (outputs)" if x == "budget" else "model evaluations")
-            ax.set_ylabel("distinct members, high band" if j == 0 else "")
-            ax.set_title(model if i == 0 else "")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+            ax.set_xlabel("N_G" if x == "budget" else "evaluations", fontsize=8)
+            ax.set_ylabel("distinct members (high)" if j % cols == 0 and i == 0 else "", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_title(short_name(model) if i == 0 else "", fontsize=9, loc="left")
+    handles = [plt.Line2D([], [], color=palette[a], marker="o") for a in attacks]
+    fig.legend(handles, attacks, loc="upper center", ncol=len(attacks), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.6 * rows + 0.6)))
+    fig.savefig(path, dpi=PLOT_DPI)
     plt.close(fig)

@@ -88,7 +88,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "defaults": defaults,
         "external": bool(rec.get("external", False)),
         "stale": staleness(rec),
-        "members": _member_count(rec),
+        "members": member_count(rec),
         "unet_evals": cost["unet_evaluations"],
         "clf_evals": cost["classifier_evaluations"],
         "evals": cost["unet_evaluations"] + cost["classifier_evaluations"],
@@ -120,7 +120,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _member_count(rec: dict[str, Any]) -> int:
+def member_count(rec: dict[str, Any]) -> int:
     """The member set's size: the dataset scale's, or that of the files a user listed."""
     if "member_manifest" in rec:
         return rec["member_manifest"]["n"]

@@ -20,7 +20,14 @@ from tabulate import tabulate
 from bench.cards import AttackCard, attack_card, attack_names
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
-from bench.report.curves import curve_table, plot_curves
+from bench.report.curves import (
+    PLOT_DPI,
+    PLOT_SIZE,
+    curve_table,
+    model_order,
+    plot_curves,
+    short_name,
+)
 from bench.report.frame import load_records
 from bench.report.tables import (
     TUNED_MARK,
@@ -51,37 +58,64 @@ INTRO = (
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
+    """UMS by band: one panel per band, models in scale order, one bar per attack (± sd over
+    seeds), each bar's chance level (the same statistic against non-members) as a grey tick and
+    each model's ceiling (members / N_G, UMS's maximum) as a dashed line, so a small model at
+    its ceiling no longer looks weaker than a large one below its own."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    long = df.melt(
-        id_vars=["attack", "model"],
-        value_vars=[f"ums_{b}" for b in BANDS],
-        var_name="band",
-        value_name="UMS",
-    )
-    long["UMS"] *= 100
-    long["band"] = long["band"].str.removeprefix("ums_")
-    grid = sns.catplot(
-        long,
-        x="model",
-        y="UMS",
-        hue="attack",
-        col="band",
-        kind="bar",
-        errorbar="sd",
-        height=3.5,
-        aspect=1.2,
-        sharey=False,
-    )
-    grid.set_axis_labels("", "UMS (% of N_G)")
-    for ax in grid.axes.flat:
-        ax.tick_params(axis="x", rotation=30)
-    grid.figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(grid.figure)
+    models = model_order(df)
+    attacks = sorted(df["attack"].unique())
+    colours = dict(zip(attacks, plt.get_cmap("tab10").colors))
+    width = 0.8 / len(attacks)
+    fig, axes = plt.subplots(1, len(BANDS), figsize=PLOT_SIZE, squeeze=False)
+    for ax, band in zip(axes[0], BANDS):
+        # The axis fits the bars; a ceiling far above them (a large model's 100 %) is written at
+        # the top instead of squeezing every bar flat.
+        means = df.groupby(["model", "attack"])[f"ums_{band}"]
+        top = 100 * max(float((means.mean() + means.std().fillna(0)).max()) * 1.3, 0.05)
+        for j, model in enumerate(models):
+            part = df[df["model"] == model]
+            ceiling = 100 * min(1.0, part["members"].iloc[0] / part["budget"].iloc[0])
+            if ceiling <= top:
+                ax.hlines(ceiling, j - 0.45, j + 0.45, colors="black", linestyles="dashed", lw=1)
+            else:
+                ax.annotate(f"{ceiling:.0f}%↑", (j, top), ha="center", va="top", fontsize=6.5)
+            for i, attack in enumerate(attacks):
+                runs = part[part["attack"] == attack]
+                if runs.empty:
+                    continue
+                x = j - 0.4 + width * (i + 0.5)
+                ums = 100 * runs[f"ums_{band}"]
+                ax.bar(
+                    x,
+                    ums.mean(),
+                    width,
+                    yerr=ums.std(ddof=1) if len(ums) > 1 else None,
+                    color=colours[attack],
+                    capsize=2,
+                )
+                chance = 100 * runs[f"chance_ums_{band}"].mean()
+                ax.hlines(chance, x - width / 2, x + width / 2, colors="0.45", lw=2.5)
+        ax.set_title(f"{band} band")
+        ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=45, ha="right")
+        ax.set_xlim(-0.6, len(models) - 0.4)
+        ax.set_ylim(0, top)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("UMS (% of N_G)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[a]) for a in attacks]
+    handles += [
+        plt.Line2D([], [], color="black", ls="dashed", lw=1),
+        plt.Line2D([], [], color="0.45", lw=2.5),
+    ]
+    labels = [*attacks, "ceiling (members / N_G; n%↑ above the axis)", "chance (non-members)"]
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=PLOT_DPI)
+    plt.close(fig)
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -237,31 +271,53 @@ def write_leaderboard(root: Path | None = None) -> Path:
     return path
 
 
-def write_gallery(record_path: Path, n: int = 64) -> Path | None:
-    """A PNG grid of a run's first outputs, under BENCH_HOME (never in the repository).
+def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) -> Path | None:
+    """A PNG of a run's outputs closest to a member, each beside that member and the distance,
+    under BENCH_HOME (never in the repository: the members are CelebA faces).
 
-    Returns None when this machine does not hold the run's outputs (records travel, shards don't).
+    Returns None when this machine does not hold the run's outputs (records travel, shards
+    don't) or the run attacked an external folder, whose member set the record only names.
     """
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     from bench.attacks.store import RunStore
+    from bench.cards import dataset_card, model_card
+    from bench.data.subset import members
+    from bench.metrics.neighbours import NeighbourIndex
+    from bench.utils.imageio import to_unit
+    from bench.utils.paths import data_root as celeba_root
 
     rec = read_record(record_path)
     run_dir = bench_home() / rec["outputs"]
-    if not (run_dir / "shard-00000.npz").is_file():
+    if rec.get("external") or not (run_dir / "shard-00000.npz").is_file():
         return None
-    images = RunStore(run_dir).images()[:n]
-    side = int(np.ceil(np.sqrt(len(images))))
-    h, w = images.shape[1:3]
-    canvas = np.full((side * h, side * w, 3), 255, dtype=np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, side)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
+    outputs = RunStore(run_dir).images()
+    card = model_card(rec["model"])
+    member_set = members(card, celeba_root(data_root))
+    bands = dataset_card(card.dataset).bands(card.resolution)
+    dist, idx = NeighbourIndex(to_unit(member_set.images)).knn(to_unit(outputs), 1)
+    order = np.argsort(dist[:, 0], kind="stable")[:n]
+    zoom, label, cols = 4, 14, 8
+    side = card.resolution * zoom
+    cell_w, cell_h = 2 * side + 6, side + label + 6
+    rows = -(-len(order) // cols)
+    canvas = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, i in enumerate(order):
+        r, c = divmod(k, cols)
+        x, y = c * cell_w, r * cell_h
+        pair = (outputs[i], member_set.images[idx[i, 0]])
+        for j, image in enumerate(pair):
+            tile = Image.fromarray(image).resize((side, side), Image.Resampling.NEAREST)
+            canvas.paste(tile, (x + j * side, y))
+        d = float(dist[i, 0])
+        band = next((b for b in BANDS if bands[b]["lo"] <= d < bands[b]["hi"]), "-")
+        draw.text((x + 2, y + side + 1), f"l2 {d:.3f} {band}", fill="black")
     out = (
         bench_home()
         / "galleries"
         / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).resize((side * w * 4, side * h * 4), Image.Resampling.NEAREST).save(out)
+    canvas.save(out)
     return out

@@ -11,45 +11,79 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.attacks.declared import summary_lines
+from bench.cards import model_card
+from bench.errors import BenchError
+from bench.report.frame import member_count
+
+
+def memorisation_line(record: dict[str, Any]) -> str:
+    """What the attacked model is known to memorise, measured when the zoo trained it: an attack
+    that finds nothing on a model that memorises nothing has found what there is."""
+    if record.get("external"):
+        return "attacked model: an external folder; its memorisation is not measured by the suite"
+    try:
+        trained = model_card(record["model"]).trained
+    except BenchError:
+        return f"attacked model: {record['model']} (its card is not in the registry)"
+    fraction = trained.get("memorised_fraction")
+    if fraction is None:
+        return f"attacked model: {record['model']}, memorisation not measured"
+    hits = trained.get("unique_hits")
+    found = f" ({hits} members copied by unguided samples)" if hits is not None else ""
+    warning = "; nothing to extract beyond chance is expected" if fraction == 0 else ""
+    return (
+        f"attacked model: {record['model']}, measured memorised fraction "
+        f"{100 * fraction:.1f}%{found}{warning}"
+    )
 
 
 def summary(record: dict[str, Any], path: Path) -> str:
+    """The run in a screenful: every member statistic beside its chance level (the same against
+    held-out non-members) and UMS beside its ceiling (members / N_G), since a number alone cannot
+    say whether it is high."""
     m = record["metrics"]
+    chance = m["nonmember"]
+    ceiling = 100 * min(1.0, member_count(record) / record["budget"])
     rows = [
         [
             band,
-            f"{100 * m['ams'][band]:.2f}",
             f"{100 * m['ums'][band]:.2f}",
-            f"{100 * m['nonmember']['ams'][band]:.2f}",
-            f"{100 * m['nonmember']['ums'][band]:.2f}",
+            f"{ceiling:.2f}",
+            f"{100 * chance['ums'][band]:.2f}",
+            f"{100 * m['ams'][band]:.2f}",
+            f"{100 * chance['ams'][band]:.2f}",
             f"{100 * m['hit_rate'][band]:.2f}",
-            f"{100 * m['nonmember']['hit_rate'][band]:.2f}",
+            f"{100 * chance['hit_rate'][band]:.2f}",
         ]
         for band in m["ams"]
     ]
     head = (
         f"{record['attack']} on {record['model']} (scale {record['scale']}, seed "
-        f"{record['seed']}, N_G={record['budget']})\n"
+        f"{record['seed']}, N_G={record['budget']})\n{memorisation_line(record)}\n"
     )
     table = tabulate(
         rows,
         headers=[
             "band",
-            "AMS %",
             "UMS %",
-            "chance AMS %",
+            "UMS ceiling %",
             "chance UMS %",
+            "AMS %",
+            "chance AMS %",
             "members hit %",
             "non-members hit %",
         ],
         tablefmt="github",
     )
-    extracted = ", ".join(f"δ={d}: {n}" for d, n in m["extracted"].items())
+    extracted = ", ".join(
+        f"δ={d}: {n} (chance {chance['extracted'][d]})" for d, n in m["extracted"].items()
+    )
     lines = [
         head + table,
-        f"extracted members: {extracted}; calibrated: "
-        f"{m['calibrated_extracted']}; Gu d1/d2<1/3: {100 * m['gu_fraction']:.1f}% of "
-        f"outputs, {m['gu_unique']} members",
+        f"extracted members: {extracted}; calibrated: {m['calibrated_extracted']} "
+        f"(chance {chance['calibrated_extracted']}); Gu d1/d2<1/3: "
+        f"{100 * m['gu_fraction']:.1f}% of outputs (chance {100 * chance['gu_fraction']:.1f}%), "
+        f"{m['gu_unique']} members (chance {chance['gu_unique']})",
     ]
     if record.get("candidates"):
         c = record["candidates"]

@@ -162,7 +162,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         nonmember_set=nonmember_set,
         model_config=model_config(denoiser, target.make_sampler()),
         outputs=str(run_dir.relative_to(bench_home())),
-        wall_seconds=round(time.time() - started, 1),
+        wall_seconds=round(store.add_wall(time.time() - started), 1),
     )
     if options.write:
         write_record(record_path(record, root=results), record)

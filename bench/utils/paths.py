@@ -1,8 +1,12 @@
-"""Where things live: the card folders, the data root and the cache.
+"""Where things live: the card folders, the reports, the data root and the cache.
 
-Cards are found relative to the source tree (the project is installed editable), so that a clone
-is self-describing, plus the folders in ``BENCH_CARDS`` for extensions kept outside it; data and
-caches come from the environment so nothing private enters the repo.
+A clone (an editable install) is self-describing: its ``attacks/``, ``models/`` and ``datasets/``
+folders are the registry and its ``reports/`` the leaderboard. A wheel installed elsewhere carries
+the same cards, manifests and checkpoints inside the package (``bench/_shipped``, copied there at
+build time by ``setup.py``), so the suite finds them from any folder; it has no ``reports/``, so
+the user's own results under ``BENCH_HOME`` stand in for it. ``BENCH_CARDS`` adds card folders
+kept outside either; data and caches come from the environment so nothing private enters the
+repository.
 """
 
 from __future__ import annotations
@@ -14,13 +18,30 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.utils.folders import writable_folder
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_ROOT.parent
+# The card folders a wheel carries (see setup.py); a clone keeps them beside the package.
+SHIPPED = PACKAGE_ROOT / "_shipped"
+CARD_KINDS = ("attacks", "models", "datasets")
+
+
+def in_clone() -> bool:
+    """Whether the package runs from a source tree (a clone, installed editable or not at all),
+    as opposed to a wheel installed under site-packages."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "attacks").is_dir()
+
+
+def cards_root() -> Path:
+    """The folder holding the base registry: ``BENCH_CARDS_BASE`` (tests use it to see only their
+    own cards), else the clone, else the cards shipped inside the installed package."""
+    if "BENCH_CARDS_BASE" in os.environ:
+        return Path(os.environ["BENCH_CARDS_BASE"])
+    return REPO_ROOT if in_clone() else SHIPPED
 
 
 def cards_dir(kind: str) -> Path:
-    """The base registry folder for ``kind`` (attacks, models or datasets): the clone's, unless
-    ``BENCH_CARDS_BASE`` stands in for it (tests use it to see only their own cards)."""
-    return Path(os.environ.get("BENCH_CARDS_BASE", REPO_ROOT)) / kind
+    """The base registry folder for ``kind`` (attacks, models or datasets)."""
+    return cards_root() / kind
 
 
 def card_dirs(kind: str) -> list[Path]:
@@ -31,8 +52,28 @@ def card_dirs(kind: str) -> list[Path]:
     return [cards_dir(kind)] + [Path(p).expanduser() / kind for p in extra if p]
 
 
+def base_cards_writable() -> bool:
+    """Whether new cards may go into the base registry: a clone's or a stand-in's, never the
+    copy inside an installed package (site-packages is not the user's to edit)."""
+    return "BENCH_CARDS_BASE" in os.environ or in_clone()
+
+
+def has_reports() -> bool:
+    """Whether a reports folder is known: ``BENCH_REPORTS``, or the clone's ``reports/``."""
+    return "BENCH_REPORTS" in os.environ or in_clone()
+
+
 def reports_dir() -> Path:
-    return Path(os.environ.get("BENCH_REPORTS", REPO_ROOT / "reports"))
+    """The leaderboard's folder: ``BENCH_REPORTS``, else the clone's ``reports/``. An installed
+    wheel has none, and writing beside the package would write into site-packages."""
+    if "BENCH_REPORTS" in os.environ:
+        return Path(os.environ["BENCH_REPORTS"])
+    if not in_clone():
+        raise BenchError(
+            "this install is not a clone, so it has no reports/ folder; set BENCH_REPORTS to "
+            "one, or pass --out (run) or --results (report)"
+        )
+    return REPO_ROOT / "reports"
 
 
 def bench_home() -> Path:

@@ -28,7 +28,7 @@ from bench.cards.registry import load_cards
 from bench.cards.schema import _toml_value
 from bench.errors import BenchError
 from bench.utils.atomic import write_text_atomic
-from bench.utils.paths import cards_dir
+from bench.utils.paths import base_cards_writable, cards_dir
 from bench.utils.provenance import git_commit
 from bench.zoo import external
 from bench.zoo.build import config_keys
@@ -74,6 +74,11 @@ def import_folder(
     dcard = dataset_card(dataset)
     dcard.check_scale(scale)
     external.check_fits(folder, dcard, scale)
+    if into is None and not base_cards_writable():
+        raise BenchError(
+            "this install keeps its cards inside the installed package; pass --into CARDS, a "
+            "card folder of your own that you then put on BENCH_CARDS"
+        )
     models = Path(into).expanduser() / "models" if into else cards_dir("models")
     card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
     existing = load_cards("models").get(name)

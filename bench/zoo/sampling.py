@@ -152,12 +152,14 @@ def sample(
     labels: np.ndarray | None = None,
     batches: Sequence[int] | None = None,
     progress: bool = True,
+    phase: str = "sampling",
 ) -> Iterator[np.ndarray]:
     """Yield uint8 (B, R, R, 3) batches, all of them or those listed in ``batches``; batch i
-    always uses generator (seed, i), whatever else is made and wherever."""
+    always uses generator (seed, i), whatever else is made and wherever. ``phase`` names the
+    progress bar, so an attack that samples for several reasons says which one is running."""
     bar = tqdm(
         range(-(-n // batch)) if batches is None else batches,
-        desc="sampling",
+        desc=phase,
         unit="batch",
         leave=False,
         disable=not progress,

@@ -45,14 +45,14 @@ class Target:
 
 
 def zoo_card(attack: AttackCard, scale: str | None, profile: str, model: str | None) -> ModelCard:
-    """The zoo model named by ``model``, or the one serving the scale for the attack; checked to
-    be one the attack applies to."""
+    """The zoo model named by ``model`` (its card gives the scale; a ``scale`` given too must be
+    its), or the one serving the scale for the attack; checked to be one the attack applies to."""
     if model is not None:
         card = model_card(model)
-        if (card.scale, card.profile) != (scale, profile):
+        if card.profile != profile or scale not in (None, card.scale):
             raise BenchError(
                 f"model {card.name} is scale {card.scale}, profile {card.profile}; "
-                f"it does not match --scale {scale} --profile {profile}"
+                f"it does not match --scale {scale} --profile {profile} (--model alone suffices)"
             )
     else:
         card = find_model(scale, profile, attack.applies_to[0])
