@@ -104,5 +104,10 @@ def test_add_a_model_runs_as_written(
     run_shell(shell, monkeypatch)
     board = (home / "my-results" / "leaderboard.md").read_text()
     assert "## External models" in board and "my-ddpm-" in board.split("## External models")[1]
-    assert (world / "models" / "my-ddpm-64.toml").is_file()
+    # The import went into the user's own card folder, and the main job's scale is unchanged.
+    assert (home / "my-cards" / "models" / "my-ddpm-64.toml").is_file()
+    assert not (world / "models" / "my-ddpm-64.toml").exists()
     assert list((home / "my-results" / "runs" / "carlini" / "my-ddpm-64").glob("*.json"))
+    from bench.cards import find_model
+
+    assert find_model("8", "cpu", "unconditional").name == "tiny-8"

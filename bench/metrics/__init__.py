@@ -1,6 +1,6 @@
 """The metrics engine: one scorer for every attack, plus the ℓ2 band calibration it relies on.
 
-Definitions follow docs/RESEARCH.md (SIDE's AMS/UMS, Carlini's (ℓ2, δ) and calibrated extraction,
+Definitions follow docs/background.md (SIDE's AMS/UMS, Carlini's (ℓ2, δ) and calibrated extraction,
 Gu's ratio); the values the papers leave open live in the dataset card, marked as the suite's own.
 """
 

@@ -19,10 +19,11 @@ from bench.utils.imageio import to_unit
 
 BAND_NAMES = ("high", "mid", "low")
 
-# Suite's choice (RESEARCH.md leaves the ℓ2 bands open): quantiles of the non-member → nearest-
-# member distance. A band's upper edge is the distance that only this fraction of real, unseen
-# faces reach by chance: high ends at the 0.1th percentile (one unseen face in a thousand is that
-# close), mid at the 1st, low at the 5th (one in twenty: the weakest resemblance worth reporting).
+# Suite's choice (the papers leave the ℓ2 bands open; docs/background.md): quantiles of the
+# non-member → nearest-member distance. A band's upper edge is the distance that only this
+# fraction of real, unseen faces reach by chance: high ends at the 0.1th percentile (one unseen
+# face in a thousand is that close), mid at the 1st, low at the 5th (one in twenty: the weakest
+# resemblance worth reporting).
 BAND_QUANTILES = {"high": 0.001, "mid": 0.01, "low": 0.05}
 
 

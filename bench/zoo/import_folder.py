@@ -65,6 +65,11 @@ def import_folder(
 ) -> ModelCard:
     """Write ``models/<name>.toml`` and its checkpoint (under ``into``, default the repository's
     card folder) from a ``save_pretrained`` folder; nothing existing is overwritten."""
+    if into is None and not base_cards_writable():
+        raise BenchError(
+            "this install keeps its cards inside the installed package; pass --into CARDS, a "
+            "card folder of your own that you then put on BENCH_CARDS"
+        )
     folder = external.read_folder(path)
     if folder.conditioning == "caption":
         raise BenchError(
@@ -74,11 +79,6 @@ def import_folder(
     dcard = dataset_card(dataset)
     dcard.check_scale(scale)
     external.check_fits(folder, dcard, scale)
-    if into is None and not base_cards_writable():
-        raise BenchError(
-            "this install keeps its cards inside the installed package; pass --into CARDS, a "
-            "card folder of your own that you then put on BENCH_CARDS"
-        )
     models = Path(into).expanduser() / "models" if into else cards_dir("models")
     card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
     existing = load_cards("models").get(name)
