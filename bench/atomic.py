@@ -1,4 +1,8 @@
-"""Atomic writes: a crash mid-write must never leave a half file where a good one stood."""
+"""Atomic writes: a crash mid-write must never leave a half file where a good one stood.
+
+A disk fault (permission, read-only, full disk) during the write becomes one line naming the file
+(``bench.writefaults``); the temporary file is removed, so the good file, if any, stays.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.writefaults import make_folder, writing
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer`` on a temporary sibling of ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, writer: Callable[[Path], None], size: int | None = None) -> None:
+    """Call ``writer`` on a temporary sibling of ``path``, then rename it into place; ``size``
+    (bytes, where the caller knows it) is what a full-disk message says the step needs."""
+    make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        writer(tmp)
-        os.replace(tmp, path)
+        with writing(path, "write", size):
+            writer(tmp)
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda p: p.write_text(text))
+    write_atomic(path, lambda p: p.write_text(text), len(text.encode()))
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -23,6 +23,7 @@ from bench.cliargs import budget_list, seed_list
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.harness import (
+    add_force_argument,
     add_model_path_arguments,
     default_budget,
     params_key,
@@ -158,6 +159,8 @@ def cmd_curve(args: argparse.Namespace) -> int:
     acard = attack_card(args.attack)
     profile = args.profile if args.model_path or not args.model else model_card(args.model).profile
     overrides = parse_sets(acard, profile, args.set)
+    for budget in args.budgets:
+        validate.budget_allowed(budget, args.force)
     results = results_root(args)
     paths = run_curve(
         args.attack,
@@ -189,7 +192,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", default=None, help="with --model-path: the member set it trained on")
     p.add_argument("--members", default=None, metavar="MANIFEST", help="or: its member files")
     p.add_argument("--profile", default="cpu", help="with --model-path: the profile's N_G")
-    p.add_argument("--budgets", type=budget_list, default=[32, 64, 128, 256, 512, 1024])
+    p.add_argument(
+        "--budgets",
+        type=budget_list,
+        default=[32, 64, 128, 256, 512, 1024],
+        help=f"output budgets N_G; each at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     p.add_argument("--data-root", default=None)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a card parameter")

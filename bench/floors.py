@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from bench import validate
 from bench.atomic import write_json_atomic
 from bench.attacks.base import load_attack
 from bench.cards import attack_card, model_card
 from bench.cliargs import json_object, positive_int, seed_list
-from bench.harness import run_cell
+from bench.harness import add_force_argument, run_cell
 from bench.mutations import mutations_for
 from bench.paths import reports_dir
 from bench.provenance import git_commit, machine, versions
@@ -156,6 +157,7 @@ def measure_floors(
 def cmd_floors(args: argparse.Namespace) -> int:
     overrides = args.overrides or {}
     seeds = args.seeds
+    validate.budget_allowed(args.budget, args.force)
     result = measure_floors(args.attack, args.model, seeds, args.budget, overrides, seeds[0])
     result["mutations"] = check_mutations(result)
     path = floors_path(args.attack, args.model)
@@ -173,7 +175,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attack", required=True)
     p.add_argument("--model", required=True, help="zoo model card name")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
-    p.add_argument("--budget", type=positive_int, default=128)
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=128,
+        help=f"N_G per seed; at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
     p.add_argument(
         "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
     )

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import validate
-from bench.attacks.base import ModelView, grants_captions, load_attack
+from bench import preflight, validate
+from bench.attacks.base import SHARD, ModelView, grants_captions, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
     AttackCard,
@@ -122,9 +122,6 @@ def run_cell(
     deltas = dcard.metrics.get("deltas")
     if not deltas:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
-    data = data_root(root)
-    member_set = member_subset(mcard, data, target.listed)
-    nonmember_set = nonmembers(mcard, data)
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
     model_key = Path(mcard.name) / digest[:12]
@@ -132,16 +129,44 @@ def run_cell(
         model_key / f"{acard.name}-v{acard.version}-{params_key(params)}" / f"seed{seed}-n{budget}"
     )
     run_dir = bench_home() / "runs" / run_rel
-    store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
+    prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}"
+    # Every folder the cell writes, and the disk its outputs need, before any slow work.
+    ranks = current_ranks()
+    missing = budget if fresh else preflight.missing_outputs(run_dir, budget, SHARD)
+    disk = preflight.output_bytes(missing, mcard.resolution, SHARD)
+    if ranks.is_main:
+        folders = {run_dir: "the cell's output folder", prep_root: "the preparation folder"}
+        if write:
+            where = {"attack": acard.name, "model": mcard.name, "seed": seed, "budget": budget}
+            folders[record_path({**where, "params": params}, root=results).parent] = (
+                "the results folder"
+            )
+        preflight.check_folders(folders)
+        preflight.check_disk(run_dir, disk)
+    data = data_root(root)
+    member_set = member_subset(mcard, data, target.listed)
+    nonmember_set = nonmembers(mcard, data)
+    store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution)
     # In a data-parallel job (bench.parallel) the main process holds the lock, scores and writes;
     # the others only make their shards and return its record.
-    ranks = current_ranks()
     lock = lock_cell(run_dir) if ranks.is_main else None
+    if ranks.is_main:
+        store.sweep_temporaries()  # under the lock: a killed run's half shards, never a live one's
     if fresh:
         if ranks.is_main:
             store.clear_outputs()
         ranks.wait()  # no process may find a shard that is about to be removed
     denoiser = target.load_denoiser()
+    if ranks.is_main:
+        preflight.announce_long_run(
+            denoiser,
+            mcard.resolution,
+            target.sampling_steps,
+            missing,
+            disk,
+            run_dir,
+            member_set.captions if mcard.conditioning == "caption" else None,
+        )
     view = ModelView(
         denoiser=denoiser,
         make_sampler=target.make_sampler,
@@ -232,6 +257,8 @@ def cell_from_args(
     results: Path | None = None,
 ) -> dict[str, Any]:
     """The cell named by a command's arguments (see ``add_cell_arguments``)."""
+    if args.budget is not None:
+        validate.budget_allowed(args.budget, args.force)
     return run_cell(
         args.attack,
         args.scale,
@@ -262,7 +289,13 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--profile", default="cpu")
     p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=None,
+        help=f"N_G (card default); at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
     p.add_argument("--model", default=None, help="a zoo model name (e.g. a canary variant)")
     add_model_path_arguments(p)
     p.add_argument("--data-root", default=None)
@@ -273,6 +306,16 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         help="override an attack card parameter (repeatable); typed by the card's default",
     )
     add_results_arguments(p)
+
+
+def add_force_argument(p: argparse.ArgumentParser) -> None:
+    """``--force``: run a budget above ``validate.BUDGET_LIMIT`` (`run`, `sweep`, `curve`,
+    `floors`); its time and disk estimate is printed before it starts."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"allow an output budget above {validate.BUDGET_LIMIT:,} (the estimate prints first)",
+    )
 
 
 def add_model_path_arguments(p: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.atomic import write_text_atomic
+from bench.atomic import write_atomic, write_text_atomic
 from bench.metrics import BAND_NAMES
 from bench.paths import bench_home, reports_dir
 from bench.records import read_record
@@ -80,7 +80,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     grid.set_axis_labels("", "UMS (% of N_G)")
     for ax in grid.axes.flat:
         ax.tick_params(axis="x", rotation=30)
-    grid.figure.savefig(path, dpi=110, bbox_inches="tight")
+    write_atomic(path, lambda p: grid.figure.savefig(p, dpi=110, bbox_inches="tight", format="png"))
     plt.close(grid.figure)
 
 
@@ -251,8 +251,8 @@ def write_gallery(record_path: Path, n: int = 64) -> Path | None:
         / "galleries"
         / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).resize((side * w * 4, side * h * 4), Image.Resampling.NEAREST).save(out)
+    big = Image.fromarray(canvas).resize((side * w * 4, side * h * 4), Image.Resampling.NEAREST)
+    write_atomic(out, lambda p: big.save(p, format="PNG"))
     return out
 
 

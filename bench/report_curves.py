@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.atomic import write_atomic
 from bench.cards import scale_order
 from bench.report_tables import pm
 
@@ -75,5 +76,5 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
             ax.set_ylabel("distinct members, high band" if j == 0 else "")
             ax.set_title(model if i == 0 else "")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_atomic(path, lambda p: fig.savefig(p, dpi=100, format="png"))
     plt.close(fig)

@@ -20,13 +20,17 @@ from bench.cards import attack_card, dataset_card
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.records import read_record, staleness
+from bench.records import check_report_fields, read_record, staleness
 
 BANDS = BAND_NAMES
 
 
 def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    return [(path, read_record(path)) for path in sorted(folder.rglob("*.json"))]
+    """Every record under ``folder``, each checked down to the fields the tables read."""
+    return [
+        (path, check_report_fields(path, read_record(path)))
+        for path in sorted(folder.rglob("*.json"))
+    ]
 
 
 def _with_defaults(rec: dict[str, Any]) -> bool:

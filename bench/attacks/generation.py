@@ -6,6 +6,7 @@ import numpy as np
 
 from bench.attacks.base import SHARD, ModelView
 from bench.sampling import Guidance
+from bench.store import check_images
 
 
 def generate_outputs(
@@ -48,10 +49,14 @@ def generate_outputs(
 def generate_prep(
     view: ModelView, key: str, n: int, seed: int, progress: bool = True
 ) -> tuple[np.ndarray, int]:
-    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key."""
+    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key; a
+    cached set that is not ``n`` images at the view's resolution is made again."""
 
     def make() -> dict[str, np.ndarray]:
         return {"images": np.concatenate(list(view.sample(n, seed, progress=progress)))}
 
-    images = view.store.cached_arrays(key, make)["images"]
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        check_images(arrays["images"], (n, view.resolution, view.resolution, 3))
+
+    images = view.store.cached_arrays(key, make, check)["images"]
     return images, len(images) * view.sampling_steps

@@ -87,8 +87,15 @@ class Side(Attack):
             )
             return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
-        state, stats = view.store.cached_tensors(f"classifier-{key}", make)
         clf = NoisyClassifier(kept, self.clf["width"], self.time_dependent)
+
+        def check(state: dict[str, torch.Tensor]) -> None:
+            try:  # a cached state for another architecture is remade, not a traceback
+                clf.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ValueError(str(exc).splitlines()[0]) from None
+
+        state, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
         clf.load_state_dict(state)
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats

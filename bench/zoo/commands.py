@@ -12,8 +12,12 @@ from tabulate import tabulate
 from bench.cards import ModelCard, model_card, model_cards, scale_order, write_trained
 from bench.cliargs import positive_int
 from bench.data.subset import members
+from bench.locks import lock_cell, release
+from bench.parallel import current_ranks
 from bench.paths import data_root
+from bench.preflight import check_folders
 from bench.provenance import git_commit, machine
+from bench.store import sweep_temporaries
 from bench.zoo.checkpoint import save_tensors, sha256
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.memorisation import measure
@@ -27,7 +31,24 @@ def train_card(
     progress: bool = True,
     checkpoint_every: int = 500,
 ) -> dict[str, Any]:
-    """Train (or resume) to budget, release the EMA weights, measure and record memorisation."""
+    """Train (or resume) to budget, release the EMA weights, measure and record memorisation.
+
+    The main process first probes every folder the training writes (its state, the checkpoint,
+    the card), then takes the training's lock, so two identical trainings in one BENCH_HOME
+    cannot both run to the end, and removes what a killed one left half-written.
+    """
+    lock = None
+    if current_ranks().is_main:
+        folder = state_path(card).parent
+        check_folders(
+            {
+                folder: "the training folder",
+                card.checkpoint_path.parent: "the checkpoint folder",
+                card.path.parent: "the card folder",
+            }
+        )
+        lock = lock_cell(folder, f"the training of {card.name}")
+        sweep_temporaries(folder)
     data = members(card, data_root(root_override))
     trainer, result = train(
         card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
@@ -35,6 +56,7 @@ def train_card(
     if not trainer.ranks.is_main:  # data-parallel: the main process releases and measures
         return {"status": "worker", "steps": result.steps}
     if result.steps < trainer.total_steps:
+        release(lock)
         return {"status": "partial", "steps": result.steps}
     tensors, meta = trainer.release()
     save_tensors(card.checkpoint_path, tensors, meta)
@@ -61,6 +83,7 @@ def train_card(
         sizes = {int(t): int((data.counts == t).sum()) for t in mem.tier_hits}
         record["tier_hits"] = {str(t): f"{h}/{sizes[t]}" for t, h in mem.tier_hits.items()}
     write_trained(card, record)
+    release(lock)
     return {"status": "trained", **record}
 
 

@@ -30,6 +30,7 @@ from bench.errors import BenchError
 from bench.paths import cards_dir
 from bench.provenance import git_commit
 from bench.registry import load_cards
+from bench.validate import valid_name
 from bench.zoo import external
 from bench.zoo.build import config_keys
 from bench.zoo.checkpoint import prefixed, save_tensors, sha256
@@ -64,7 +65,9 @@ def import_folder(
     into: str | None = None,
 ) -> ModelCard:
     """Write ``models/<name>.toml`` and its checkpoint (under ``into``, default the repository's
-    card folder) from a ``save_pretrained`` folder; nothing existing is overwritten."""
+    card folder) from a ``save_pretrained`` folder; nothing existing is overwritten. The name is
+    checked first: it becomes file names, so '../escape' would write outside the card folder."""
+    valid_name(name, "--name")
     folder = external.read_folder(path)
     if folder.conditioning == "caption":
         raise BenchError(
