@@ -33,7 +33,7 @@ def human_bytes(n: float) -> str:
     """``n`` bytes as B, KB, MB, GB or TB (powers of 1000, one decimal above KB)."""
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
 
