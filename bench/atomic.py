@@ -21,13 +21,13 @@ def write_atomic(path: Path, writer: Callable[[Path], None], size: int | None = 
     (bytes, where the caller knows it) is what a full-disk message says the step needs."""
     make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with writing(path, "write", size):
+    with writing(path, "write", size):  # outside the clean-up, so free space excludes ``tmp``
+        try:
             writer(tmp)
             os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -67,9 +67,10 @@ def _open(file: Path) -> np.ndarray:
         with Image.open(file) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except Image.DecompressionBombError as exc:  # Pillow refuses to decode it: far too many pixels
+        why = " ".join(str(exc).split()).rstrip(".")
         raise BenchError(
-            f"cannot read {file}: {' '.join(str(exc).split())}; downscale it to the model's "
-            "resolution or remove it from the folder"
+            f"cannot read {file}: {why}; downscale it to the model's resolution or remove it "
+            "from the folder"
         ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise BenchError(
