@@ -129,7 +129,7 @@ def feature_space(value: str, what: str) -> str:
     if value in FEATURE_SPACES:
         return value
     if value.startswith("sscd:"):
-        path = Path(value[len("sscd:") :]).expanduser()
+        path = Path(value[len("sscd:") :])  # as bench.attacks.features opens it
         if not path.is_file():
             raise BenchError(
                 f"{what} names the SSCD model {path}, which is not a file; give a local "
