@@ -46,6 +46,9 @@ class DatasetCard:
         return per_res
 
 
+MODEL_ROLES = ("ranked", "tuning")
+
+
 @dataclass(frozen=True)
 class ModelCard:
     name: str
@@ -64,6 +67,9 @@ class ModelCard:
     trained: dict[str, Any] = field(default_factory=dict)
     # Made by `bench zoo import` from someone else's diffusers folder: it has no [training] table.
     imported: bool = False
+    # "tuning": attack defaults are chosen on it and the grid and leaderboard never rank it, so no
+    # ranked number comes from the model a setting was fitted to.
+    role: str = "ranked"
 
     @property
     def checkpoint_path(self) -> Path:
@@ -137,6 +143,8 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
     )
     if raw["conditioning"] not in ("unconditional", "caption"):
         raise BenchError(f"card {path}: conditioning must be 'unconditional' or 'caption'")
+    if raw.get("role", "ranked") not in MODEL_ROLES:
+        raise BenchError(f"card {path}: role must be one of {', '.join(MODEL_ROLES)}")
     return ModelCard(
         name=raw["name"],
         version=raw["version"],
@@ -153,6 +161,7 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
         evaluation=raw.get("evaluation", {}),
         trained=raw.get("trained", {}),
         imported=imported,
+        role=raw.get("role", "ranked"),
     )
 
 

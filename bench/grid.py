@@ -31,7 +31,9 @@ def grid_cells(args: argparse.Namespace) -> list[Cell]:
     models = [
         c
         for c in model_cards()
-        if c.profile == args.profile and (not args.models or c.name in args.models.split(","))
+        if c.profile == args.profile
+        and c.role == "ranked"
+        and (not args.models or c.name in args.models.split(","))
     ]
     cells = []
     for name in attacks:

@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench import preflight, validate
-from bench.attacks.base import SHARD, ModelView, grants_captions, load_attack
+from bench.attacks.base import SHARD, Audit, ModelView, grants_captions, load_attack
 from bench.candidates import score_candidates
 from bench.cards import (
     AttackCard,
@@ -28,9 +30,11 @@ from bench.cliargs import positive_int, seed_int
 from bench.data.subset import members as member_subset
 from bench.data.subset import nonmembers
 from bench.errors import BenchError
+from bench.imageio import to_unit
 from bench.locks import lock_cell, release
 from bench.metrics import score
 from bench.metrics.tiers import canary_metrics
+from bench.neighbours import NeighbourIndex
 from bench.parallel import current_ranks
 from bench.paths import bench_home, data_root, reports_dir
 from bench.provenance import git_commit, machine, versions
@@ -186,6 +190,8 @@ def run_cell(
     metrics = score(
         outputs, member_set.images, nonmember_set.images, bands, deltas, progress=progress
     )
+    if result.audit is not None:
+        result.info["scored"] = audit_against(result.audit, member_set.images, bands)
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "attack": acard.name,
@@ -231,6 +237,16 @@ def run_cell(
 
 
 SWEEP_RECORDS = "sweeps/runs"
+
+
+def audit_against(audit: Audit, members: np.ndarray, bands: dict[str, Any]) -> dict[str, Any]:
+    """The attack's reading of its audited images, each matched to its nearest member here.
+
+    A copy is a high-band match, the band every leaderboard count of "extracted" starts from.
+    """
+    dist, idx = NeighbourIndex(to_unit(members)).knn(to_unit(audit.images), 1)
+    copy = dist[:, 0] < float(bands["high"]["hi"])
+    return audit.summarise(idx[:, 0], copy)
 
 
 def record_path(record: dict[str, Any], kind: str = "runs", root: Path | None = None) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cards import attack_card, dataset_card
+from bench.cards import attack_card, dataset_card, model_cards
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
@@ -142,5 +142,11 @@ def _candidates(cand: dict[str, Any] | None) -> dict[str, float]:
 
 def load_records(root: Path, kind: str = "runs") -> pd.DataFrame:
     """One row per record under ``root/kind`` (``runs`` or ``curves/runs``)."""
-    rows = [record_row(p, root, rec) for p, rec in read_records(root / kind)]
+    # A tuning model's records are evidence for a default, never a ranking (cards' ``role``).
+    tuning = {c.name for c in model_cards() if c.role == "tuning"}
+    rows = [
+        record_row(p, root, rec)
+        for p, rec in read_records(root / kind)
+        if rec.get("model") not in tuning
+    ]
     return pd.DataFrame(rows)

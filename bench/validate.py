@@ -38,6 +38,7 @@ PARAM_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "n_syn": (1, None),
     "n_clusters": (1, None),
     "tau": (-1, 1),
+    "tau_null_q": (0, 1),
     "pca_dim": (1, None),
     "clf_steps": (1, None),
     "clf_batch": (1, None),

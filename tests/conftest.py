@@ -222,6 +222,7 @@ FAST_SIDE = {
     "n_syn": 32,
     "n_clusters": 4,
     "tau": -1.0,
+    "tau_null_q": 0.0,
     "clf_steps": 4,
     "clf_batch": 8,
     "clf_width": 8,

@@ -71,6 +71,12 @@ def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
         assert 0 <= info["steering_rate"] <= 1
         assert info["steering_chance"] == pytest.approx(1 / info["clusters_kept"], abs=1e-4)
         assert set(info["heldout_accuracy"]) == {"t0", "t25", "t50", "t75", "t90"}  # T = 100
+        assert info["clusters"] == 4 and 1 <= info["clusters_kept"] <= 4
+        assert info["cohesion_min"] <= info["cohesion_median"] <= info["cohesion_max"]
+        scored = info["scored"]  # the synthetic set against the members, after the run
+        assert 0 <= scored["aimed_at_copies"] <= 1
+        assert scored["synthetic_members"] <= min(8, scored["synthetic_copies"])
+        assert scored["clusters_with_copies"] <= info["clusters_kept"]
     written = bench_home() / rec["outputs"]
     assert len(list(written.glob("shard-*.npz"))) == 1
 

@@ -56,6 +56,21 @@ class ModelView:
         )
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Images an attack made on the way (not outputs) that the harness checks against the members
+    after the run, and the attack's own reading of that check.
+
+    The attack never sees a member: ``summarise`` receives, per audited image, the index of its
+    nearest member and whether it lies in the high band (a copy), and returns diagnostics for the
+    record's ``info["scored"]``. They explain a result (did SIDE aim at clusters that hold copies?)
+    and are never an input to the attack.
+    """
+
+    images: np.ndarray  # uint8 (N, R, R, 3)
+    summarise: Callable[[np.ndarray, np.ndarray], dict[str, Any]]
+
+
 @dataclass
 class AttackResult:
     """Outputs live in the view's store; the result carries what scoring and the record need."""
@@ -70,6 +85,7 @@ class AttackResult:
     # rest scales with the number of outputs, which is what prices a prefix on a budget curve.
     prep_unet_evaluations: int = 0
     prep_classifier_evaluations: int = 0
+    audit: Audit | None = None  # scored by the harness after the run; see ``Audit``
 
     @property
     def cost(self) -> dict[str, int]:

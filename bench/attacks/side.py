@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 
 import numpy as np
 import torch
 
-from bench.attacks.base import Attack, AttackResult, ModelView
+from bench.attacks.base import Attack, AttackResult, Audit, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
-from bench.attacks.side_diagnostics import heldout_accuracy, holdout_size, steering
+from bench.attacks.side_diagnostics import aim_audit, heldout_accuracy, holdout_size, steering
 from bench.errors import BenchError
 from bench.imageio import to_tensor
 
@@ -38,6 +39,7 @@ class Side(Attack):
         n_syn: int,
         n_clusters: int = 100,
         tau: float = 0.5,
+        tau_null_q: float = 1.0,
         features: str = "pca",
         pca_dim: int = 64,
         clf_steps: int = 2000,
@@ -49,6 +51,7 @@ class Side(Attack):
         self.n_syn = n_syn
         self.n_clusters = n_clusters
         self.tau = tau
+        self.tau_null_q = tau_null_q
         self.features = features
         self.pca_dim = pca_dim
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
@@ -63,6 +66,7 @@ class Side(Attack):
                     self.n_syn,
                     self.n_clusters,
                     self.tau,
+                    *([self.tau_null_q] if self.tau_null_q else []),
                     self.features,
                     self.pca_dim,
                     self.clf,
@@ -107,11 +111,14 @@ class Side(Attack):
             view, f"synthetic-{self.n_syn}-seed{seed}", self.n_syn, seed + 1
         )
         embed = fit_features(synthetic, self.features, self.pca_dim, view.denoiser)
-        surrogate = surrogate_labels(embed(synthetic), self.n_clusters, self.tau, seed)
+        surrogate = surrogate_labels(
+            embed(synthetic), self.n_clusters, self.tau, seed, self.tau_null_q
+        )
         if surrogate.kept == 0:
             raise BenchError(
-                f"{self.name}: no cluster reached cohesion τ={self.tau} "
-                f"(best {surrogate.cohesion.max():.3f}); lower tau or change features"
+                f"{self.name}: no cluster reached cohesion {surrogate.threshold:.3f} "
+                f"(τ={self.tau}, null quantile {self.tau_null_q}; best "
+                f"{surrogate.cohesion.max():.3f}); lower tau or tau_null_q, or change features"
             )
         clf, stats = self._classifier(view, synthetic, surrogate.labels, surrogate.kept, seed)
         clf_train_evals = self.clf["steps"] * self.clf["batch"]
@@ -131,10 +138,9 @@ class Side(Attack):
             classifier_evaluations=classifier + clf_train_evals,
             prep_unet_evaluations=prep_unet,
             prep_classifier_evaluations=clf_train_evals,
+            audit=Audit(synthetic, partial(aim_audit, surrogate, targets)),
             info={
-                "clusters": surrogate.clusters,
-                "clusters_kept": surrogate.kept,
-                "cohesion_median": round(float(np.median(surrogate.cohesion)), 4),
+                **surrogate.summary(),
                 "guidance_scale": self.guidance_scale,
                 "time_dependent": self.time_dependent,
                 **stats,

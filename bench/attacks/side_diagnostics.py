@@ -44,6 +44,28 @@ def steering(
     }
 
 
+def aim_audit(
+    surrogate: SurrogateLabels, targets: np.ndarray, nearest: np.ndarray, copy: np.ndarray
+) -> dict[str, float | int]:
+    """Where SIDE aimed, read against the members after the run (a scoring diagnostic).
+
+    A kept cluster "holds copies" when any synthetic image labelled to it is a high-band copy of a
+    member. ``aimed_at_copies`` is the share of guided outputs whose target is such a cluster:
+    outputs aimed elsewhere can only find a member by straying. ``synthetic_members`` counts the
+    distinct members the synthetic set copies; with targets uniform over K′ kept clusters, the
+    distinct members SIDE reaches are capped near min(K′, that count).
+    """
+    held = np.zeros(surrogate.kept, bool)
+    if surrogate.kept:
+        held[np.unique(surrogate.labels[copy])] = True
+    return {
+        "aimed_at_copies": round(float(held[targets].mean()), 4) if len(targets) else 0.0,
+        "clusters_with_copies": int(held.sum()),
+        "synthetic_copies": int(copy.sum()),
+        "synthetic_members": int(len(np.unique(nearest[copy]))),
+    }
+
+
 def heldout_accuracy(
     clf: NoisyClassifier,
     images: np.ndarray,
