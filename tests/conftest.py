@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.paths import REPO_ROOT
+from bench.utils.paths import REPO_ROOT
 
 # Tiny models run faster on one thread, and a second core stays free for whatever else runs.
 torch.set_num_threads(1)
@@ -189,9 +189,9 @@ def celeba_root(tmp_path: Path) -> Path:
 def world(tmp_path: Path, celeba_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Cards, manifests, cache and reports in tmp; BENCH_* point at them."""
     from bench.cards import dataset_card
+    from bench.cards.registry import read_toml
     from bench.data.build_manifests import build_manifests
     from bench.data.celeba import read_index
-    from bench.registry import read_toml
 
     cards = tmp_path / "cards"
     (cards / "datasets").mkdir(parents=True)
@@ -235,8 +235,59 @@ FAST_SIDE = {
 def trained(world: Path) -> Path:
     """The tiny unconditional and caption models of ``world``, trained (seconds)."""
     from bench.cards import model_card
-    from bench.zoo.commands import train_card
+    from bench.zoo.manage import train_card
 
     train_card(model_card("tiny-8"), None, progress=False)
     train_card(model_card("tiny-8-caption"), None, progress=False)
     return world
+
+
+def cell_record(
+    attack: str,
+    scale: str | None = None,
+    *,
+    model: str | None = None,
+    profile: str = "cpu",
+    seed: int = 0,
+    budget: int | None = None,
+    overrides: dict | None = None,
+    root: str | None = None,
+    progress: bool = False,
+    write: bool = True,
+    results: Path | None = None,
+    fresh: bool = False,
+    model_path: str | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    members: str | None = None,
+) -> dict:
+    """``run_cell`` on the cell the command line would name: the zoo model serving ``scale`` (or
+    ``model``), or a user's folder (``model_path``)."""
+    from bench.cards import attack_card
+    from bench.runner.cell import run_cell
+    from bench.runner.spec import CellSpec, FolderModel, RunOptions, zoo_model
+
+    if model_path is not None:
+        where = FolderModel(model_path, scale, members, sampler, steps)
+    else:
+        where = zoo_model(attack_card(attack), scale, profile, model)
+    spec = CellSpec(attack, where, profile, seed, budget, overrides or {}, root)
+    return run_cell(spec, RunOptions(write=write, results=results, progress=progress, fresh=fresh))
+
+
+def curve_records(
+    attack: str,
+    model: str,
+    budgets: list[int],
+    seeds: list[int],
+    *,
+    overrides: dict | None = None,
+    progress: bool = False,
+    results: Path | None = None,
+) -> list[Path]:
+    """``run_curve`` on a zoo model."""
+    from bench.runner.curves import run_curve
+    from bench.runner.spec import CellSpec, RunOptions, ZooModel
+
+    spec = CellSpec(attack, ZooModel(model), overrides=overrides or {})
+    return run_curve(spec, budgets, seeds, RunOptions(results=results, progress=progress))

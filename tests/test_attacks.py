@@ -12,17 +12,16 @@ import torch
 
 from bench.attacks.base import ModelView
 from bench.attacks.cliques import find_cliques, tiled_l2
+from bench.attacks.store import RunStore
 from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
-from bench.harness import run_cell
-from bench.paths import bench_home
-from bench.sampling import sample_batch
-from bench.store import RunStore
-from bench.sweep import select_value, selection_line, sweep_values
+from bench.runner.sweep import select_value, selection_line, sweep_values
+from bench.utils.paths import bench_home
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser
-from tests.conftest import FAST_SIDE
+from bench.zoo.sampling import sample_batch
+from tests.conftest import FAST_SIDE, cell_record
 
 
 def _check_record(rec: dict, attack: str, budget: int) -> None:
@@ -50,7 +49,7 @@ def _check_record(rec: dict, attack: str, budget: int) -> None:
 @pytest.mark.parametrize("attack", ["carlini", "side", "side-ti"])
 def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
     overrides = FAST_SIDE if attack.startswith("side") else {"clique_k": 2}
-    rec = run_cell(attack, "8", seed=3, budget=16, overrides=overrides, progress=False)
+    rec = cell_record(attack, "8", seed=3, budget=16, overrides=overrides)
     _check_record(rec, attack, 16)
     steps = model_card("tiny-8").scheduler["sampling_steps"]
     if attack == "carlini":
@@ -82,7 +81,7 @@ def test_unconditional_attacks_end_to_end(trained: Path, attack: str) -> None:
 
 
 def test_text_conditional_end_to_end(trained: Path) -> None:
-    rec = run_cell(
+    rec = cell_record(
         "text-conditional",
         "8",
         seed=0,
@@ -97,11 +96,15 @@ def test_text_conditional_end_to_end(trained: Path) -> None:
 
 
 def test_rerun_resumes_from_shards(trained: Path) -> None:
-    first = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False)
+    first = cell_record(
+        "carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False
+    )
     out = bench_home() / first["outputs"]
     images = RunStore(out).images()
     (out / "shard-00001.npz").unlink()  # as if killed while writing the second shard
-    second = run_cell("carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False)
+    second = cell_record(
+        "carlini", "8", seed=1, budget=300, overrides={"clique_k": 2}, progress=False
+    )
     assert np.array_equal(RunStore(out).images(), images)
     assert second["metrics"] == first["metrics"] and second["cost"] == first["cost"]
 
@@ -119,7 +122,7 @@ def test_attacks_never_see_training_images(
         "store",
         "captions",
     }
-    rec = run_cell("side", "8", seed=0, budget=16, overrides=FAST_SIDE, progress=False)
+    rec = cell_record("side", "8", seed=0, budget=16, overrides=FAST_SIDE)
     assert rec["metrics"]["n_outputs"] == 16
     # With the data root gone, every attack still runs on its view alone.
     import shutil
@@ -171,10 +174,10 @@ def test_classifier_guidance_moves_a_trained_models_samples(trained: Path) -> No
 
 def test_nan_outputs_stop_the_run_before_any_record(trained: Path) -> None:
     """λ = 1e30 is finite, so it passes the checks; the guided samples it makes are NaN."""
-    from bench.results import user_results
+    from bench.records.paths import user_results
 
     with pytest.raises(BenchError, match="sampling produced NaN pixels"):
-        run_cell("side", "8", budget=8, overrides={**FAST_SIDE, "guidance_scale": 1e30})
+        cell_record("side", "8", budget=8, overrides={**FAST_SIDE, "guidance_scale": 1e30})
     assert not list(user_results().rglob("*.json"))
     assert not list((bench_home() / "runs").rglob("shard-*.npz"))
 
@@ -250,8 +253,8 @@ def test_run_json_is_one_object(trained: Path, capsys: pytest.CaptureFixture) ->
 def test_sweep_keeps_its_records_out_of_the_leaderboard(
     trained: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from bench.paths import cards_dir, reports_dir
-    from bench.report_frame import load_records
+    from bench.report.frame import load_records
+    from bench.utils.paths import cards_dir, reports_dir
 
     card = cards_dir("attacks") / "side.toml"
     fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items() if k != "guidance_scale")
@@ -358,7 +361,7 @@ def test_no_guidance_is_a_reference_row_never_the_pick() -> None:
 def test_a_user_card_declares_its_own_mechanism_switch(world: Path) -> None:
     """A user's attack card names the values that switch its mechanism off; no Python needed."""
     from bench.attacks.carlini import Carlini
-    from bench.mutations import mutations_for
+    from bench.attacks.mutations import mutations_for
 
     path = world / "attacks" / "carlini.toml"
     text = path.read_text()
@@ -405,12 +408,14 @@ def test_set_refuses_what_the_card_cannot_take(
 
 
 def test_set_overrides_reach_the_attack_and_the_record(trained: Path) -> None:
-    from bench.overrides import parse_sets
+    from bench.cards.overrides import parse_sets
 
     sets = [f"{k}={v}" for k, v in FAST_SIDE.items()] + ["features=unet-mid"]
     overrides = parse_sets(attack_card("side"), "cpu", sets)
     assert overrides["clf_steps"] == 4 and overrides["features"] == "unet-mid"
-    rec = run_cell("side", "8", seed=0, budget=8, overrides=overrides, progress=False, write=False)
+    rec = cell_record(
+        "side", "8", seed=0, budget=8, overrides=overrides, progress=False, write=False
+    )
     assert rec["params"]["features"] == "unet-mid" and rec["params"]["n_syn"] == 32
 
 
@@ -425,8 +430,8 @@ def test_sweep_says_so_when_no_value_wins() -> None:
 def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
     """One record per value and seed; the table's row is the mean, so one seed's margin of a
     member cannot decide the pick alone."""
-    from bench.paths import bench_home
-    from bench.sweep import mean_row
+    from bench.runner.sweep import mean_row
+    from bench.utils.paths import bench_home
 
     args = ["sweep", "--attack", "carlini", "--scale", "8", "--budget", "8"]
     assert main([*args, "--param", "clique_k", "--values", "2,3", "--seeds", "100,101"]) == 0
@@ -452,8 +457,8 @@ def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
 def test_a_sweep_on_a_duplicated_model_reports_its_tiers(
     world: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from bench.paths import bench_home
-    from bench.zoo.commands import train_card
+    from bench.utils.paths import bench_home
+    from bench.zoo.manage import train_card
 
     train_card(model_card("tiny-24-canary"), None, progress=False)
     sets = [

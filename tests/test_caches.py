@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.attacks.store import RunStore
 from bench.cards import dataset_card
 from bench.cli import main
 from bench.data.manifests import members
-from bench.paths import bench_home
-from bench.store import RunStore
+from bench.utils.paths import bench_home
 
 RUN = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.cards import model_card
-from bench.curves import prefix_cost, run_curve
-from bench.harness import run_cell
-from bench.paths import reports_dir
-from tests.conftest import FAST_SIDE
+from bench.runner.curves import prefix_cost
+from bench.utils.paths import reports_dir
+from tests.conftest import FAST_SIDE, cell_record, curve_records
 
 
 def test_prefix_cost_keeps_preparation_and_scales_the_rest() -> None:
@@ -30,7 +29,7 @@ def test_prefix_cost_keeps_preparation_and_scales_the_rest() -> None:
 
 
 def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
-    paths = run_curve(
+    paths = curve_records(
         "carlini", "tiny-8", [4, 16, 8], [3], overrides={"clique_k": 2}, progress=False
     )
     records = {json.loads(p.read_text())["budget"]: json.loads(p.read_text()) for p in paths}
@@ -41,7 +40,7 @@ def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
         8 * steps,
         16 * steps,
     ]
-    direct = run_cell(
+    direct = cell_record(
         "carlini", "8", seed=3, budget=16, overrides={"clique_k": 2}, progress=False, write=False
     )
     assert records[16]["metrics"] == direct["metrics"]
@@ -51,15 +50,17 @@ def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:
 
 
 def test_a_full_run_at_the_shared_budget_is_also_the_grid_cell(trained: Path) -> None:
-    run_curve("carlini", "tiny-8", [4, 16], [0], progress=False, results=reports_dir())  # N_G 16
+    curve_records(
+        "carlini", "tiny-8", [4, 16], [0], progress=False, results=reports_dir()
+    )  # N_G 16
     grid = list((reports_dir() / "runs" / "carlini" / "tiny-8").glob("seed0-n16-*.json"))
     assert len(grid) == 1
-    direct = run_cell("carlini", "8", seed=0, budget=16, progress=False, write=False)
+    direct = cell_record("carlini", "8", seed=0, budget=16, write=False)
     assert json.loads(grid[0].read_text())["metrics"] == direct["metrics"]
 
 
 def test_side_curve_charges_preparation_at_every_budget(trained: Path) -> None:
-    paths = run_curve("side", "tiny-8", [4, 8], [0], overrides=FAST_SIDE, progress=False)
+    paths = curve_records("side", "tiny-8", [4, 8], [0], overrides=FAST_SIDE)
     costs = {json.loads(p.read_text())["budget"]: json.loads(p.read_text())["cost"] for p in paths}
     steps = model_card("tiny-8").scheduler["sampling_steps"]
     prep = 32 * steps  # the synthetic set
@@ -72,4 +73,4 @@ def test_curve_refuses_non_positive_budgets(trained: Path) -> None:
     from bench.errors import BenchError
 
     with pytest.raises(BenchError, match="output budget N_G must be ≥ 1"):
-        run_curve("carlini", "tiny-8", [0, 8], [0], progress=False)
+        curve_records("carlini", "tiny-8", [0, 8], [0])

@@ -14,7 +14,7 @@ from bench.data.celeba import read_index
 from bench.data.manifests import members, read_manifest, training_multiset
 from bench.data.preprocess import crop_box, load_images, preprocess
 from bench.errors import BenchError
-from bench.paths import data_root
+from bench.utils.paths import data_root
 from tests.conftest import make_celeba
 
 

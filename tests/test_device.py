@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.device import compute_device
 from bench.errors import BenchError
+from bench.utils.device import compute_device
 
 
 def test_default_follows_torch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,9 +39,9 @@ def test_cuda_without_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_gpu_sampling_matches_cpu_up_to_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same seed gives the same samples on both devices: draws come from CPU generators."""
     from bench.cards import model_card
-    from bench.sampling import batch_generator, sample_batch
     from bench.zoo.build import build_sampler
     from bench.zoo.load import load_denoiser
+    from bench.zoo.sampling import batch_generator, sample_batch
 
     monkeypatch.delenv("BENCH_CARDS", raising=False)
     card = model_card("celeba-64-cpu")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.executors import Outcome
-from bench.paths import bench_home, reports_dir
+from bench.runner.executors import Outcome
+from bench.utils.paths import bench_home, reports_dir
 
 GRID = ["grid", "--seeds=0,1,2", "--budget=300", "--attacks=carlini", "--models=tiny-8"]
 
@@ -113,7 +113,7 @@ def test_slurm_flags_reach_the_job_array_script(
     trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """Slurm is not installed here: a stand-in `sbatch` keeps the script submitit hands it."""
-    from bench import executors
+    from bench.runner import executors
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -12,7 +12,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
 
 from bench.cli import main
-from bench.paths import reports_dir
+from bench.utils.paths import reports_dir
 
 RUN = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8"]
 
@@ -130,7 +130,7 @@ def test_members_listed_in_a_manifest(world: Path, tmp_path: Path, capsys) -> No
 
 def test_sampler_and_steps_flags_reach_the_sampler(world: Path, tmp_path: Path) -> None:
     from bench.cards import attack_card
-    from bench.targets import external_target
+    from bench.zoo.targets import external_target
 
     folder = save_pretrained(tmp_path / "m")
     target = external_target(attack_card("carlini"), str(folder), "8", "cpu", sampler="ddim")
@@ -208,9 +208,9 @@ def test_zoo_import_makes_a_first_class_zoo_model(
     world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     from bench.cards import attack_card, model_card
-    from bench.registry import read_toml
-    from bench.targets import external_target
+    from bench.cards.registry import read_toml
     from bench.zoo.load import load_denoiser
+    from bench.zoo.targets import external_target
 
     folder = save_pretrained(tmp_path / "m", scheduler_cls=DDIMScheduler)
     assert main(["zoo", "import", str(folder), "--name", "mine-8", "--scale", "8"]) == 0

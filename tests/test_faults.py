@@ -25,7 +25,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.paths import REPO_ROOT, bench_home, reports_dir
+from bench.utils.paths import REPO_ROOT, bench_home, reports_dir
 from tests.conftest import FAST_SIDE
 
 CARLINI = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
@@ -164,7 +164,7 @@ def test_a_killed_runs_temporary_shard_is_swept_when_the_cell_reopens(
 HOLD = """
 import sys
 from pathlib import Path
-from bench.locks import lock_cell
+from bench.utils.locks import lock_cell
 lock_cell(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
@@ -248,7 +248,7 @@ def test_a_write_into_an_unwritable_folder_names_the_file(tmp_path: Path) -> Non
 
 
 def test_a_write_on_a_read_only_file_system_says_so(small_disk: Path) -> None:
-    from bench.atomic import write_text_atomic
+    from bench.utils.atomic import write_text_atomic
 
     path = small_disk / "leaderboard.md"
     write_text_atomic(path, "the old board\n")
@@ -295,7 +295,7 @@ def test_a_full_disk_is_refused_before_sampling(
 def test_a_disk_that_fills_while_a_shard_is_written_is_one_line_and_resumes(
     trained: Path, small_disk: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    from bench.store import RunStore
+    from bench.attacks.store import RunStore
 
     straight, _ = run_json(CARLINI, capsys)
     monkeypatch.setenv("BENCH_HOME", str(small_disk))
@@ -351,7 +351,7 @@ def test_a_forced_budget_no_disk_holds_is_refused_before_sampling(
 def test_a_long_run_prints_its_estimate_first(
     trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    from bench import preflight
+    from bench.runner import preflight
 
     monkeypatch.setattr(preflight, "TIMED_FROM", 0)
     monkeypatch.setattr(preflight, "LONG_RUN_SECONDS", 0.0)

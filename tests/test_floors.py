@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.cards import attack_card
-from bench.floors import summarise
+from bench.runner.floors import summarise
 
 
 def test_floor_is_three_sigmas_below_the_mean() -> None:
@@ -27,9 +27,10 @@ def test_counts_keep_one_member_of_margin_and_stay_non_negative() -> None:
 
 
 def test_metric_paths_reach_metrics_info_and_candidates() -> None:
-    from bench.floors import floored_metrics, metric
+    from bench.runner.floors import floored_metrics, metric
 
     rec = {
+        "attack": "side",  # its class floors info.steering_rate (Side.floor_metrics)
         "metrics": {"ums": {"high": 0.25}, "extracted": {"0.05": 7}, "gu_fraction": 0.5},
         "info": {"steering_rate": 0.4},
         "candidates": {"precision": {"0.05": 0.9}},
@@ -44,7 +45,7 @@ def test_metric_paths_reach_metrics_info_and_candidates() -> None:
 
 
 def test_weaker_names_every_metric_below_its_floor() -> None:
-    from bench.floors import weaker
+    from bench.runner.floors import weaker
 
     spec = {"metrics": {"ums.high": {"floor": 0.2}, "info.steering_rate": {"floor": 0.3}}}
     rec = {"metrics": {"ums": {"high": 0.25}}, "info": {"steering_rate": 0.01}}
@@ -54,9 +55,9 @@ def test_weaker_names_every_metric_below_its_floor() -> None:
 def test_mutations_switch_their_mechanism_off(trained) -> None:
     from bench.attacks.carlini import Carlini
     from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+    from bench.attacks.mutations import mutations_for
     from bench.attacks.side import Side, SideTI
-    from bench.harness import run_cell
-    from bench.mutations import mutations_for
+    from tests.conftest import cell_record
 
     side = mutations_for(Side(guidance_scale=1.0, n_syn=4), attack_card("side"))
     assert set(side) == {
@@ -78,14 +79,14 @@ def test_mutations_switch_their_mechanism_off(trained) -> None:
     assert Side.time_dependent is True
     mutate = mutations_for(Carlini(edge_threshold=0.1), attack_card("carlini"))["clique filter off"]
     with mutate({"clique_k": 2}) as overrides:
-        rec = run_cell("carlini", "8", seed=0, overrides=overrides, progress=False, write=False)
+        rec = cell_record("carlini", "8", seed=0, overrides=overrides, write=False)
     assert rec["candidates"]["n"] == rec["budget"]
 
 
 def test_text_conditional_mutations_withdraw_captions_and_the_filter(trained) -> None:
+    from bench.attacks.mutations import mutations_for
     from bench.attacks.text_conditional import TextConditional
-    from bench.harness import run_cell
-    from bench.mutations import mutations_for
+    from tests.conftest import cell_record
 
     found = mutations_for(TextConditional(0.1, per_caption=2), attack_card("text-conditional"))
     assert set(found) == {"one caption for every output", "clique filter off"}
@@ -94,7 +95,7 @@ def test_text_conditional_mutations_withdraw_captions_and_the_filter(trained) ->
             TextConditional(0.1, overrides["per_caption"]).prompts(("b", "a", "a"), 6) == ["a"] * 6
         )
     with found["clique filter off"]({"per_caption": 2, "clique_k": 2}) as overrides:
-        rec = run_cell(
+        rec = cell_record(
             "text-conditional", "8", seed=0, overrides=overrides, progress=False, write=False
         )
     assert rec["candidates"]["n"] == rec["budget"]
@@ -102,15 +103,16 @@ def test_text_conditional_mutations_withdraw_captions_and_the_filter(trained) ->
 
 def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None:
     """The sign flip keeps the parameters, hence the output folder: only ``fresh`` reruns it."""
+    from bench.attacks.mutations import mutations_for
     from bench.attacks.side import Side
-    from bench.harness import run_cell
-    from bench.mutations import mutations_for
-    from bench.paths import bench_home
-    from bench.store import RunStore
-    from tests.conftest import FAST_SIDE
+    from bench.attacks.store import RunStore
+    from bench.utils.paths import bench_home
+    from tests.conftest import FAST_SIDE, cell_record
 
     def outputs(**kw: object) -> np.ndarray:
-        rec = run_cell("side", "8", seed=0, overrides=FAST_SIDE, progress=False, write=False, **kw)
+        rec = cell_record(
+            "side", "8", seed=0, overrides=FAST_SIDE, progress=False, write=False, **kw
+        )
         return RunStore(bench_home() / rec["outputs"]).images()
 
     real = outputs()

@@ -14,7 +14,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from bench.sampling import sample_batch
+from bench.zoo.sampling import sample_batch
 
 MU, S = 0.2, 0.3
 PREDICTIONS = ("epsilon", "sample", "v_prediction")

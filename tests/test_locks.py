@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.locks import lock_cell, release
-from bench.paths import REPO_ROOT, bench_home
+from bench.utils.locks import lock_cell, release
+from bench.utils.paths import REPO_ROOT, bench_home
 
 HOLD = """
 import sys
 from pathlib import Path
 from bench.errors import BenchError
-from bench.locks import lock_cell
+from bench.utils.locks import lock_cell
 try:
     lock_cell(Path(sys.argv[1]))
     print("locked", flush=True)

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench.cards import dataset_card
+from bench.cards.registry import tomllib
 from bench.data.subset import Subset
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, calibrate_bands, score
 from bench.metrics.calibrate import CALIBRATED_MARKER, write_bands
 from bench.metrics.samples import load_samples
-from bench.registry import tomllib
 
 RES = 16
 BANDS = {
@@ -355,7 +355,7 @@ def test_a_non_torchscript_sscd_file_is_refused(tmp_path):
 
 
 def evaluate(*argv: str) -> int:
-    from bench.evaluate import add_parser
+    from bench.cli.evaluate import add_parser
 
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
@@ -417,13 +417,13 @@ def test_samples_are_resized_to_the_card_resolution(tmp_path):
 
 
 def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
-    import bench.evaluate
+    import bench.cli.evaluate
 
     def subset(images: np.ndarray) -> Subset:
         return Subset([], images, np.ones(len(images), np.int64), [])
 
-    monkeypatch.setattr(bench.evaluate, "members", lambda card, root: subset(MEMBERS))
-    monkeypatch.setattr(bench.evaluate, "nonmembers", lambda card, root: subset(NONMEMBERS))
+    monkeypatch.setattr(bench.cli.evaluate, "members", lambda card, root: subset(MEMBERS))
+    monkeypatch.setattr(bench.cli.evaluate, "nonmembers", lambda card, root: subset(NONMEMBERS))
     save_pngs(tmp_path / "samples", [MEMBERS[0], MEMBERS[1], NONMEMBERS[0]])
     code = evaluate(
         "--samples",

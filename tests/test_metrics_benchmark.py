@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.metrics import score
-from bench.performance import BANDS, synthetic_workload
+from bench.runner.perf import BANDS, synthetic_workload
 
 N_OUTPUTS = 100_000
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.attacks.store import RunStore
 from bench.cli import main
-from bench.harness import run_cell
-from bench.parallel import Ranks, current_ranks
-from bench.paths import REPO_ROOT
-from bench.store import RunStore
-from tests.conftest import FAST_SIDE, model_card_text
+from bench.utils.parallel import Ranks, current_ranks
+from bench.utils.paths import REPO_ROOT
+from tests.conftest import FAST_SIDE, cell_record, model_card_text
 
 BUDGET = 600  # three shards of 256, the last one short: process 0 makes two, process 1 one
 
@@ -72,7 +71,7 @@ def test_two_processes_make_the_outputs_and_record_of_one(
     trained: Path, tmp_path: Path, attack: str
 ) -> None:
     overrides = FAST_SIDE if attack == "side" else {}
-    one = run_cell(
+    one = cell_record(
         attack, "8", model="tiny-8", budget=BUDGET, overrides=overrides, results=tmp_path / "one"
     )
     sets = [f"--set={k}={v}" for k, v in overrides.items()]
@@ -117,7 +116,7 @@ def test_a_distributed_launch_without_accelerate_is_one_line(
 def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -> None:
     from bench.cards import model_card
     from bench.zoo.checkpoint import load_tensors
-    from bench.zoo.commands import train_card
+    from bench.zoo.manage import train_card
     from bench.zoo.train import state_path
 
     card = model_card("tiny-8")
@@ -141,7 +140,7 @@ def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -
 @pytest.mark.parametrize("fails", [False, True])
 def test_the_process_group_is_destroyed_before_exit(tmp_path: Path, fails: bool) -> None:
     """Left to interpreter teardown, gloo aborted a finished two-process run now and then."""
-    from bench.parallel import process_group_closed
+    from bench.utils.parallel import process_group_closed
 
     dist = torch.distributed
     rendezvous = f"file://{tmp_path / 'rendezvous'}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.paths import REPO_ROOT
+from bench.utils.paths import REPO_ROOT, reports_dir
 
 WORLD = {"--scale 64": "--scale 8", "sample_size=16": "sample_size=8"}
 
@@ -80,6 +80,17 @@ def test_add_an_attack_runs_as_written(
     }
     assert set(runs) == {10, 5}
     assert runs[5]["cost"]["unet_evaluations"] == 5 * runs[5]["budget"]
+    # Without an edit to the suite, its diagnostics reach the leaderboard and CI floors them.
+    assert main(["run", "--attack", "few-step", "--scale", "8", "--publish"]) == 0
+    floors = ["floors", "--attack", "few-step", "--model", "tiny-8", "--seeds", "0,1"]
+    assert main([*floors, "--budget", "8"]) == 0
+    spec = json.loads((reports_dir() / "floors" / "few-step-tiny-8.json").read_text())
+    assert "info.step_share" in spec["metrics"] and spec["mutations"] == {}
+    assert main(["report"]) == 0
+    board = (reports_dir() / "leaderboard.md").read_text()
+    section = board.split("## Few-step sampling\n", 1)[1].split("\n## ", 1)[0]
+    assert "steps used %" in section and "| few-step " in section
+    assert "info.step_share ≥" in board.split("## CI floors and mutations", 1)[1]
 
 
 def test_add_a_model_runs_as_written(

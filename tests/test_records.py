@@ -11,8 +11,8 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.paths import REPO_ROOT, reports_dir
 from bench.records import SCHEMA, read_record, write_record
+from bench.utils.paths import REPO_ROOT, reports_dir
 
 MINIMAL = {"attack": "carlini", "model": "m", "seed": 0, "budget": 8, "params": {}, "metrics": {}}
 COMMITTED = sorted(
@@ -82,7 +82,7 @@ def test_the_commit_ignores_records_and_is_taken_once(
     the grid runs must not rename the code the grid started with."""
     import subprocess
 
-    from bench import provenance
+    from bench.utils import provenance
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -107,3 +107,55 @@ def test_the_commit_ignores_records_and_is_taken_once(
     provenance.git_commit.cache_clear()
     assert provenance.git_commit().endswith("+dirty")
     provenance.git_commit.cache_clear()
+
+
+def _shape_errors(record: dict, where: str) -> list[str]:
+    """Keys a record (or its metrics, cost, canaries, candidates) has beyond or below what
+    ``bench.records.types`` declares; old schemas may lack optional fields, never add any."""
+    from bench.records import types
+
+    errors = []
+
+    def check(value: dict, kind: type, what: str) -> None:
+        keys, declared = set(value), types.declared_keys(kind)
+        if keys - declared:
+            errors.append(f"{where}: {what} has undeclared {sorted(keys - declared)}")
+        if kind.__required_keys__ - keys:
+            errors.append(f"{where}: {what} lacks {sorted(kind.__required_keys__ - keys)}")
+
+    check(record, types.RunRecord, "the record")
+    if record.get("schema", 1) < 3:
+        return errors  # older metrics lack what schema 3 added; the reader still reads them
+    check(record["metrics"], types.Metrics, "metrics")
+    check(record["metrics"]["nonmember"], types.ChanceMetrics, "metrics.nonmember")
+    if "cost" in record:
+        check(record["cost"], types.Cost, "cost")
+    if record.get("canaries") and "tiers" in record["canaries"]:
+        check(record["canaries"], types.Canaries, "canaries")
+        for tier in record["canaries"]["tiers"]:
+            check(tier, types.Tier, "a canary tier")
+    if record.get("candidates"):
+        check(record["candidates"], types.Candidates, "candidates")
+    return errors
+
+
+def test_every_committed_record_has_only_declared_fields() -> None:
+    every = sorted(reports_dir().rglob("runs/**/*.json"))
+    assert len(every) > len(COMMITTED)  # curves' and sweeps' records too
+    errors = [e for p in every for e in _shape_errors(read_record(p), p.name)]
+    assert errors == []
+
+
+def test_written_records_have_exactly_the_declared_fields(trained: Path) -> None:
+    """A cell's record, a filtering attack's and a curve prefix's: every declared field that a
+    record of this code always writes is there, and nothing else."""
+    from bench.records import types
+    from tests.conftest import cell_record, curve_records
+
+    always = types.declared_keys(types.RunRecord) - {"model_path", "member_manifest", "prefix_of"}
+    rec = cell_record("carlini", "8", budget=16, overrides={"clique_k": 2}, write=False)
+    assert set(rec) == always and not _shape_errors(rec, "carlini")
+    assert set(rec["cost"]) == types.declared_keys(types.Cost)
+    (curve,) = curve_records("carlini", "tiny-8", [8], [0])
+    prefix = read_record(curve)
+    assert set(prefix) == always | {"prefix_of"} and not _shape_errors(prefix, "curve")

@@ -4,8 +4,8 @@ Runs where BENCH_DATA points at CelebA (CI sets it). Each floor file under repor
 written by `python -m bench floors` from several seeds; the test re-runs the floor file's CI seed
 and fails if any floored metric falls below its floor (mean − 3σ of that measurement, with at
 least one output or member of margin). Then each of the attack's mutations (its mechanism
-switched off, `bench.mutations`) is run on the same cell and must fall below some floor: a floor
-that a broken attack clears would let CI pass a broken attack.
+switched off, `bench.attacks.mutations`) is run on the same cell and must fall below some floor: a
+floor that a broken attack clears would let CI pass a broken attack.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from bench.attacks.base import load_attack
+from bench.attacks.mutations import mutations_for
 from bench.cards import attack_card, model_card
-from bench.floors import floor_cell, weaker
-from bench.mutations import mutations_for
-from bench.paths import REPO_ROOT
+from bench.runner.floors import floor_cell, weaker
+from bench.utils.paths import REPO_ROOT
 
 ROOT = os.environ.get("BENCH_DATA")
 FLOOR_FILES = sorted((REPO_ROOT / "reports" / "floors").glob("*.json"))

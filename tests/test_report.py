@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.harness import record_path, run_cell
+from bench.cards import attack_card
 from bench.metrics import BAND_NAMES
-from bench.paths import cards_dir, reports_dir
+from bench.records import record_path
 from bench.report import write_leaderboard
-from bench.report_frame import load_records
-from bench.report_tables import ordering_table
+from bench.report.frame import load_records
+from bench.report.tables import ordering_table as _ordering_table
+from bench.utils.paths import cards_dir, reports_dir
+from tests.conftest import cell_record
 
 
 def _rows(text: str, section: str) -> list[str]:
@@ -23,11 +25,11 @@ def _rows(text: str, section: str) -> list[str]:
 
 def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> None:
     for seed in (0, 1):
-        run_cell(
+        cell_record(
             "carlini", "8", seed=seed, progress=False, results=reports_dir()
         )  # the card's N_G = 16
-    run_cell("carlini", "8", seed=0, budget=8, progress=False, results=reports_dir())
-    run_cell(
+    cell_record("carlini", "8", seed=0, budget=8, results=reports_dir())
+    cell_record(
         "carlini",
         "8",
         seed=0,
@@ -51,7 +53,7 @@ def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> 
 
 
 def test_records_of_an_older_attack_card_are_superseded(trained: Path) -> None:
-    rec = run_cell("carlini", "8", seed=0, progress=False, results=reports_dir())
+    rec = cell_record("carlini", "8", seed=0, results=reports_dir())
     old = record_path(rec, root=reports_dir()).with_name("seed0-n16-old.json")
     old.write_text(json.dumps({**rec, "attack_version": 0}))
     text = write_leaderboard().read_text()
@@ -74,6 +76,10 @@ def _ordering_rows(hits: dict[str, float], chance: float) -> pd.DataFrame:
             for a, v in (("side", 0.3), ("side-ti", 0.2), ("carlini", 0.2))
         ]
     )
+
+
+def ordering_table(df):  # the order SIDE's card claims
+    return _ordering_table(df, attack_card("side").claims["order"]["attacks"])
 
 
 def test_ordering_table_compares_with_the_paper_where_there_is_signal() -> None:
@@ -121,18 +127,17 @@ def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
 def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
     """SIDE's claim is about efficiency: the order gets a verdict at each budget of the curves,
     from the cards' defaults only."""
-    from bench.curves import run_curve
-    from tests.conftest import FAST_SIDE
+    from tests.conftest import FAST_SIDE, curve_records
 
     card = cards_dir("attacks") / "side-ti.toml"
     head, rest = card.read_text().split("[defaults.cpu]\n", 1)
     fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items())
     card.write_text(head + "[defaults.cpu]\n" + fast + rest[rest.index("\n[") :])
     for attack in ("carlini", "side-ti"):
-        run_curve(attack, "tiny-8", [4, 8], [0, 1], progress=False, results=reports_dir())
+        curve_records(attack, "tiny-8", [4, 8], [0, 1], results=reports_dir())
     # Overrides, at a budget of their own: a row for N_G 2 would mean they were judged.
     for attack, override in (("carlini", {"clique_k": 2}), ("side-ti", {"guidance_scale": 1.0})):
-        run_curve(
+        curve_records(
             attack, "tiny-8", [2], [0], overrides=override, progress=False, results=reports_dir()
         )
     curves = load_records(reports_dir(), "curves/runs")

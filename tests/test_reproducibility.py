@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bench.harness import run_cell
-from bench.paths import REPO_ROOT
 from bench.records import read_record
+from bench.utils.paths import REPO_ROOT
+from tests.conftest import cell_record
 
 ROOT = os.environ.get("BENCH_DATA")
 RECORD = REPO_ROOT / "reports/runs/carlini/celeba-64-cpu/seed0-n512-cf70a8ec81.json"
@@ -60,7 +60,7 @@ def test_head_reproduces_a_committed_record(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("BENCH_HOME", str(tmp_path))
     committed = read_record(RECORD)
-    rec = run_cell(
+    rec = cell_record(
         committed["attack"],
         committed["scale"],
         seed=committed["seed"],

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.paths import bench_home, reports_dir
 from bench.records import SCHEMA
+from bench.utils.paths import bench_home, reports_dir
 
 RUN = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8"]
 

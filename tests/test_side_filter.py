@@ -10,7 +10,7 @@ import pytest
 
 from bench.attacks.clusters import SurrogateLabels, surrogate_labels
 from bench.attacks.side_diagnostics import aim_audit
-from bench.registry import read_toml
+from bench.cards.registry import read_toml
 
 CARDS = Path(__file__).resolve().parents[1] / "attacks"
 # The spectrum of pixel-PCA features of faces falls off; 1/sqrt(rank) is a stand-in.
@@ -89,17 +89,13 @@ def test_aim_audit_counts_outputs_aimed_at_clusters_holding_copies() -> None:
 
 
 def test_a_tuning_model_is_never_ranked(trained: Path) -> None:
-    from argparse import Namespace
-
     from bench.cards import model_card
-    from bench.grid import grid_cells
+    from bench.runner.grid import grid_cells
     from bench.zoo.load import checkpoint_status
 
-    args = Namespace(
-        attacks="carlini", models=None, profile="cpu", seeds=[0], budget=8, data_root=None
-    )
-    assert any(c.model == "tiny-8" for c in grid_cells(args))
+    args = {"attacks": ["carlini"], "profile": "cpu", "seeds": [0], "budget": 8}
+    assert any(c.model.name == "tiny-8" for c in grid_cells(**args))
     card = trained / "models" / "tiny-8.toml"
     card.write_text('role = "tuning"\n' + card.read_text())
     assert checkpoint_status(model_card("tiny-8")) == "trained"  # still usable, just not ranked
-    assert all(c.model != "tiny-8" for c in grid_cells(args))
+    assert all(c.model.name != "tiny-8" for c in grid_cells(**args))

@@ -11,7 +11,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.harness import run_cell
+from tests.conftest import cell_record
 
 RUN = ["run", "--attack", "side", "--scale", "8", "--budget", "8"]
 
@@ -99,13 +99,13 @@ def test_bad_parameters_fail_before_any_work(
 ) -> None:
     before = written()
     with pytest.raises(BenchError, match=message.replace("[", r"\[")):
-        run_cell(attack, "8", budget=8, overrides=overrides)
+        cell_record(attack, "8", budget=8, overrides=overrides)
     assert written() == before
 
 
 def test_integral_overrides_take_the_card_type(world: Path) -> None:
     from bench.cards import attack_card
-    from bench.validate import attack_params
+    from bench.cards.validate import attack_params
 
     params = attack_params(attack_card("side"), "cpu", {"guidance_scale": 5, "clf_steps": 10.0})
     assert params["guidance_scale"] == 5.0 and isinstance(params["guidance_scale"], float)

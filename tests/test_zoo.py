@@ -15,11 +15,11 @@ import torch
 from bench.cards import model_card, model_cards
 from bench.data.subset import members
 from bench.errors import BenchError
-from bench.paths import REPO_ROOT, data_root
+from bench.utils.paths import REPO_ROOT, data_root
 from bench.zoo.build import build_unet
 from bench.zoo.checkpoint import load_tensors, sha256
-from bench.zoo.commands import train_card, zoo_rows
 from bench.zoo.load import load_denoiser, verified_digest
+from bench.zoo.manage import train_card, zoo_rows
 from bench.zoo.train import Trainer, state_path, train
 
 
@@ -194,8 +194,8 @@ def test_the_cards_sampler_is_honoured(world: Path) -> None:
 
 def test_sampling_runs_under_a_sampler_that_scales_its_inputs(world: Path) -> None:
     """Euler scales x by init_noise_sigma and the model input by scale_model_input."""
-    from bench.sampling import batch_generator, sample_batch
     from bench.zoo.build import build_sampler
+    from bench.zoo.sampling import batch_generator, sample_batch
 
     train_card(model_card("tiny-8"), None, progress=False)
     _edit_card(

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from diffusers import SchedulerMixin
 
+from bench.attacks.store import RunStore
 from bench.cards import AttackCard
 from bench.errors import BenchError
-from bench.sampling import sample
-from bench.store import RunStore
 from bench.zoo.denoiser import Denoiser
+from bench.zoo.sampling import sample
 
 THREAT_MODELS = ("white-box", "white-box+captions")
 SHARD = 256  # samples per batch and per output shard
@@ -32,7 +32,17 @@ SHARD = 256  # samples per batch and per output shard
 
 @dataclass(frozen=True)
 class ModelView:
-    """What an attacker may touch. ``captions`` is None unless the threat model grants them."""
+    """What an attacker may touch. ``captions`` is None unless the threat model grants them.
+
+    Args:
+        denoiser: the model (UNet, its training schedule, caption encoder if any).
+        make_sampler: a fresh diffusers scheduler for sampling, per call.
+        resolution: image side in pixels.
+        sampling_steps: the sampler steps the model's card (or ``--steps``) sets.
+        conditioning: ``unconditional`` or ``caption``.
+        store: where outputs stream to and preparation is cached.
+        captions: the training captions, only under ``white-box+captions``.
+    """
 
     denoiser: Denoiser
     make_sampler: Callable[[], SchedulerMixin]
@@ -43,7 +53,7 @@ class ModelView:
     captions: tuple[str, ...] | None = None
 
     def sample(self, n: int, seed: int, **kwargs: Any) -> Iterator[np.ndarray]:
-        """uint8 batches of ``SHARD`` samples from the model (``bench.sampling.sample``)."""
+        """uint8 batches of ``SHARD`` samples from the model (``bench.zoo.sampling.sample``)."""
         return sample(
             self.denoiser,
             self.make_sampler(),
@@ -73,7 +83,20 @@ class Audit:
 
 @dataclass
 class AttackResult:
-    """Outputs live in the view's store; the result carries what scoring and the record need."""
+    """Outputs live in the view's store; the result carries what scoring and the record need.
+
+    Args:
+        n_outputs: outputs written (the budget).
+        unet_evaluations: every UNet evaluation, preparation included.
+        classifier_evaluations: every classifier evaluation, training included.
+        filtering: True when the answer is ranked ``candidates`` (clique filters).
+        candidates: ranked uint8 (C, R, R, 3), or None when no clique formed.
+        info: what the attack reports about itself (its diagnostics), into the record.
+        prep_unet_evaluations: of the UNet evaluations, those spent before the first output.
+        prep_classifier_evaluations: likewise for the classifier.
+        audit: images made on the way that the runner scores against the members afterwards
+            (into ``info["scored"]``); see ``Audit``.
+    """
 
     n_outputs: int
     unet_evaluations: int
@@ -105,10 +128,45 @@ class Attack(ABC):
     # True when the first N outputs of a seeded run at budget M ≥ N are that run at budget N (each
     # output drawn on its own, in a fixed order), so `bench curve` scores prefixes of one run.
     prefix_valid: bool = True
+    # Record metrics CI floors for this attack beyond the suite's extraction metrics: dotted
+    # paths into the record such as ``info.steering_rate`` (see ``bench.runner.floors.metric``).
+    floor_metrics: tuple[str, ...] = ()
+    # The leaderboard section that shows ``diagnostics`` (one section per title; subclasses that
+    # keep the title share its table).
+    diagnostics_title: str = ""
+    diagnostics_text: str = ""
 
     @abstractmethod
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
-        """Produce ``budget`` outputs into ``view.store`` and report the cost."""
+        """Produce ``budget`` outputs into ``view.store`` and report the cost.
+
+        Args:
+            view: what the threat model grants (denoiser, sampler factory, resolution, sampling
+                steps, conditioning, the store for outputs, captions where granted).
+            budget: N_G, the exact number of uint8 outputs to write into ``view.store``.
+            seed: the run seed; every random draw must derive from it.
+
+        Returns:
+            The cost and what scoring needs (``AttackResult``); the outputs stay in the store.
+        """
+
+    @classmethod
+    def diagnostics(cls, info: dict[str, Any]) -> dict[str, float]:
+        """Leaderboard columns from a record's ``info``: label -> a fraction, shown as a
+        percentage under ``diagnostics_title``; empty when the record does not measure them."""
+        return {}
+
+    @classmethod
+    def summary_lines(cls, info: dict[str, Any]) -> list[str]:
+        """Lines `bench run` prints under a record's summary about the attack's mechanism."""
+        return []
+
+    @classmethod
+    def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """Code mutations that switch a mechanism of the attack off, by name: context managers
+        taking and yielding the run's parameter overrides (``bench.attacks.mutations``). Those
+        that only change parameters belong in the card's ``[mechanism_off]``."""
+        return {}
 
 
 def _import(module_name: str, cards_root: Path) -> ModuleType:

@@ -13,6 +13,7 @@ import numpy as np
 from bench.attacks.base import Attack, AttackResult, ModelView
 from bench.attacks.cliques import find_cliques
 from bench.attacks.generation import generate_outputs
+from bench.attacks.mutations import Mutation, no_clique_filter
 
 
 class Carlini(Attack):
@@ -23,6 +24,10 @@ class Carlini(Attack):
         self.edge_threshold = edge_threshold
         self.clique_k = clique_k
         self.tile_grid = tile_grid
+
+    @classmethod
+    def mutations(cls) -> dict[str, Mutation]:
+        return {"clique filter off": no_clique_filter}
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         unet, _ = generate_outputs(view, budget, seed)

@@ -16,7 +16,7 @@ from diffusers import DDPMScheduler
 from torch import nn
 from tqdm import tqdm
 
-from bench.device import compute_device
+from bench.utils.device import compute_device
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

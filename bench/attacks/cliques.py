@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.imageio import to_unit
-from bench.neighbours import NeighbourIndex
+from bench.metrics.neighbours import NeighbourIndex
+from bench.utils.imageio import to_unit
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.attacks.base import SHARD, ModelView
-from bench.sampling import Guidance
-from bench.store import check_images
+from bench.attacks.store import check_images
+from bench.zoo.sampling import Guidance
 
 
 def generate_outputs(
@@ -22,7 +22,7 @@ def generate_outputs(
 
     Batch ``i`` is shard ``i`` and uses generator (seed, i), so a resumed run writes exactly the
     shards an uninterrupted one would have, and in a data-parallel job each process makes the
-    missing shards it owns (``bench.parallel``); all of them have every shard on return.
+    missing shards it owns (``bench.utils.parallel``); all of them have every shard on return.
     """
     store = view.store
     todo = [i for i in range(-(-n // SHARD)) if store.ranks.owns(i) and not store.has_shard(i)]

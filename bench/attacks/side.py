@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
+from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -21,11 +25,11 @@ import torch
 from bench.attacks.base import Attack, AttackResult, Audit, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
-from bench.attacks.features import fit_features
+from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
 from bench.attacks.side_diagnostics import aim_audit, heldout_accuracy, holdout_size, steering
 from bench.errors import BenchError
-from bench.imageio import to_tensor
+from bench.utils.imageio import to_tensor
 
 
 class Side(Attack):
@@ -52,7 +56,7 @@ class Side(Attack):
         self.n_clusters = n_clusters
         self.tau = tau
         self.tau_null_q = tau_null_q
-        self.features = features
+        self.features = check_spec(features, f"{self.name} parameter features")
         self.pca_dim = pca_dim
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
 
@@ -149,6 +153,66 @@ class Side(Attack):
                 "heldout_n": n_fresh,
             },
         )
+
+    # What CI floors beyond extraction, and what the leaderboard shows: the mechanism at work.
+    floor_metrics = ("info.steering_rate",)
+    diagnostics_title = "SIDE's mechanism"
+    diagnostics_text = (
+        "Steering: the share of guided outputs whose nearest kept centroid (in the attack's "
+        "feature space) is the cluster they were guided to, against chance 1/K′. Classifier "
+        "accuracy: on fresh generations labelled by nearest centroid, at t = 0, T/2 and 0.9T."
+    )
+
+    @classmethod
+    def diagnostics(cls, info: dict[str, Any]) -> dict[str, float]:
+        """Steering rate against chance, and held-out accuracy clean, at T/2 and at 0.9T."""
+        if "steering_rate" not in info:
+            return {}
+        acc = info["heldout_accuracy"]
+        keys = list(acc)
+        return {
+            "steering %": info["steering_rate"],
+            "chance %": info["steering_chance"],
+            "clf acc clean %": acc[keys[0]],
+            "clf acc t=T/2 %": acc[keys[len(keys) // 2]],
+            "clf acc t=0.9T %": acc[keys[-1]],
+        }
+
+    @classmethod
+    def summary_lines(cls, info: dict[str, Any]) -> list[str]:
+        if "steering_rate" not in info:
+            return []
+        acc = ", ".join(f"{t}: {a:.2f}" for t, a in info["heldout_accuracy"].items())
+        return [
+            f"SIDE diagnostics: steering {100 * info['steering_rate']:.1f}% (chance "
+            f"{100 * info['steering_chance']:.1f}%); classifier held-out accuracy by t: {acc}"
+        ]
+
+    @classmethod
+    def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """The gradient's sign flipped, and (for the time-dependent attack) a time-independent
+        classifier: side-ti is a Side without time, so it has no such mutation."""
+        found = {"gradient sign flipped": _flipped_gradient}
+        if cls.time_dependent:
+            found["time-independent classifier"] = _time_independent
+        return found
+
+
+@contextmanager
+def _flipped_gradient(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    original = ClassifierGuidance.log_prob_grad
+
+    def flipped(self: ClassifierGuidance, *args: torch.Tensor) -> torch.Tensor:
+        return -original(self, *args)
+
+    with mock.patch.object(ClassifierGuidance, "log_prob_grad", flipped):
+        yield overrides
+
+
+@contextmanager
+def _time_independent(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with mock.patch.object(Side, "time_dependent", False):
+        yield overrides
 
 
 class SideTI(Side):

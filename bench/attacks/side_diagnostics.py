@@ -17,7 +17,7 @@ from diffusers import DDPMScheduler
 
 from bench.attacks.classifier import NoisyClassifier
 from bench.attacks.clusters import SurrogateLabels
-from bench.imageio import to_tensor
+from bench.utils.imageio import to_tensor
 
 # Suite's choice: the noise levels the held-out accuracy is read at, as fractions of T, from clean
 # images to the nearly pure noise where guidance starts (t = 0, 250, 500, 750, 900 for T = 1000).

@@ -18,6 +18,7 @@ from bench.attacks.base import Attack, AttackResult, ModelView
 from bench.attacks.carlini import filtered_result
 from bench.attacks.cliques import Clique, find_cliques
 from bench.attacks.generation import generate_outputs
+from bench.attacks.mutations import Mutation, no_clique_filter
 from bench.errors import BenchError
 
 
@@ -40,6 +41,10 @@ class TextConditional(Attack):
         n_captions = -(-budget // self.per_caption)
         chosen = [ranked[i % len(ranked)] for i in range(n_captions)]
         return [c for c in chosen for _ in range(self.per_caption)][:budget]
+
+    @classmethod
+    def mutations(cls) -> dict[str, Mutation]:
+        return {"clique filter off": no_clique_filter}
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.captions is None or view.conditioning != "caption":

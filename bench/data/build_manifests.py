@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.atomic import write_text_atomic
 from bench.cards import DatasetCard
 from bench.data.celeba import CelebaIndex
 from bench.data.manifests import member_order, split_nonmembers
 from bench.errors import BenchError
+from bench.utils.atomic import write_text_atomic
 
 
 def build_manifests(card: DatasetCard, index: CelebaIndex, seeds: dict[str, int]) -> dict[str, int]:

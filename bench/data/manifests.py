@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import write_text_atomic
 from bench.cards import DatasetCard
 from bench.data.celeba import CelebaIndex
 from bench.errors import BenchError
-from bench.paths import bench_home
+from bench.utils.atomic import write_text_atomic
+from bench.utils.paths import bench_home
 
 
 def read_manifest(path: Path) -> list[str]:

@@ -16,15 +16,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from bench.atomic import write_atomic, write_json_atomic
-from bench.cachefiles import load_cached
 from bench.cards import DatasetCard
 from bench.data.celeba import ATTR_FILE, IMAGE_DIR, READER_VERSION, load_image
 from bench.data.manifests import manifest_digest
 from bench.errors import BenchError
-from bench.folders import probe_writable
-from bench.notice import notice
-from bench.paths import bench_home
+from bench.utils.atomic import write_atomic, write_json_atomic
+from bench.utils.cachefiles import load_cached
+from bench.utils.folders import probe_writable
+from bench.utils.notice import notice
+from bench.utils.paths import bench_home
 
 PREPROCESS_VERSION = 1
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.imageio import to_unit
+from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.vectors import unit_chunks
-from bench.neighbours import NeighbourIndex
+from bench.utils.imageio import to_unit
 
 BAND_NAMES = ("high", "mid", "low")
 

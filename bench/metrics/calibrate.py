@@ -1,4 +1,4 @@
-"""`bench data calibrate`: derive the ℓ2 bands for one resolution and write them into the card.
+"""Behind `bench data calibrate`: derive the ℓ2 bands for one resolution, write them into the card.
 
 The bands are a property of the dataset at a resolution, not of any model, so they are computed
 once from real images (non-members against the largest committed member set, where chance
@@ -7,21 +7,18 @@ lookalikes are most common) and committed with the card for every run to share.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from tabulate import tabulate
-
-from bench.atomic import write_text_atomic
-from bench.cards import DatasetCard, _toml_value, dataset_card
-from bench.cliargs import positive_int
+from bench.cards import DatasetCard, dataset_card
+from bench.cards.registry import tomllib
+from bench.cards.schema import _toml_value
 from bench.data.celeba import read_index
 from bench.data.manifests import members, read_manifest
 from bench.data.preprocess import load_images
 from bench.errors import BenchError
 from bench.metrics.bands import BAND_NAMES, BAND_QUANTILES, calibrate_bands
-from bench.paths import data_root
-from bench.registry import tomllib
+from bench.utils.atomic import write_text_atomic
+from bench.utils.paths import data_root
 
 CALIBRATED_MARKER = "# --- written by `bench data calibrate`; do not edit below this line ---"
 
@@ -82,34 +79,3 @@ def write_bands(card: DatasetCard, resolution: int, entry: dict[str, Any]) -> No
     text = text.split(CALIBRATED_MARKER)[0].rstrip() + "\n\n" + "\n".join(lines)
     tomllib.loads(text)  # never write a card that no longer parses
     write_text_atomic(card.path, text)
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "calibrate",
-        help="derive the ℓ2 similarity bands for one resolution and write them into the card",
-        description="Compare the non-member pool with a member set at one resolution and store "
-        "the resulting ℓ2 band edges and false-match rates in the dataset card.",
-    )
-    parser.add_argument(
-        "--resolution", type=positive_int, required=True, help="image side in pixels"
-    )
-    parser.add_argument(
-        "--scale", help="member set to calibrate against (default: the largest committed scale)"
-    )
-    parser.add_argument("--dataset", default="celeba")
-    parser.add_argument("--data-root", help="CelebA root (default: $BENCH_DATA)")
-    parser.set_defaults(func=run)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    entry = calibrate(args.resolution, args.scale, args.dataset, args.data_root)
-    rows = [
-        [b, entry[b]["lo"], entry[b]["hi"], f"{entry[b]['false_match_rate']:.2%}"]
-        for b in BAND_NAMES
-    ]
-    print(tabulate(rows, headers=["band", "ℓ2 from", "ℓ2 below", "false-match rate"]))
-    path = dataset_card(args.dataset).path
-    print(f'written to {path} under [metrics.bands."{args.resolution}"]')
-    return 0

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.imageio import to_unit
 from bench.metrics.bands import BAND_NAMES, band_edges
 from bench.metrics.sscd import SscdEmbedder, sscd_scores
 from bench.metrics.tally import PoolTally
 from bench.metrics.vectors import unit_chunks
+from bench.utils.imageio import to_unit
 
 
 def _check_images(images: np.ndarray, what: str) -> None:

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from bench.device import compute_device
 from bench.errors import BenchError
-from bench.imageio import to_tensor
 from bench.metrics.bands import BAND_NAMES, band_edges
 from bench.metrics.tally import BandTally
+from bench.utils.device import compute_device
+from bench.utils.imageio import to_tensor
 
 # The SSCD authors' inference transform: a 320×320 resize and ImageNet normalisation.
 SSCD_SIZE = 320

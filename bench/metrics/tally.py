@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metrics.bands import in_band
-from bench.neighbours import NeighbourIndex
+from bench.metrics.neighbours import NeighbourIndex
 
 # Carlini et al. 2023 §5: calibrated distance over the n = 50 nearest training images, α = 0.5.
 CALIBRATION_NEIGHBOURS = 50

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from bench.data.subset import Subset
-from bench.imageio import to_unit
 from bench.metrics.bands import band_edges
 from bench.metrics.tally import BandTally
 from bench.metrics.vectors import unit_chunks
+from bench.utils.imageio import to_unit
 
 
 def canary_metrics(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from bench.imageio import to_unit
+from bench.utils.imageio import to_unit
 
 # At most this many float32 values per chunk (256 MiB), and never more rows than this: a chunk's
 # range search holds every pair it finds, so fewer rows also cap that memory.

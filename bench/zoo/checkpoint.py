@@ -16,9 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from bench.atomic import write_atomic
 from bench.cards import ModelCard
 from bench.errors import BenchError
+from bench.utils.atomic import write_atomic
 
 
 def sha256(path: Path) -> str:

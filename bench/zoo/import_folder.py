@@ -17,20 +17,20 @@ from typing import Any
 
 from diffusers import DDPMScheduler
 
-from bench.atomic import write_text_atomic
 from bench.cards import (
     TRAINED_MARKER,
     ModelCard,
-    _toml_value,
     dataset_card,
     model_card_at,
     toml_table,
 )
+from bench.cards.registry import load_cards
+from bench.cards.schema import _toml_value
+from bench.cards.validate import valid_name
 from bench.errors import BenchError
-from bench.paths import cards_dir
-from bench.provenance import git_commit
-from bench.registry import load_cards
-from bench.validate import valid_name
+from bench.utils.atomic import write_text_atomic
+from bench.utils.paths import cards_dir
+from bench.utils.provenance import git_commit
 from bench.zoo import external
 from bench.zoo.build import config_keys
 from bench.zoo.checkpoint import prefixed, save_tensors, sha256

@@ -7,8 +7,8 @@ same weights, so a mismatch is an error, never a warning.
 from __future__ import annotations
 
 from bench.cards import ModelCard
-from bench.device import compute_device
 from bench.errors import BenchError
+from bench.utils.device import compute_device
 from bench.zoo.build import SAMPLING_KEYS, build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
 from bench.zoo.denoiser import Denoiser

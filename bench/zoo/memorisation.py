@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.cards import ModelCard
-from bench.imageio import to_unit
+from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.tally import GU_RATIO
-from bench.neighbours import NeighbourIndex
-from bench.sampling import sample
+from bench.utils.imageio import to_unit
 from bench.zoo.build import build_sampler
 from bench.zoo.denoiser import Denoiser
+from bench.zoo.sampling import sample
 
 
 @dataclass(frozen=True)

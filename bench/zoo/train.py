@@ -3,10 +3,10 @@
 Every random draw is a function of (seed, step), so a run killed at any point and resumed from its
 last checkpoint continues exactly where an uninterrupted run would have been.
 
-Under ``accelerate launch`` with N processes (``bench.parallel``) each step's batch is the same
-global batch, drawn in full by every process from the same generators; process r computes the loss
-of its contiguous slice of rows, the gradients are summed over processes, and every process takes
-the same optimiser step. The training is the single-process one; only the order of the
+Under ``accelerate launch`` with N processes (``bench.utils.parallel``) each step's batch is the
+same global batch, drawn in full by every process from the same generators; process r computes the
+loss of its contiguous slice of rows, the gradients are summed over processes, and every process
+takes the same optimiser step. The training is the single-process one; only the order of the
 floating-point sums differs. The main process alone saves states and the released checkpoint.
 """
 
@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from bench.cards import ModelCard
 from bench.data.subset import Subset
-from bench.device import compute_device
 from bench.errors import BenchError
-from bench.imageio import to_tensor
-from bench.parallel import current_ranks
-from bench.paths import bench_home
+from bench.utils.device import compute_device
+from bench.utils.imageio import to_tensor
+from bench.utils.parallel import current_ranks
+from bench.utils.paths import bench_home
 from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, prefixed, save_tensors, unprefixed
 from bench.zoo.text_encoder import build_vocab

@@ -1,0 +1,62 @@
+"""`python -m bench`: one entry point; user mistakes print one line and exit 2.
+
+The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
+``report``, ``perf``, ``floors``, ``data``, ``zoo``), each turning its arguments into calls on the
+layers below; every argparse parser lives in this package (``args`` holds the shared ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli.args import OneLineParser
+from bench.errors import BenchError
+from bench.utils.parallel import main_prints, process_group_closed
+from bench.utils.provenance import git_commit
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench.cli import curve, data, evaluate, floors, grid, perf, report, run, sweep, zoo
+
+    parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run.add_parser(sub)
+    sweep.add_parser(sub)
+    grid.add_parser(sub)
+    curve.add_parser(sub)
+    evaluate.add_parser(sub)
+    report.add_parser(sub)
+    perf.add_parser(sub)
+    floors.add_parser(sub)
+    data.add_parser(sub)
+    zoo.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        git_commit()  # the code this process runs, before HEAD can move
+        with process_group_closed(), main_prints():
+            return int(args.func(args) or 0)
+    except BenchError as exc:
+        _close_progress_bars()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished shards and checkpoints are kept; rerun the same command to "
+            "resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _close_progress_bars() -> None:
+    """Close the bars a failed step left open (a write that failed mid-sampling), which would
+    otherwise share the error's one line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()

@@ -1,0 +1,100 @@
+"""`bench grid`: every applicable attack × trained zoo model × seed, into the leaderboard's records.
+
+The cells run in this process (``--executor serial``) or as submitit jobs (``local``, ``slurm``);
+see ``bench.runner.grid`` and ``bench.runner.executors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.cli.args import positive_int, seed_list
+from bench.errors import BenchError
+from bench.records import record_path
+from bench.report.summary import summary
+from bench.runner.executors import EXECUTORS, run_cells
+from bench.runner.grid import grid_cells
+
+
+def executor_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """submitit parameters from the Slurm flags and every ``--executor-option KEY=VALUE``."""
+    params: dict[str, Any] = {"timeout_min": args.timeout_min}
+    if args.slurm_partition:
+        params["slurm_partition"] = args.slurm_partition
+    if args.gpus:
+        params["gpus_per_node"] = args.gpus
+    for item in args.executor_option or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--executor-option {item!r}: expected KEY=VALUE")
+        params[key] = _scalar(text)
+    return params
+
+
+def _scalar(text: str) -> Any:
+    """An integer or a number where the text is one, else the text (submitit checks the types)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    """Every applicable attack × trained model × seed; cells with a current record are skipped."""
+    parameters = executor_parameters(args)
+    failed = 0
+    cells = grid_cells(
+        args.profile,
+        args.seeds,
+        args.budget,
+        args.attacks.split(",") if args.attacks else None,
+        args.models.split(",") if args.models else None,
+        args.data_root,
+    )
+    for outcome in run_cells(cells, args.executor, parameters, args.array_parallelism):
+        if outcome.record is None:
+            failed += 1
+            print(f"failed {outcome.cell}: {outcome.error}", flush=True)
+        else:
+            print(summary(outcome.record, record_path(outcome.record)), flush=True)
+    return 1 if failed else 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    p.add_argument("--budget", type=positive_int, default=None)
+    p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
+    p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
+    p.add_argument("--data-root", default=None)
+    jobs = p.add_argument_group("executors (local and slurm need the 'scale' extra: submitit)")
+    jobs.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="serial",
+        help="serial: cell after cell in this process; local: each cell a subprocess; "
+        "slurm: each cell a task of one Slurm job array",
+    )
+    jobs.add_argument(
+        "--array-parallelism",
+        type=positive_int,
+        default=None,
+        help="cells running at once (local default 1; slurm: the array's %%N limit)",
+    )
+    jobs.add_argument(
+        "--timeout-min", type=positive_int, default=24 * 60, help="time limit of each cell's job"
+    )
+    jobs.add_argument("--slurm-partition", default=None)
+    jobs.add_argument("--gpus", type=positive_int, default=None, help="GPUs per cell's job")
+    jobs.add_argument(
+        "--executor-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any submitit parameter, e.g. slurm_account=A, cpus_per_task=4, mem_gb=32 "
+        "(repeatable)",
+    )
+    p.set_defaults(func=cmd_grid)

@@ -1,0 +1,44 @@
+"""Run records: their typed shape, the one reader and writer, where they live, and how one is made.
+
+Records are the leaderboard's only source and outlive the code that wrote them (``types`` names
+every field and the schema that added it; ``io`` reads and writes them strictly; ``paths`` says
+where a record goes; ``make`` assembles one from a finished cell).
+"""
+
+from bench.records.io import (
+    SCHEMA,
+    SUPPORTED,
+    check_report_fields,
+    read_record,
+    staleness,
+    write_record,
+)
+from bench.records.make import make_record
+from bench.records.paths import (
+    CURVE_RECORDS,
+    SWEEP_RECORDS,
+    curve_path,
+    params_key,
+    record_path,
+    results_root,
+    user_results,
+)
+from bench.records.types import RunRecord
+
+__all__ = [
+    "CURVE_RECORDS",
+    "SCHEMA",
+    "SUPPORTED",
+    "SWEEP_RECORDS",
+    "RunRecord",
+    "check_report_fields",
+    "curve_path",
+    "make_record",
+    "params_key",
+    "read_record",
+    "record_path",
+    "results_root",
+    "staleness",
+    "user_results",
+    "write_record",
+]

@@ -1,0 +1,10 @@
+"""The report layer: records as one frame, the leaderboard's tables and curves, and summaries.
+
+``frame`` flattens run records into a table; ``tables`` and ``curves`` are views of it;
+``leaderboard`` writes ``reports/leaderboard.md`` and its plots; ``summary`` is one record for a
+person.
+"""
+
+from bench.report.leaderboard import write_gallery, write_leaderboard
+
+__all__ = ["write_gallery", "write_leaderboard"]

@@ -1,0 +1,151 @@
+"""Run records as one flat table: the leaderboard's tables are all views of this frame.
+
+A record enters the leaderboard's main table only when it is *current*: made with its attack
+card's present version and defaults, on the checkpoint the model card now names, at the profile's
+shared budget N_G. Everything else stays visible, filed apart with the reason, so an old number is
+never read as today's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.attacks.declared import diagnostics
+from bench.cards import attack_card, dataset_card, model_cards
+from bench.data.manifests import read_manifest
+from bench.errors import BenchError
+from bench.metrics import BAND_NAMES
+from bench.records import check_report_fields, read_record, staleness
+
+BANDS = BAND_NAMES
+
+
+def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every record under ``folder``, each checked down to the fields the tables read."""
+    return [
+        (path, check_report_fields(path, read_record(path)))
+        for path in sorted(folder.rglob("*.json"))
+    ]
+
+
+def _with_defaults(rec: dict[str, Any]) -> bool:
+    """Ran with the attack card's current defaults (at any budget)."""
+    try:
+        return rec["params"] == attack_card(rec["attack"]).params(rec["profile"])
+    except (BenchError, KeyError):
+        return False
+
+
+def _at_shared_budget(rec: dict[str, Any]) -> bool:
+    """Ran at the profile's shared output budget, the one the main table compares."""
+    try:
+        return rec["budget"] == int(dataset_card(rec["dataset"]).metrics["budget"][rec["profile"]])
+    except (BenchError, KeyError):
+        return False
+
+
+def _tiers(canaries: dict[str, Any] | None) -> dict[str, Any]:
+    """Duplicated-member columns: reach (lowest tier in the high band) and hits per tier."""
+    if not canaries:
+        return {"lowest_tier": np.nan, "tier_hits": ""}
+    if "tiers" not in canaries:  # schema-1 records: one canary tier, no hit rates
+        return {"lowest_tier": np.nan, "tier_hits": ""}
+    hits = " ".join(
+        f"×{t['times']}:{round(t['hit_rate']['high'] * t['n'])}/{t['n']}" for t in canaries["tiers"]
+    )
+    low = canaries["lowest_tier_reached"]
+    return {"lowest_tier": np.nan if low is None else low, "tier_hits": hits}
+
+
+def _diagnostics(rec: dict[str, Any]) -> dict[str, Any]:
+    """The attack's own diagnostics (``Attack.diagnostics``) as ``diag:<label>`` columns, with
+    the title and text of the leaderboard section they belong to."""
+    title, text, columns = diagnostics(rec["attack"], rec.get("info"))
+    if not columns:
+        return {"diag_title": "", "diag_text": ""}
+    return {"diag_title": title, "diag_text": text, **{f"diag:{k}": v for k, v in columns.items()}}
+
+
+@functools.cache
+def _pool_size(dataset: str) -> int:
+    return len(read_manifest(dataset_card(dataset).nonmembers))
+
+
+def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
+    m = rec["metrics"]
+    cost = rec["cost"]
+    defaults = _with_defaults(rec)
+    row: dict[str, Any] = {
+        "attack": rec["attack"],
+        "model": rec["model"],
+        "scale": rec["scale"],
+        "budget": rec["budget"],
+        "seed": rec["seed"],
+        "params": json.dumps(rec["params"], sort_keys=True),
+        "shipped": defaults and _at_shared_budget(rec),
+        "defaults": defaults,
+        "external": bool(rec.get("external", False)),
+        "stale": staleness(rec),
+        "members": _member_count(rec),
+        "unet_evals": cost["unet_evaluations"],
+        "clf_evals": cost["classifier_evaluations"],
+        "evals": cost["unet_evaluations"] + cost["classifier_evaluations"],
+        "gu": m["gu_fraction"],
+        "nearest": m.get("nearest_median", np.nan),
+        "nm_nearest": m["nonmember"].get("nearest_median", np.nan),
+        "record": str(path.relative_to(root)),
+        **_candidates(rec.get("candidates")),
+        **_tiers(rec.get("canaries")),
+        # Whether the model has duplicated members (canary and ladder models): claims compare
+        # plain models, where every member appears once.
+        "duplicated": bool(rec.get("canaries")),
+        **_diagnostics(rec),
+    }
+    for band in BANDS:
+        row[f"ams_{band}"] = m["ams"][band]
+        row[f"ums_{band}"] = m["ums"][band]
+        row[f"chance_ums_{band}"] = m["nonmember"]["ums"][band]
+        row[f"distinct_{band}"] = round(m["ums"][band] * rec["budget"])
+        # Older records lack hit_rate; it is exactly the distinct hits (UMS × N_G) over the pool.
+        hits = m["ums"][band] * rec["budget"]
+        nm_hits = m["nonmember"]["ums"][band] * rec["budget"]
+        row[f"hit_{band}"] = m.get("hit_rate", {}).get(band, hits / row["members"])
+        row[f"nm_hit_{band}"] = (
+            m["nonmember"].get("hit_rate", {}).get(band, nm_hits / _pool_size(rec["dataset"]))
+        )
+    for delta, n in m["extracted"].items():
+        row[f"extracted_{delta}"] = n
+    return row
+
+
+def _member_count(rec: dict[str, Any]) -> int:
+    """The member set's size: the dataset scale's, or that of the files a user listed."""
+    if "member_manifest" in rec:
+        return rec["member_manifest"]["n"]
+    return dataset_card(rec["dataset"]).check_scale(rec["scale"])["size"]
+
+
+def _candidates(cand: dict[str, Any] | None) -> dict[str, float]:
+    """Candidate count and members they extract at the strictest δ (NaN for non-filtering)."""
+    if not cand:
+        return {"candidates": np.nan, "candidates_extracted": np.nan}
+    strictest = min(cand["extracted"], key=float)
+    return {"candidates": cand["n"], "candidates_extracted": cand["extracted"][strictest]}
+
+
+def load_records(root: Path, kind: str = "runs") -> pd.DataFrame:
+    """One row per record under ``root/kind`` (``runs`` or ``curves/runs``)."""
+    # A tuning model's records are evidence for a default, never a ranking (cards' ``role``).
+    tuning = {c.name for c in model_cards() if c.role == "tuning"}
+    rows = [
+        record_row(p, root, rec)
+        for p, rec in read_records(root / kind)
+        if rec.get("model") not in tuning
+    ]
+    return pd.DataFrame(rows)

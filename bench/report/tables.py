@@ -1,0 +1,261 @@
+"""The leaderboard's tables, each a view of the record frame (``bench.report.frame``).
+
+Every table groups by (model, attack, N_G, parameters) and shows mean ± std over seeds. Beside the
+ranking sit the measurements that explain it: member against non-member hit rates (is there
+anything above chance to extract?), the lowest duplicate tier reached, and each attack's own
+mechanism checks (the diagnostics its class declares, e.g. SIDE's steering rate and classifier
+accuracy). A ranking without them would be a guess. The papers' claims that the tables judge
+come from the attack cards' ``[claims]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.cards import attack_card, attack_names, scale_order
+from bench.metrics.seednoise import NOISE_SE, beyond_noise, gap_se
+from bench.report.frame import BANDS
+
+TUNED_MARK = "†"
+GROUP = ["scale", "model", "attack", "budget", "params"]
+
+
+def pm(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
+    v = values.to_numpy(dtype=float) * scale
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return "-"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def _model_label(model: str, attack: str) -> str:
+    tuned = attack in attack_names() and model in attack_card(attack).tuned_on
+    return f"{model} {TUNED_MARK}" if tuned else model
+
+
+def _in_scale_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by N_G, then by subset size (64 before 1k, which text order would reverse)."""
+    return (
+        df.assign(_s=df["scale"].map(scale_order))
+        .sort_values(["budget", "_s", "model", "attack"], kind="stable")
+        .drop(columns="_s")
+    )
+
+
+def _groups(df: pd.DataFrame):
+    return _in_scale_order(df).groupby(GROUP, sort=False)
+
+
+def _head(keys: tuple, g: pd.DataFrame) -> dict[str, object]:
+    scale, model, attack, budget, _ = keys
+    return {
+        "N_G": budget,
+        "scale": scale,
+        "model": _model_label(model, attack),
+        "attack": attack,
+        "config": g["record"].iloc[0].rsplit("-", 1)[-1].removesuffix(".json"),
+        "seeds": len(g),
+    }
+
+
+def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
+    """UMS/AMS by band, extraction, Gu and cost; one row per configuration, sorted by N_G."""
+    out = []
+    for keys, g in _groups(df):
+        row = _head(keys, g)
+        for band in BANDS:
+            row[f"UMS {band} %"] = pm(g[f"ums_{band}"])
+            row[f"AMS {band} %"] = pm(g[f"ams_{band}"])
+        row["chance UMS high %"] = pm(g["chance_ums_high"])
+        # UMS counts distinct members, so it can never exceed members / N_G.
+        budget = keys[3]
+        row["UMS ceiling %"] = f"{100 * min(g['members'].iloc[0], budget) / budget:.2f}"
+        for c in sorted(c for c in g.columns if c.startswith("extracted_")):
+            row[f"extracted δ={c.split('_', 1)[1]}"] = pm(g[c], 1.0, 1)
+        row["Gu %"] = pm(g["gu"])
+        row["candidates / extracted at min δ"] = (
+            f"{pm(g['candidates'], 1.0, 1)} / {pm(g['candidates_extracted'], 1.0, 1)}"
+            if g["candidates"].notna().all()
+            else "-"
+        )
+        row["UNet evals"] = f"{int(g['unet_evals'].mean()):,}"
+        row["clf evals"] = f"{int(g['clf_evals'].mean()):,}"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def signal_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Share of members against share of non-members within each band of some output.
+
+    A non-member can only be near an output by chance, so where the member share is no higher
+    than the non-member share the band holds look-alikes, not extraction.
+    """
+    out = []
+    for keys, g in _groups(df):
+        if g["hit_high"].isna().all():
+            continue
+        row = _head(keys, g)
+        for band in BANDS:
+            row[f"{band}: members / non-members hit %"] = (
+                f"{pm(g[f'hit_{band}'])} / {pm(g[f'nm_hit_{band}'])}"
+            )
+        row["nearest member / non-member (median ℓ2)"] = (
+            f"{pm(g['nearest'], 1.0, 4)} / {pm(g['nm_nearest'], 1.0, 4)}"
+        )
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def tiers_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Duplicated members in the high band per tier, and the lowest tier each seed reached."""
+    out = []
+    for keys, g in _groups(df):
+        if not g["tier_hits"].astype(bool).any():
+            continue
+        row = _head(keys, g)
+        low = g["lowest_tier"]
+        row["lowest tier reached, per seed"] = ", ".join(
+            "none" if np.isnan(v) else f"×{int(v)}" for v in low
+        )
+        row["high-band hits per tier, per seed"] = " | ".join(g["tier_hits"])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def diagnostics_tables(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, text, table) per diagnostics section the attacks declare: their mechanism,
+    measured (for SIDE: does guidance land in the target cluster, and can the classifier tell the
+    clusters apart at the noise levels where it steers?)."""
+    if "diag_title" not in df:
+        return []
+    out = []
+    for title in sorted(t for t in df["diag_title"].unique() if t):
+        part = df[df["diag_title"] == title]
+        columns = [c for c in df.columns if c.startswith("diag:") and part[c].notna().any()]
+        rows = []
+        for keys, g in _groups(part):
+            row = _head(keys, g)
+            for c in columns:
+                row[c.removeprefix("diag:")] = pm(g[c])
+            rows.append(row)
+        out.append((title, part["diag_text"].iloc[0], pd.DataFrame(rows)))
+    return out
+
+
+def ordering_table(
+    df: pd.DataFrame, order: tuple[str, ...] | list[str], bands: tuple[str, ...] = BANDS
+) -> pd.DataFrame:
+    """Per model, N_G and band, the attacks ranked by mean UMS against a paper's ``order`` (an
+    attack card's ``[claims.order]``, e.g. SIDE's side > side-ti > carlini).
+
+    The order is judged only where some attack beats chance: a band whose member hit rate is no
+    higher than its non-member hit rate for every attack has nothing to extract, so ranking
+    attacks there would rank noise. Each gap between neighbours in the paper's order is shown with
+    two standard errors over seeds, and a verdict that rests on a gap inside them says so.
+    """
+    rows = []
+    groups = _in_scale_order(df).groupby(["scale", "model", "budget"], sort=False)
+    for (scale, model, budget), g in groups:
+        present = [a for a in order if a in set(g["attack"])]
+        if len(present) < 2:
+            continue
+        by_attack = g.groupby("attack")[
+            [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
+        ]
+        means, sds, counts = by_attack.mean(), by_attack.std(ddof=1), by_attack.count()
+        for band in bands:
+            col = means.loc[present, f"ums_{band}"] * 100
+            signal = (
+                means.loc[present, f"hit_{band}"] > means.loc[present, f"nm_hit_{band}"]
+            ).any()
+            gaps = [
+                _gap(col, sds[f"ums_{band}"] * 100, counts[f"ums_{band}"], a, b)
+                for a, b in zip(present, present[1:], strict=False)
+            ]
+            ranked = col.sort_values(ascending=False, kind="stable")
+            rows.append(
+                {
+                    "N_G": budget,
+                    "scale": scale,
+                    "model": model,
+                    "band": band,
+                    "measured (mean UMS %)": " ≥ ".join(f"{a} {v:.2f}" for a, v in ranked.items()),
+                    "gaps in the paper's order (± 2 SE)": "; ".join(
+                        f"{a} − {b}: {d:+.2f} ± {NOISE_SE * se:.2f}" for a, b, d, se in gaps
+                    ),
+                    "paper's order holds": _verdict(gaps) if signal else "no signal above chance",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _gap(
+    means: pd.Series, sds: pd.Series, counts: pd.Series, a: str, b: str
+) -> tuple[str, str, float, float]:
+    """Mean UMS of ``a`` minus ``b`` and its standard error over seeds (0 where one seed ran)."""
+    ses = [
+        sds[x] / np.sqrt(counts[x]) if counts[x] > 1 and not np.isnan(sds[x]) else 0.0
+        for x in (a, b)
+    ]
+    return a, b, float(means[a] - means[b]), gap_se(*ses)
+
+
+def _verdict(gaps: list[tuple[str, str, float, float]]) -> str:
+    """'yes' only for a strict order; a gap within two standard errors qualifies the verdict."""
+    clear = [beyond_noise(d, se) for _, _, d, se in gaps]
+    if all(d > 0 for _, _, d, _ in gaps):
+        return "yes" if all(clear) else "yes, within seed noise"
+    reversed_clearly = any(d <= 0 and c for (_, _, d, _), c in zip(gaps, clear, strict=True))
+    return "no" if reversed_clearly else "no, within seed noise"
+
+
+def conditional_table(df: pd.DataFrame, attack: str, than: str, verdict: str) -> pd.DataFrame:
+    """Per scale and band: ``attack`` (on its conditional model) against ``than`` on the plain
+    models of the same subset (no duplicated members), as an attack card's
+    ``[claims.leaks_more]`` states."""
+    text = df[df["attack"] == attack]
+    uncond = df[(df["attack"] == than) & ~df["duplicated"]]
+    rows = []
+    for scale in sorted(text["scale"].unique(), key=scale_order):
+        t, u = text[text["scale"] == scale], uncond[uncond["scale"] == scale]
+        if u.empty:
+            continue
+        for band in BANDS:
+            tv, uv = t[f"ums_{band}"].mean() * 100, u[f"ums_{band}"].mean() * 100
+            rows.append(
+                {
+                    "scale": scale,
+                    "band": band,
+                    attack: f"{tv:.2f} ({', '.join(sorted(set(t['model'])))})",
+                    than: f"{uv:.2f} ({', '.join(sorted(set(u['model'])))})",
+                    verdict: "yes" if tv > uv else "no",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def floors_table(specs: list[dict]) -> pd.DataFrame:
+    """What CI holds each attack to, and whether each of its mutations falls below it."""
+    rows = []
+    for spec in specs:
+        mutations = spec.get("mutations", {})
+        rows.append(
+            {
+                "attack": spec["attack"],
+                "model": spec["model"],
+                "N_G": spec["budget"],
+                "CI seed": spec["ci_seed"],
+                "floored": ", ".join(
+                    f"{name} ≥ {m['floor']:.3g}" for name, m in spec["metrics"].items()
+                ),
+                "mutations (caught by the floors?)": "; ".join(
+                    f"{name}: {'caught' if m['caught'] else 'NOT caught'}"
+                    for name, m in mutations.items()
+                )
+                or "-",
+            }
+        )
+    return pd.DataFrame(rows)

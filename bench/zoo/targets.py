@@ -1,0 +1,180 @@
+"""What a cell attacks: a zoo model, or a user's ``save_pretrained`` folder (``--model-path``).
+
+Both become a ``Target``: a model card (a user's folder gets one made up from its configs and the
+member set it names, so members, bands and record paths work unchanged), the digest of the
+weights, and how to load the denoiser and build its sampler. The run record keeps the full
+diffusers configs of what was sampled, and marks a user's folder as external so the leaderboard
+never files it with the zoo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diffusers import SchedulerMixin
+from torch import nn
+
+from bench.cards import AttackCard, ModelCard, dataset_card, find_model, model_card
+from bench.data.manifests import read_manifest
+from bench.errors import BenchError
+from bench.utils.device import compute_device
+from bench.zoo import external
+from bench.zoo.build import build_sampler
+from bench.zoo.checkpoint import sha256
+from bench.zoo.denoiser import Denoiser
+from bench.zoo.load import load_denoiser, verified_digest
+
+DEFAULT_STEPS = 50  # the suite's sampling steps where no card sets them
+
+
+@dataclass(frozen=True)
+class Target:
+    card: ModelCard
+    digest: str
+    load_denoiser: Callable[[], Denoiser]
+    make_sampler: Callable[[], SchedulerMixin]
+    sampling_steps: int
+    external: bool = False
+    # Member files listed by the user (``--members``) instead of a dataset scale.
+    listed: list[str] | None = None
+    listed_from: str | None = None
+
+
+def zoo_card(attack: AttackCard, scale: str | None, profile: str, model: str | None) -> ModelCard:
+    """The zoo model named by ``model``, or the one serving the scale for the attack; checked to
+    be one the attack applies to."""
+    if model is not None:
+        card = model_card(model)
+        if (card.scale, card.profile) != (scale, profile):
+            raise BenchError(
+                f"model {card.name} is scale {card.scale}, profile {card.profile}; "
+                f"it does not match --scale {scale} --profile {profile}"
+            )
+    else:
+        card = find_model(scale, profile, attack.applies_to[0])
+    _check_applies(attack, card.conditioning, card.name)
+    return card
+
+
+def zoo_target(attack: AttackCard, profile: str, model: str) -> Target:
+    """The zoo model ``model`` as a cell's target, its checkpoint verified against its card."""
+    card = zoo_card(attack, model_card(model).scale, profile, model)
+    return Target(
+        card=card,
+        digest=verified_digest(card),
+        load_denoiser=lambda: load_denoiser(card),
+        make_sampler=lambda: build_sampler(card),
+        sampling_steps=int(card.scheduler.get("sampling_steps", DEFAULT_STEPS)),
+    )
+
+
+def external_target(
+    attack: AttackCard,
+    path: str,
+    scale: str | None,
+    profile: str,
+    *,
+    dataset: str = "celeba",
+    sampler: str | None = None,
+    steps: int | None = None,
+    members: str | None = None,
+) -> Target:
+    """A user's diffusers folder, checked against the member set it was trained on: a dataset
+    ``scale``, or the images listed one per line in the file ``members``."""
+    dcard = dataset_card(dataset)
+    listed = None
+    if members is not None:
+        listed = listed_members(members, read_manifest(dcard.nonmembers))
+        scale = f"{len(listed)}-listed"
+    else:
+        dcard.check_scale(scale)
+    folder = external.read_folder(path)
+    if folder.conditioning == "caption":
+        raise BenchError(
+            f"{folder.path} holds a UNet2DConditionModel: text-conditional extraction needs the "
+            "suite's caption encoder, which a folder made elsewhere was not trained with"
+        )
+    _check_applies(attack, folder.conditioning, str(folder.path))
+    external.check_fits(folder, dcard, scale)
+    external.sampler(folder, sampler)  # an unknown --sampler fails before any work
+    unet = external.load_unet(folder)  # and so do weights that do not fit their config
+    digest = sha256(folder.weights)
+    card = ModelCard(
+        name=f"{_slug(folder.path.name)}-{digest[:8]}",
+        version=0,
+        path=folder.path,
+        dataset=dataset,
+        scale=scale,
+        profile=profile,
+        resolution=folder.resolution,
+        conditioning=folder.conditioning,
+        canaries=False,
+        architecture=external.architecture(folder),
+        scheduler=folder.scheduler_config,
+        training={},
+        evaluation={},
+    )
+    return Target(
+        card=card,
+        digest=digest,
+        load_denoiser=lambda: _external_denoiser(folder, unet),
+        make_sampler=lambda: external.sampler(folder, sampler),
+        sampling_steps=DEFAULT_STEPS if steps is None else steps,
+        external=True,
+        listed=listed,
+        listed_from=members,
+    )
+
+
+def listed_members(path: str, nonmembers: list[str]) -> list[str]:
+    """The member files a manifest names, one per line; each once, and none a non-member (the
+    scores compare members against that pool, so an image cannot be in both)."""
+    try:
+        lines = Path(path).expanduser().read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"--members {path} cannot be read ({exc})") from None
+    files = [line.strip() for line in lines if line.strip()]
+    if not files:
+        raise BenchError(f"--members {path} lists no images")
+    seen: set[str] = set()
+    for name in files:
+        if name in seen:
+            raise BenchError(f"--members {path} lists {name} twice")
+        seen.add(name)
+    held_out = sorted(set(files) & set(nonmembers))
+    if held_out:
+        raise BenchError(
+            f"--members {path}: {len(held_out)} listed image(s) are in the dataset's non-member "
+            f"pool (first: {held_out[0]}), which the scores compare members against"
+        )
+    return files
+
+
+def model_config(denoiser: Denoiser, sampler: SchedulerMixin) -> dict[str, Any]:
+    """The full diffusers configs of the UNet and the sampler that made a run's outputs."""
+    return {
+        "unet": {"_class_name": type(denoiser.unet).__name__, **dict(denoiser.unet.config)},
+        "scheduler": {"_class_name": type(sampler).__name__, **dict(sampler.config)},
+    }
+
+
+def _external_denoiser(folder: external.DiffusersFolder, unet: nn.Module) -> Denoiser:
+    unet.eval().requires_grad_(False)
+    return Denoiser(unet=unet.to(compute_device()), scheduler=external.training_schedule(folder))
+
+
+def _check_applies(attack: AttackCard, conditioning: str, model: str) -> None:
+    if conditioning not in attack.applies_to:
+        raise BenchError(
+            f"attack {attack.name} applies to {', '.join(attack.applies_to)} models; "
+            f"{model} is {conditioning}"
+        )
+
+
+def _slug(name: str) -> str:
+    """A folder name made safe for record paths."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
