@@ -83,6 +83,14 @@ def test_planted_copies_bands_and_nonmembers():
     assert r["ams"] == {"high": 3 / 7, "mid": 1 / 7, "low": 1 / 7}
     assert r["ums"] == {"high": 2 / 7, "mid": 1 / 7, "low": 1 / 7}
     assert r["extracted"] == {"0.05": 2, "0.1": 3, "0.15": 4}
+    # Which members, not only how many: the copy and the high-band shift are members 0 and 1.
+    assert r["members_hit"] == {
+        "high": [0, 1],
+        "0.05": [0, 1],
+        "0.1": [0, 1, 2],
+        "0.15": [0, 1, 2, 3],
+    }
+    assert "members_hit" not in r["nonmember"]
     # Calibrated: d < 0.5 · mean of 50 nearest (≈ 0.14), so copies up to the low band count.
     assert r["calibrated_extracted"] == 4
     # Gu: d1/d2 ≈ 0, 0.08, 0.26 pass 1/3; the low-band copy (≈ 0.43) does not.

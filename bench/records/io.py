@@ -20,8 +20,8 @@ from bench.errors import BenchError
 from bench.records.types import RunRecord
 from bench.utils.atomic import write_json_atomic
 
-SCHEMA = 3
-SUPPORTED = (1, 2, 3)
+SCHEMA = 4
+SUPPORTED = (1, 2, 3, 4)
 REQUIRED = ("attack", "model", "seed", "budget", "params", "metrics")
 
 
