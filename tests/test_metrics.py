@@ -186,9 +186,16 @@ def _pool_reference(outputs: np.ndarray, pool: np.ndarray) -> dict:
 def reference(
     outputs: np.ndarray, members: np.ndarray = MEMBERS, nonmembers: np.ndarray = NONMEMBERS
 ) -> dict:
+    a = outputs.reshape(len(outputs), -1).astype(np.float64) / 255
+    b = members.reshape(len(members), -1).astype(np.float64) / 255
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).mean(-1))
+    high = (d >= BANDS["high"]["lo"]) & (d < BANDS["high"]["hi"])
+    hit = {"high": np.flatnonzero(high.any(0)).tolist()}
+    hit |= {str(t): np.flatnonzero((d <= t).any(0)).tolist() for t in DELTAS}
     return {
         "n_outputs": len(outputs),
         **_pool_reference(outputs, members),
+        "members_hit": hit,
         "nonmember": _pool_reference(outputs, nonmembers),
         "bands": BANDS,
     }
@@ -455,6 +462,7 @@ def test_evaluate_json_is_one_object(tmp_path, monkeypatch, capsys):
         "gu_unique",
         "nearest_median",
         "nearest_p95",
+        "members_hit",
         "nonmember",
         "bands",
     }
