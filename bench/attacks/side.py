@@ -160,7 +160,12 @@ class Side(Attack):
     diagnostics_text = (
         "Steering: the share of guided outputs whose nearest kept centroid (in the attack's "
         "feature space) is the cluster they were guided to, against chance 1/K′. Classifier "
-        "accuracy: on fresh generations labelled by nearest centroid, at t = 0, T/2 and 0.9T."
+        "accuracy: on fresh generations labelled by nearest centroid, at t = 0, T/2 and 0.9T. "
+        "Clusters kept: K′/K after the cohesion filter; 'all K kept' is the share of seeds whose "
+        "filter kept every cluster (100% flags a filter that selected nothing). Aimed at copies: "
+        "the share of guided outputs whose target cluster holds a synthetic image that copies a "
+        "member (scored after the run; the attack never sees members). Card v2 and older "
+        "records predate these columns."
     )
 
     @classmethod
@@ -170,23 +175,39 @@ class Side(Attack):
             return {}
         acc = info["heldout_accuracy"]
         keys = list(acc)
-        return {
+        out = {
             "steering %": info["steering_rate"],
             "chance %": info["steering_chance"],
             "clf acc clean %": acc[keys[0]],
             "clf acc t=T/2 %": acc[keys[len(keys) // 2]],
             "clf acc t=0.9T %": acc[keys[-1]],
         }
+        if "bar_median" in info:  # card v3 on: the calibrated filter and the aim audit
+            out["clusters kept %"] = info["clusters_kept"] / info["clusters"]
+            out["all K kept %"] = float(info["clusters_kept"] == info["clusters"])
+            out["aimed at copies %"] = info["scored"]["aimed_at_copies"]
+        return out
 
     @classmethod
     def summary_lines(cls, info: dict[str, Any]) -> list[str]:
         if "steering_rate" not in info:
             return []
         acc = ", ".join(f"{t}: {a:.2f}" for t, a in info["heldout_accuracy"].items())
-        return [
+        lines = [
             f"SIDE diagnostics: steering {100 * info['steering_rate']:.1f}% (chance "
             f"{100 * info['steering_chance']:.1f}%); classifier held-out accuracy by t: {acc}"
         ]
+        if "bar_median" in info:
+            scored = info["scored"]
+            lines.append(
+                f"cohesion filter: kept {info['clusters_kept']} of {info['clusters']} clusters "
+                f"(cohesion median {info['cohesion_median']:.3f} against a null bar of "
+                f"{info['bar_median']:.3f}); {100 * scored['aimed_at_copies']:.1f}% of outputs "
+                f"aimed at clusters holding member copies; the synthetic set copies "
+                f"{scored['synthetic_members']} distinct members (targets spread over "
+                f"K′ = {info['clusters_kept']} clusters)"
+            )
+        return lines
 
     @classmethod
     def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:

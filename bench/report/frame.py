@@ -106,6 +106,8 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         # plain models, where every member appears once.
         "duplicated": bool(rec.get("canaries")),
         **_diagnostics(rec),
+        # Which members were hit (schema 4 on); None for older records, which say only how many.
+        **{f"hits_{k}": _hits(m, k) for k in ("high", "0.05")},
     }
     for band in BANDS:
         row[f"ams_{band}"] = m["ams"][band]
@@ -122,6 +124,11 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for delta, n in m["extracted"].items():
         row[f"extracted_{delta}"] = n
     return row
+
+
+def _hits(metrics: dict[str, Any], key: str) -> frozenset[int] | None:
+    hit = metrics.get("members_hit", {}).get(key)
+    return None if hit is None else frozenset(hit)
 
 
 def _member_count(rec: dict[str, Any]) -> int:

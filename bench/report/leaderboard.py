@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.cards import AttackCard, attack_card, attack_names
+from bench.cards import AttackCard, attack_card, attack_names, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
+from bench.report.answer import answer_paragraph, answer_table, equal_compute
 from bench.report.curves import curve_table, plot_curves
 from bench.report.frame import load_records
 from bench.report.tables import (
@@ -126,6 +127,7 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
     )
     for title, text, table in diagnostics_tables(shipped):
         parts += _section(title, text, table)
+    margins = {c["by"]: c for _, c in claims("margin")}
     for _, claim in claims("order"):
         parts += _section(
             f"Against the {claim['by']} paper's order",
@@ -134,7 +136,7 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
             "only where some attack hits members more often than non-members. A verdict marked "
             "'within seed noise' rests on a gap smaller than two standard errors over seeds: the "
             "seeds cannot tell it apart.",
-            ordering_table(shipped, claim["attacks"]),
+            ordering_table(shipped, claim["attacks"], margin=margins.get(claim["by"])),
         )
     for card, claim in claims("leaks_more"):
         than = attack_card(claim["than"])
@@ -149,12 +151,51 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
     return parts
 
 
+def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
+    """The first screen: each margin claim answered per model, with its power and evidence."""
+    if df.empty:
+        return []
+    shipped = df[(df["stale"] == "") & df["shipped"] & ~df["external"]]
+    memorised = {c.name: c.trained.get("memorised_fraction") for c in model_cards()}
+    current = curves[(curves["stale"] == "") & curves["defaults"]] if not curves.empty else curves
+    parts = []
+    for _, claim in claims("margin"):
+        table = answer_table(shipped, claim, memorised)
+        if table.empty:
+            continue
+        parts += [
+            "",
+            f"## The answer: does {claim['attack']} extract what its baselines miss?",
+            "",
+            answer_paragraph(table, claim),
+            "",
+            f"Per model at the shared N_G (scale order; `memorised` is the card's measured "
+            f"fraction of unguided samples that copy a member): attacks ranked by distinct "
+            f"members in the high band, mean and 95% t interval over seeds; `ceiling` is the "
+            f"member count, `chance` the same count for non-members scaled to it; `winner` only "
+            f"beyond two standard errors. The claim column gives the verdict with its power "
+            f"({claim['source']}); `new vs {claim['new_against']}` counts members "
+            f"{claim['attack']} found that {claim['new_against']} missed at the same seed.",
+            "",
+            _table(table),
+        ]
+        parts += _section(
+            "At equal compute",
+            f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
+            "more model evaluations (UNet + classifier, preparation included).",
+            equal_compute(shipped, current, claim),
+        )
+    return parts
+
+
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
     df = load_records(root) if runs_dir.is_dir() else pd.DataFrame()
+    curves = load_records(root, "curves/runs") if curves_dir.is_dir() else pd.DataFrame()
     parts = [
         "# memorization-bench leaderboard",
+        *_answer(df, curves),
         "",
         INTRO,
         "",
@@ -196,9 +237,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
             "Never ranked with the zoo; `bench zoo import` makes one a zoo model.",
             leaderboard_table(external),
         )
-    if curves_dir.is_dir():
-        curves = load_records(root, "curves/runs")
-        curves = curves[~curves["external"]] if not curves.empty else curves
+    if not curves.empty:
+        curves = curves[~curves["external"]]
         if not curves.empty:
             plot_curves(curves, root / "curves.png")
             parts += _section(
@@ -218,7 +258,12 @@ def write_leaderboard(root: Path | None = None) -> Path:
                     "members above), with the same rules as the table at the shared N_G: judged "
                     "only where members are hit more often than non-members, and a gap inside two "
                     "standard errors over seeds marked as seed noise.",
-                    ordering_table(current, claim["attacks"], bands=("high",)),
+                    ordering_table(
+                        current,
+                        claim["attacks"],
+                        bands=("high",),
+                        margin={c["by"]: c for _, c in claims("margin")}.get(claim["by"]),
+                    ),
                 )
     floor_files = sorted((root / "floors").glob("*.json"))
     if floor_files:

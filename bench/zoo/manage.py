@@ -107,9 +107,22 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
                 "memorised_fraction": t.get("memorised_fraction"),
                 "unique_hits": t.get("unique_hits"),
                 "tier_hits (×dup: hit/members)": _tiers(t.get("tier_hits")),
+                "role": card.role,
+                "headroom": _headroom(card.headroom),
             }
         )
     return rows
+
+
+def _headroom(h: dict[str, Any]) -> str:
+    """'42 copied by 2,048 samples vs 19.7 by carlini at N_G 512': room for an attack to win."""
+    if not h:
+        return ""
+    found = h["baseline_distinct"]
+    return (
+        f"{h['copied_members']} copied by {h['samples']:,} samples vs "
+        f"{sum(found) / len(found):.1f} by {h['baseline']} at N_G {h['budget']}"
+    )
 
 
 def _tiers(hits: dict[str, str] | None) -> str:
