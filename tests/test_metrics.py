@@ -83,6 +83,14 @@ def test_planted_copies_bands_and_nonmembers():
     assert r["ams"] == {"high": 3 / 7, "mid": 1 / 7, "low": 1 / 7}
     assert r["ums"] == {"high": 2 / 7, "mid": 1 / 7, "low": 1 / 7}
     assert r["extracted"] == {"0.05": 2, "0.1": 3, "0.15": 4}
+    # Which members, not only how many: the copy and the high-band shift are members 0 and 1.
+    assert r["members_hit"] == {
+        "high": [0, 1],
+        "0.05": [0, 1],
+        "0.1": [0, 1, 2],
+        "0.15": [0, 1, 2, 3],
+    }
+    assert "members_hit" not in r["nonmember"]
     # Calibrated: d < 0.5 · mean of 50 nearest (≈ 0.14), so copies up to the low band count.
     assert r["calibrated_extracted"] == 4
     # Gu: d1/d2 ≈ 0, 0.08, 0.26 pass 1/3; the low-band copy (≈ 0.43) does not.
@@ -178,9 +186,16 @@ def _pool_reference(outputs: np.ndarray, pool: np.ndarray) -> dict:
 def reference(
     outputs: np.ndarray, members: np.ndarray = MEMBERS, nonmembers: np.ndarray = NONMEMBERS
 ) -> dict:
+    a = outputs.reshape(len(outputs), -1).astype(np.float64) / 255
+    b = members.reshape(len(members), -1).astype(np.float64) / 255
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).mean(-1))
+    high = (d >= BANDS["high"]["lo"]) & (d < BANDS["high"]["hi"])
+    hit = {"high": np.flatnonzero(high.any(0)).tolist()}
+    hit |= {str(t): np.flatnonzero((d <= t).any(0)).tolist() for t in DELTAS}
     return {
         "n_outputs": len(outputs),
         **_pool_reference(outputs, members),
+        "members_hit": hit,
         "nonmember": _pool_reference(outputs, nonmembers),
         "bands": BANDS,
     }
@@ -462,6 +477,7 @@ def test_evaluate_json_is_one_object_with_per_image_results(tmp_path, known_memb
         "gu_unique",
         "nearest_median",
         "nearest_p95",
+        "members_hit",
         "nonmember",
         "bands",
         "per_image",

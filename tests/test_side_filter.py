@@ -99,3 +99,21 @@ def test_a_tuning_model_is_never_ranked(trained: Path) -> None:
     card.write_text('role = "tuning"\n' + card.read_text())
     assert checkpoint_status(model_card("tiny-8")) == "trained"  # still usable, just not ranked
     assert all(c.model.name != "tiny-8" for c in grid_cells(**args))
+
+
+def test_zoo_list_shows_the_tuning_models_headroom() -> None:
+    from bench.zoo.manage import zoo_rows
+
+    (row,) = [r for r in zoo_rows(committed_only=True) if r["role"] == "tuning"]
+    assert row["name"] == "celeba-192-tune-cpu" and row["status"] == "trained"
+    assert row["headroom"] == "42 copied by 2,048 samples vs 19.7 by carlini at N_G 512"
+    # ...and the headroom is what its committed records say.
+    from bench.records import read_record
+    from bench.utils.paths import reports_dir
+
+    runs = sorted((reports_dir() / "sweeps" / "runs" / "carlini" / row["name"]).glob("*.json"))
+    distinct = {
+        (r["seed"], r["budget"]): round(r["metrics"]["ums"]["high"] * r["budget"])
+        for r in map(read_record, runs)
+    }
+    assert distinct == {(9, 2048): 42, (100, 512): 17, (101, 512): 19, (102, 512): 23}

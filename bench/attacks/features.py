@@ -25,6 +25,26 @@ from bench.zoo.denoiser import Denoiser
 
 # Suite's choice: the UNet reads clean images at a small timestep, where it still sees fine detail.
 UNET_FEATURE_T = 50
+SPACES = ("pca", "unet-mid")  # and sscd:PATH
+
+
+def check_spec(spec: str, what: str) -> str:
+    """``spec`` when ``fit_features`` can use it: 'pca', 'unet-mid' or 'sscd:PATH' naming a file.
+
+    Checked when the attack is made, before any sampling: ``fit_features`` runs only after the
+    synthetic set is sampled (minutes), and a bad space used to be found only then.
+    """
+    if spec in SPACES:
+        return spec
+    if spec.startswith("sscd:"):
+        path = Path(spec[len("sscd:") :])
+        if not path.is_file():
+            raise BenchError(
+                f"{what} names the SSCD model {path}, which is not a file; give a local "
+                "TorchScript SSCD file as sscd:PATH"
+            )
+        return spec
+    raise BenchError(f"{what} must be 'pca', 'unet-mid' or 'sscd:PATH', got {spec!r}")
 
 
 def _unit(z: np.ndarray) -> np.ndarray:

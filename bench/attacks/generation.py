@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.attacks.base import SHARD, ModelView
+from bench.attacks.store import check_images
 from bench.zoo.sampling import Guidance
 
 
@@ -56,12 +57,16 @@ def generate_prep(
     progress: bool = True,
     phase: str = "preparation",
 ) -> tuple[np.ndarray, int]:
-    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key;
-    ``phase`` names the progress bar."""
+    """Unconditional samples used for preparation (e.g. SIDE's synthetic set), cached by key; a
+    cached set that is not ``n`` images at the view's resolution is made again. ``phase`` names
+    the progress bar."""
 
     def make() -> dict[str, np.ndarray]:
         samples = view.sample(n, seed, progress=progress, phase=phase)
         return {"images": np.concatenate(list(samples))}
 
-    images = view.store.cached_arrays(key, make)["images"]
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        check_images(arrays["images"], (n, view.resolution, view.resolution, 3))
+
+    images = view.store.cached_arrays(key, make, check)["images"]
     return images, len(images) * view.sampling_steps

@@ -25,7 +25,7 @@ import torch
 from bench.attacks.base import Attack, AttackResult, Audit, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
-from bench.attacks.features import fit_features
+from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
 from bench.attacks.side_diagnostics import aim_audit, heldout_accuracy, holdout_size, steering
 from bench.errors import BenchError
@@ -56,7 +56,7 @@ class Side(Attack):
         self.n_clusters = n_clusters
         self.tau = tau
         self.tau_null_q = tau_null_q
-        self.features = features
+        self.features = check_spec(features, f"{self.name} parameter features")
         self.pca_dim = pca_dim
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
 
@@ -95,8 +95,15 @@ class Side(Attack):
             )
             return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
-        state, stats = view.store.cached_tensors(f"classifier-{key}", make)
         clf = NoisyClassifier(kept, self.clf["width"], self.time_dependent)
+
+        def check(state: dict[str, torch.Tensor]) -> None:
+            try:  # a cached state for another architecture is remade, not a traceback
+                clf.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ValueError(str(exc).splitlines()[0]) from None
+
+        state, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
         clf.load_state_dict(state)
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
@@ -155,7 +162,12 @@ class Side(Attack):
     diagnostics_text = (
         "Steering: the share of guided outputs whose nearest kept centroid (in the attack's "
         "feature space) is the cluster they were guided to, against chance 1/K′. Classifier "
-        "accuracy: on fresh generations labelled by nearest centroid, at t = 0, T/2 and 0.9T."
+        "accuracy: on fresh generations labelled by nearest centroid, at t = 0, T/2 and 0.9T. "
+        "Clusters kept: K′/K after the cohesion filter; 'all K kept' is the share of seeds whose "
+        "filter kept every cluster (100% flags a filter that selected nothing). Aimed at copies: "
+        "the share of guided outputs whose target cluster holds a synthetic image that copies a "
+        "member (scored after the run; the attack never sees members). Card v2 and older "
+        "records predate these columns."
     )
 
     @classmethod
@@ -165,23 +177,39 @@ class Side(Attack):
             return {}
         acc = info["heldout_accuracy"]
         keys = list(acc)
-        return {
+        out = {
             "steering %": info["steering_rate"],
             "chance %": info["steering_chance"],
             "clf acc clean %": acc[keys[0]],
             "clf acc t=T/2 %": acc[keys[len(keys) // 2]],
             "clf acc t=0.9T %": acc[keys[-1]],
         }
+        if "bar_median" in info:  # card v3 on: the calibrated filter and the aim audit
+            out["clusters kept %"] = info["clusters_kept"] / info["clusters"]
+            out["all K kept %"] = float(info["clusters_kept"] == info["clusters"])
+            out["aimed at copies %"] = info["scored"]["aimed_at_copies"]
+        return out
 
     @classmethod
     def summary_lines(cls, info: dict[str, Any]) -> list[str]:
         if "steering_rate" not in info:
             return []
         acc = ", ".join(f"{t}: {a:.2f}" for t, a in info["heldout_accuracy"].items())
-        return [
+        lines = [
             f"SIDE diagnostics: steering {100 * info['steering_rate']:.1f}% (chance "
             f"{100 * info['steering_chance']:.1f}%); classifier held-out accuracy by t: {acc}"
         ]
+        if "bar_median" in info:
+            scored = info["scored"]
+            lines.append(
+                f"cohesion filter: kept {info['clusters_kept']} of {info['clusters']} clusters "
+                f"(cohesion median {info['cohesion_median']:.3f} against a null bar of "
+                f"{info['bar_median']:.3f}); {100 * scored['aimed_at_copies']:.1f}% of outputs "
+                f"aimed at clusters holding member copies; the synthetic set copies "
+                f"{scored['synthetic_members']} distinct members (targets spread over "
+                f"K′ = {info['clusters_kept']} clusters)"
+            )
+        return lines
 
     @classmethod
     def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:

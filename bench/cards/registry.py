@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from bench.cards.validate import non_finite_path
+from bench.cards.validate import non_finite_path, valid_name
 from bench.errors import BenchError
 from bench.utils.paths import card_dirs
 
@@ -67,6 +67,10 @@ def load_cards(kind: str) -> dict[str, tuple[Path, dict[str, Any]]]:
         name = raw.get("name")
         if not name or "version" not in raw:
             raise BenchError(f"card {path} must declare both 'name' and 'version'")
+        try:  # a card's name becomes folder and file names (runs/<model>/…)
+            valid_name(name, "its name")
+        except BenchError as exc:
+            raise BenchError(f"card {path}: {exc}") from None
         if name in found:
             raise BenchError(f"two {kind} cards are named {name!r}: {found[name][0]} and {path}")
         found[name] = (path, raw)

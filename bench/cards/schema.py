@@ -70,6 +70,9 @@ class ModelCard:
     # "tuning": attack defaults are chosen on it and the grid and leaderboard never rank it, so no
     # ranked number comes from the model a setting was fitted to.
     role: str = "ranked"
+    # A tuning model's measured headroom (``[headroom]``): members its unguided samples copy
+    # against what generate-and-filter finds at the shared N_G, with the records it came from.
+    headroom: dict[str, Any] = field(default_factory=dict)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -173,6 +176,7 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
         trained=raw.get("trained", {}),
         imported=imported,
         role=raw.get("role", "ranked"),
+        headroom=raw.get("headroom", {}),
     )
 
 

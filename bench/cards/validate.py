@@ -8,6 +8,7 @@ card loader and `run_cell` all check through here, by the same rules, and a bad 
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from bench.cards import AttackCard
 
 SEED_LIMIT = 2**32  # per-batch generators are seeded with seed × 1,000,003 + batch (< 2**64)
+# Suite's choice: ten times the paper profile's N_G (5,120). A budget above it is almost always a
+# typo (10^12 outputs would take centuries here), so it needs --force, and the run's time and disk
+# estimate is printed before it starts.
+BUDGET_LIMIT = 51_200
+# A name becomes a file and folder name (models/<name>.toml, runs/<name>/…): one path component.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def non_finite_path(value: Any, path: str = "") -> str | None:
@@ -71,6 +78,28 @@ def seed(value: Any) -> int:
 
 def budget(value: Any) -> int:
     return integer(value, "the output budget N_G", 1)
+
+
+def budget_allowed(value: int, force: bool = False) -> int:
+    """``value`` unless it is above ``BUDGET_LIMIT`` and ``force`` was not given: the command
+    line's guard against a run no machine finishes, checked before any work starts."""
+    if value > BUDGET_LIMIT and not force:
+        raise BenchError(
+            f"the output budget N_G {value:,} is above the suite's limit of {BUDGET_LIMIT:,} "
+            "(ten times the paper's N_G); pass --force to run it anyway"
+        )
+    return value
+
+
+def valid_name(value: Any, what: str) -> str:
+    """``value`` when it can name a card and its files: letters, digits, '.', '-' and '_', not
+    starting with '.' or '-', so no '/', '\\' or '..' can reach a path built from it."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+        raise BenchError(
+            f"{what} {value!r} is not a valid name: use letters, digits, '.', '-' and '_' (no "
+            "path separators or '..'), since it names files such as models/<name>.toml"
+        )
+    return value
 
 
 def _like(default: Any, value: Any, what: str) -> Any:

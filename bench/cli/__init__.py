@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         with process_group_closed(), main_prints():
             return int(args.func(args) or 0)
     except BenchError as exc:
+        _close_progress_bars()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -72,3 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _close_progress_bars() -> None:
+    """Close the bars a failed step left open (a write that failed mid-sampling), which would
+    otherwise share the error's one line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()

@@ -112,7 +112,13 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         help="cpu or paper: the zoo and card defaults to use (default: --model's, else cpu)",
     )
     p.add_argument("--seed", type=seed_int, default=0, help="the run's seed (default 0)")
-    p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=None,
+        help=f"N_G (card default); at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
     p.add_argument(
         "--model",
         default=None,
@@ -139,6 +145,16 @@ def profile_from_args(args: argparse.Namespace) -> str:
 
         return model_card(args.model).profile
     return "cpu"
+
+
+def add_force_argument(p: argparse.ArgumentParser) -> None:
+    """``--force``: run a budget above ``validate.BUDGET_LIMIT`` (`run`, `sweep`, `curve`,
+    `floors`); its time and disk estimate is printed before it starts."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"allow an output budget above {validate.BUDGET_LIMIT:,} (the estimate prints first)",
+    )
 
 
 def add_model_path_arguments(p: argparse.ArgumentParser) -> None:
@@ -203,6 +219,8 @@ def spec_from_args(args: argparse.Namespace, overrides: dict[str, Any] | None = 
     """The cell named by a command's arguments (see ``add_cell_arguments``)."""
     from bench.cards import attack_card
 
+    if args.budget is not None:
+        validate.budget_allowed(args.budget, args.force)
     acard = attack_card(args.attack)
     profile = profile_from_args(args)
     if overrides is None:

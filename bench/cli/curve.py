@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cards import attack_card, model_card
+from bench.cards import attack_card, model_card, validate
 from bench.cli.args import (
+    add_force_argument,
     add_model_path_arguments,
     add_results_arguments,
     budget_list,
@@ -20,6 +21,8 @@ from bench.runner.spec import CellSpec, FolderModel, RunOptions, ZooModel
 
 
 def cmd_curve(args: argparse.Namespace) -> int:
+    for budget in args.budgets:
+        validate.budget_allowed(budget, args.force)
     acard = attack_card(args.attack)
     profile = args.profile if args.model_path or not args.model else model_card(args.model).profile
     overrides = overrides_from_args(args, acard, profile)
@@ -52,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--budgets",
         type=budget_list,
         default=[32, 64, 128, 256, 512, 1024],
-        help="comma-separated N_G values (default: 32,64,…,1024)",
+        help=f"output budgets N_G; each at most {validate.BUDGET_LIMIT:,} unless --force",
     )
+    add_force_argument(p)
     p.add_argument(
         "--seeds", type=seed_list, default=[0, 1, 2], help="one run per seed (default: 0,1,2)"
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli.args import json_object, positive_int, seed_list
+from bench.cards import validate
+from bench.cli.args import add_force_argument, json_object, positive_int, seed_list
 from bench.runner.floors import check_mutations, floors_path, measure_floors
 from bench.utils.atomic import write_json_atomic
 
@@ -12,6 +13,7 @@ from bench.utils.atomic import write_json_atomic
 def cmd_floors(args: argparse.Namespace) -> int:
     overrides = args.overrides or {}
     seeds = args.seeds
+    validate.budget_allowed(args.budget, args.force)
     result = measure_floors(args.attack, args.model, seeds, args.budget, overrides, seeds[0])
     result["mutations"] = check_mutations(result)
     path = floors_path(args.attack, args.model)
@@ -31,7 +33,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seeds", type=seed_list, default=[0, 1, 2], help="seeds measured (default: 0,1,2)"
     )
-    p.add_argument("--budget", type=positive_int, default=128, help="N_G (default 128)")
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=128,
+        help=f"N_G per seed; at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
     p.add_argument(
         "--overrides", type=json_object, default=None, help="JSON of attack parameters to override"
     )

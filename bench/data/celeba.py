@@ -109,7 +109,7 @@ def load_image(root: Path, name: str) -> Image.Image:
             return im.convert("RGB")
     except FileNotFoundError:
         raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise BenchError(f"image {path} is corrupt and cannot be decoded ({exc})") from None
 
 

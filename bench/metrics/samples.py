@@ -67,6 +67,12 @@ def _open(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError as exc:  # Pillow refuses to decode it: far too many pixels
+        why = " ".join(str(exc).split()).rstrip(".")
+        raise BenchError(
+            f"cannot read {file}: {why}; downscale it to the model's resolution or remove it "
+            "from the folder"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise BenchError(
             f"cannot read {file} ({type(exc).__name__}); re-save it as PNG or remove "

@@ -70,6 +70,7 @@ def score(
     result: dict[str, Any] = {
         "n_outputs": n,
         **member.result(n),
+        "members_hit": member.hit_ids(),
         "nonmember": chance.result(n),
         "bands": {b: {k: float(v) for k, v in bands[b].items()} for b in BAND_NAMES},
     }

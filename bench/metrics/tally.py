@@ -68,6 +68,21 @@ class BandTally:
                 ds.append(d)
         return np.concatenate(ids), np.concatenate(ds)
 
+    def hit_ids(self) -> dict[str, list[int]]:
+        """Which pool images were hit: the high band and each δ, as sorted pool indices.
+
+        Counts say how many; these say which, so attacks on the same model and seed can be
+        compared member by member (the members one finds that another misses).
+        """
+        out = (
+            {"high": np.flatnonzero(self.band_hits["high"]).tolist()}
+            if "high" in self.edges
+            else {}
+        )
+        for delta, hits in self.delta_hits.items():
+            out[str(delta)] = np.flatnonzero(hits).tolist()
+        return out
+
     def result(self, n: int) -> dict:
         # hit_rate is per pool image, so members and non-members compare whatever their pool sizes:
         # a member rate no higher than the non-member rate is a chance look-alike, not a copy.

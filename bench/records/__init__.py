@@ -5,7 +5,14 @@ every field and the schema that added it; ``io`` reads and writes them strictly;
 where a record goes; ``make`` assembles one from a finished cell).
 """
 
-from bench.records.io import SCHEMA, SUPPORTED, read_record, staleness, write_record
+from bench.records.io import (
+    SCHEMA,
+    SUPPORTED,
+    check_report_fields,
+    read_record,
+    staleness,
+    write_record,
+)
 from bench.records.make import make_record
 from bench.records.paths import (
     CURVE_RECORDS,
@@ -27,6 +34,7 @@ __all__ = [
     "SWEEP_RECORDS",
     "RunRecord",
     "cell_key",
+    "check_report_fields",
     "curve_path",
     "make_record",
     "params_key",

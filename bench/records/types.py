@@ -7,7 +7,8 @@ so a reader of ``report`` or ``runner`` sees what a key means without opening a 
 per-band hit rates and nearest-distance medians to the metrics, one entry per duplicate tier under
 ``canaries``, preparation costs, and attack diagnostics in ``info``; records from schema 3 on may
 also carry ``model_config`` and, for a user's own diffusers folder, ``external``, ``model_path``
-and ``member_manifest``.
+and ``member_manifest``; 4 adds which members were hit (``metrics.members_hit``) and SIDE's
+cohesion filter and aim audit in ``info``.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class ChanceMetrics(TypedDict):
     """95th percentile of that distance."""
 
 
-class Metrics(ChanceMetrics):
-    """``bench.metrics.score``: the outputs against the members, beside their chance level."""
+class _MemberMetrics(ChanceMetrics):
+    """The fields of ``Metrics`` every schema-3 record has."""
 
     n_outputs: int
     """Outputs scored: N_G (a budget curve's prefix scores fewer)."""
@@ -62,6 +63,14 @@ class Metrics(ChanceMetrics):
     """The same statistics against the non-members."""
     bands: dict[str, dict[str, float]]
     """The ℓ2 band edges scored with (lo, hi, false_match_rate), from the dataset card."""
+
+
+class Metrics(_MemberMetrics, total=False):
+    """``bench.metrics.score``: the outputs against the members, beside their chance level."""
+
+    members_hit: dict[str, list[int]]
+    """Members (indices into the member list) in the high band, and within each δ, of some
+    output (since schema 4): which members, so attacks compare member by member."""
 
 
 class Tier(TypedDict):

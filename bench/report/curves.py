@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench.cards import scale_order
 from bench.report.tables import pm
+from bench.utils.atomic import write_atomic
 
 # Plots are sized for a page: 13 × ~4.5 inches at 100 dpi is 1300 px wide, what a README or
 # GitHub page shows without scaling text below legibility.
@@ -63,6 +64,7 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.ticker import NullFormatter
 
     current = df[df["stale"] == ""]
     models = model_order(current)
@@ -92,6 +94,7 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
                 legend=False,
             )
             ax.set_xscale("log", base=2 if x == "budget" else 10)
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overprint the major
             ax.set_xlabel("N_G" if x == "budget" else "evaluations", fontsize=8)
             ax.set_ylabel("distinct members (high)" if j % cols == 0 and i == 0 else "", fontsize=8)
             ax.tick_params(labelsize=7)
@@ -99,5 +102,5 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
     handles = [plt.Line2D([], [], color=palette[a], marker="o") for a in attacks]
     fig.legend(handles, attacks, loc="upper center", ncol=len(attacks), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.6 * rows + 0.6)))
-    fig.savefig(path, dpi=PLOT_DPI)
+    write_atomic(path, lambda p: fig.savefig(p, dpi=PLOT_DPI, format="png"))
     plt.close(fig)

@@ -21,13 +21,17 @@ from bench.cards import attack_card, dataset_card, model_cards
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.records import read_record, staleness
+from bench.records import check_report_fields, read_record, staleness
 
 BANDS = BAND_NAMES
 
 
 def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    return [(path, read_record(path)) for path in sorted(folder.rglob("*.json"))]
+    """Every record under ``folder``, each checked down to the fields the tables read."""
+    return [
+        (path, check_report_fields(path, read_record(path)))
+        for path in sorted(folder.rglob("*.json"))
+    ]
 
 
 def _with_defaults(rec: dict[str, Any]) -> bool:
@@ -102,6 +106,8 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         # plain models, where every member appears once.
         "duplicated": bool(rec.get("canaries")),
         **_diagnostics(rec),
+        # Which members were hit (schema 4 on); None for older records, which say only how many.
+        **{f"hits_{k}": _hits(m, k) for k in ("high", "0.05")},
     }
     for band in BANDS:
         row[f"ams_{band}"] = m["ams"][band]
@@ -118,6 +124,11 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for delta, n in m["extracted"].items():
         row[f"extracted_{delta}"] = n
     return row
+
+
+def _hits(metrics: dict[str, Any], key: str) -> frozenset[int] | None:
+    hit = metrics.get("members_hit", {}).get(key)
+    return None if hit is None else frozenset(hit)
 
 
 def member_count(rec: dict[str, Any]) -> int:

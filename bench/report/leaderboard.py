@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.cards import AttackCard, attack_card, attack_names
+from bench.cards import AttackCard, attack_card, attack_names, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
+from bench.report.answer import answer_paragraph, answer_table, equal_compute
 from bench.report.curves import (
     PLOT_DPI,
     PLOT_SIZE,
@@ -39,7 +40,7 @@ from bench.report.tables import (
     signal_table,
     tiers_table,
 )
-from bench.utils.atomic import write_text_atomic
+from bench.utils.atomic import write_atomic, write_text_atomic
 from bench.utils.paths import bench_home, reports_dir
 from bench.zoo.manage import zoo_rows
 
@@ -83,7 +84,9 @@ def plot(df: pd.DataFrame, path: Path) -> None:
             if ceiling <= top:
                 ax.hlines(ceiling, j - 0.45, j + 0.45, colors="black", linestyles="dashed", lw=1)
             else:
-                ax.annotate(f"{ceiling:.0f}%↑", (j, top), ha="center", va="top", fontsize=6.5)
+                ax.annotate(
+                    f"{ceiling:.0f}%↑", (j, top), ha="center", va="top", fontsize=7, rotation=90
+                )
             for i, attack in enumerate(attacks):
                 runs = part[part["attack"] == attack]
                 if runs.empty:
@@ -114,7 +117,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     labels = [*attacks, "ceiling (members / N_G; n%↑ above the axis)", "chance (non-members)"]
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    fig.savefig(path, dpi=PLOT_DPI)
+    write_atomic(path, lambda p: fig.savefig(p, dpi=PLOT_DPI, format="png"))
     plt.close(fig)
 
 
@@ -160,6 +163,7 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
     )
     for title, text, table in diagnostics_tables(shipped):
         parts += _section(title, text, table)
+    margins = {c["by"]: c for _, c in claims("margin")}
     for _, claim in claims("order"):
         parts += _section(
             f"Against the {claim['by']} paper's order",
@@ -168,7 +172,7 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
             "only where some attack hits members more often than non-members. A verdict marked "
             "'within seed noise' rests on a gap smaller than two standard errors over seeds: the "
             "seeds cannot tell it apart.",
-            ordering_table(shipped, claim["attacks"]),
+            ordering_table(shipped, claim["attacks"], margin=margins.get(claim["by"])),
         )
     for card, claim in claims("leaks_more"):
         than = attack_card(claim["than"])
@@ -183,12 +187,51 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
     return parts
 
 
+def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
+    """The first screen: each margin claim answered per model, with its power and evidence."""
+    if df.empty:
+        return []
+    shipped = df[(df["stale"] == "") & df["shipped"] & ~df["external"]]
+    memorised = {c.name: c.trained.get("memorised_fraction") for c in model_cards()}
+    current = curves[(curves["stale"] == "") & curves["defaults"]] if not curves.empty else curves
+    parts = []
+    for _, claim in claims("margin"):
+        table = answer_table(shipped, claim, memorised)
+        if table.empty:
+            continue
+        parts += [
+            "",
+            f"## The answer: does {claim['attack']} extract what its baselines miss?",
+            "",
+            answer_paragraph(table, claim),
+            "",
+            f"Per model at the shared N_G (scale order; `memorised` is the card's measured "
+            f"fraction of unguided samples that copy a member): attacks ranked by distinct "
+            f"members in the high band, mean and 95% t interval over seeds; `ceiling` is the "
+            f"member count, `chance` the same count for non-members scaled to it; `winner` only "
+            f"beyond two standard errors. The claim column gives the verdict with its power "
+            f"({claim['source']}); `new vs {claim['new_against']}` counts members "
+            f"{claim['attack']} found that {claim['new_against']} missed at the same seed.",
+            "",
+            _table(table),
+        ]
+        parts += _section(
+            "At equal compute",
+            f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
+            "more model evaluations (UNet + classifier, preparation included).",
+            equal_compute(shipped, current, claim),
+        )
+    return parts
+
+
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
     df = load_records(root) if runs_dir.is_dir() else pd.DataFrame()
+    curves = load_records(root, "curves/runs") if curves_dir.is_dir() else pd.DataFrame()
     parts = [
         "# memorization-bench leaderboard",
+        *_answer(df, curves),
         "",
         INTRO,
         "",
@@ -230,9 +273,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
             "Never ranked with the zoo; `bench zoo import` makes one a zoo model.",
             leaderboard_table(external),
         )
-    if curves_dir.is_dir():
-        curves = load_records(root, "curves/runs")
-        curves = curves[~curves["external"]] if not curves.empty else curves
+    if not curves.empty:
+        curves = curves[~curves["external"]]
         if not curves.empty:
             plot_curves(curves, root / "curves.png")
             parts += _section(
@@ -252,7 +294,12 @@ def write_leaderboard(root: Path | None = None) -> Path:
                     "members above), with the same rules as the table at the shared N_G: judged "
                     "only where members are hit more often than non-members, and a gap inside two "
                     "standard errors over seeds marked as seed noise.",
-                    ordering_table(current, claim["attacks"], bands=("high",)),
+                    ordering_table(
+                        current,
+                        claim["attacks"],
+                        bands=("high",),
+                        margin={c["by"]: c for _, c in claims("margin")}.get(claim["by"]),
+                    ),
                 )
     floor_files = sorted((root / "floors").glob("*.json"))
     if floor_files:
@@ -319,5 +366,5 @@ def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) 
         / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(out)
+    write_atomic(out, lambda p: canvas.save(p, format="PNG"))
     return out

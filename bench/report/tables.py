@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench.cards import attack_card, attack_names, scale_order
 from bench.metrics.seednoise import NOISE_SE, beyond_noise, gap_se
+from bench.report.answer import MarginCheck, judge_margin
 from bench.report.frame import BANDS
 
 TUNED_MARK = "†"
@@ -146,7 +147,10 @@ def diagnostics_tables(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
 
 
 def ordering_table(
-    df: pd.DataFrame, order: tuple[str, ...] | list[str], bands: tuple[str, ...] = BANDS
+    df: pd.DataFrame,
+    order: tuple[str, ...] | list[str],
+    bands: tuple[str, ...] = BANDS,
+    margin: dict | None = None,
 ) -> pd.DataFrame:
     """Per model, N_G and band, the attacks ranked by mean UMS against a paper's ``order`` (an
     attack card's ``[claims.order]``, e.g. SIDE's side > side-ti > carlini).
@@ -155,6 +159,10 @@ def ordering_table(
     higher than its non-member hit rate for every attack has nothing to extract, so ranking
     attacks there would rank noise. Each gap between neighbours in the paper's order is shown with
     two standard errors over seeds, and a verdict that rests on a gap inside them says so.
+
+    With a ``margin`` claim (an attack card's ``[claims.margin]``) each row also states the
+    smallest gap its seeds could detect and whether the claimed margin was detectable there; a
+    row that could not detect it reads "undecided (no power)", whatever the means say.
     """
     rows = []
     groups = _in_scale_order(df).groupby(["scale", "model", "budget"], sort=False)
@@ -176,6 +184,19 @@ def ordering_table(
                 for a, b in zip(present, present[1:], strict=False)
             ]
             ranked = col.sort_values(ascending=False, kind="stable")
+            verdict = _verdict(gaps) if signal else "no signal above chance"
+            power = {}
+            if margin is not None and margin["attack"] in present:
+                check = _margin_check(g, margin, band)
+                if check is not None:
+                    power = {
+                        "smallest detectable gap (2 SE, members)": f"{check.detectable:.1f}",
+                        f"{margin['factor']:g}× claim detectable": (
+                            "yes" if check.powered else check.verdict.removeprefix("undecided ")
+                        ),
+                    }
+                    if not check.powered:
+                        verdict = "undecided (no power)"
             rows.append(
                 {
                     "N_G": budget,
@@ -186,10 +207,23 @@ def ordering_table(
                     "gaps in the paper's order (± 2 SE)": "; ".join(
                         f"{a} − {b}: {d:+.2f} ± {NOISE_SE * se:.2f}" for a, b, d, se in gaps
                     ),
-                    "paper's order holds": _verdict(gaps) if signal else "no signal above chance",
+                    **power,
+                    "paper's order holds": verdict,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _margin_check(g: pd.DataFrame, margin: dict, band: str) -> MarginCheck | None:
+    """The margin claim judged on distinct members (UMS × N_G) of one band, per seed."""
+    counts = {
+        a: (part.sort_values("seed")[f"ums_{band}"] * part["budget"]).tolist()
+        for a, part in g.groupby("attack")
+    }
+    bases = {b: counts[b] for b in margin["baselines"] if b in counts}
+    if not bases:
+        return None
+    return judge_margin(counts[margin["attack"]], bases, margin["factor"], g["members"].iloc[0])
 
 
 def _gap(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.attacks.base import Audit, ModelView, grants_captions, load_attack
+from bench.attacks.base import SHARD, Audit, ModelView, grants_captions, load_attack
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard, DatasetCard, attack_card, dataset_card, validate
 from bench.data.subset import members as member_subset
@@ -32,6 +32,7 @@ from bench.records import (
     user_results,
     write_record,
 )
+from bench.runner import preflight
 from bench.runner.spec import CellSpec, FolderModel, RunOptions
 from bench.utils.imageio import to_unit
 from bench.utils.locks import lock_cell, release
@@ -101,9 +102,6 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     deltas = dcard.metrics.get("deltas")
     if not deltas:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
-    data = data_root(spec.data_root)
-    member_set = member_subset(mcard, data, target.listed)
-    nonmember_set = nonmembers(mcard, data)
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
     model_key = Path(mcard.name) / digest[:12]
@@ -111,16 +109,44 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         model_key / f"{acard.name}-v{acard.version}-{params_key(params)}" / f"seed{seed}-n{budget}"
     )
     run_dir = bench_home() / "runs" / run_rel
-    store = RunStore(run_dir, prep_root=bench_home() / "runs" / model_key / "prep" / f"seed{seed}")
+    prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}"
+    # Every folder the cell writes, and the disk its outputs need, before any slow work.
+    ranks = current_ranks()
+    missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD)
+    disk = preflight.output_bytes(missing, mcard.resolution, SHARD)
+    if ranks.is_main:
+        folders = {run_dir: "the cell's output folder", prep_root: "the preparation folder"}
+        if options.write:
+            where = {"attack": acard.name, "model": mcard.name, "seed": seed, "budget": budget}
+            folders[record_path({**where, "params": params}, root=results).parent] = (
+                "the results folder"
+            )
+        preflight.check_folders(folders)
+        preflight.check_disk(run_dir, disk)
+    data = data_root(spec.data_root)
+    member_set = member_subset(mcard, data, target.listed)
+    nonmember_set = nonmembers(mcard, data)
+    store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution)
     # In a data-parallel job (bench.utils.parallel) the main process holds the lock, scores and
     # writes; the others only make their shards and return its record.
-    ranks = current_ranks()
     lock = lock_cell(run_dir) if ranks.is_main else None
+    if ranks.is_main:
+        store.sweep_temporaries()  # under the lock: a killed run's half shards, never a live one's
     if options.fresh:
         if ranks.is_main:
             store.clear_outputs()
         ranks.wait()  # no process may find a shard that is about to be removed
     denoiser = target.load_denoiser()
+    if ranks.is_main:
+        preflight.announce_long_run(
+            denoiser,
+            mcard.resolution,
+            target.sampling_steps,
+            missing,
+            disk,
+            run_dir,
+            member_set.captions if mcard.conditioning == "caption" else None,
+        )
     view = ModelView(
         denoiser=denoiser,
         make_sampler=target.make_sampler,

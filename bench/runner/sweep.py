@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from bench.attacks.base import load_attack
 from bench.attacks.declared import floor_metrics
-from bench.cards import AttackCard
+from bench.cards import AttackCard, attack_card, validate
 from bench.cards.overrides import typed_value
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
@@ -200,7 +201,13 @@ def run_sweep(
 ) -> tuple[RunRecord, list[dict[str, Any]]]:
     """One record per value of ``param`` and tuning seed, on top of ``spec``'s overrides, written
     under ``root``'s ``sweeps/runs``; returns the last record and one table row per value (the
-    mean over the seeds)."""
+    mean over the seeds). Every value is checked by the attack first, so a bad last value fails
+    before the first value's runs, not after them."""
+    acard = attack_card(spec.attack)
+    for value in values:
+        load_attack(
+            acard, validate.attack_params(acard, spec.profile, {**spec.overrides, param: value})
+        )
     rows = []
     for value in values:
         per_seed = []

@@ -1,30 +1,43 @@
-"""Atomic writes: a crash mid-write must never leave a half file where a good one stood."""
+"""Atomic writes: a crash mid-write must never leave a half file where a good one stood.
+
+A disk fault (permission, read-only, full disk) during the write becomes one line naming the file
+(``bench.utils.writefaults``); the temporary file is removed, so the good file, if any, stays.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.utils.notice import notice
+from bench.utils.writefaults import make_folder, writing
+
+# A temporary file older than this process cannot be a write of its own run (or of the peer ranks
+# launched with it), so it is what a killed run left behind.
+_STARTED = time.time()
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer`` on a temporary sibling of ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, writer: Callable[[Path], None], size: int | None = None) -> None:
+    """Call ``writer`` on a temporary sibling of ``path``, then rename it into place; ``size``
+    (bytes, where the caller knows it) is what a full-disk message says the step needs."""
+    make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with writing(path, "write", size):  # outside the clean-up, so free space excludes ``tmp``
+        try:
+            writer(tmp)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda p: p.write_text(text))
+    write_atomic(path, lambda p: p.write_text(text), len(text.encode()))
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -34,3 +47,20 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     except ValueError:
         raise BenchError(f"{path} was not written: it would hold a NaN or infinity") from None
     write_text_atomic(path, text + "\n")
+
+
+def sweep_temporaries(folder: Path) -> int:
+    """Remove the temporary files (``.NAME.tmp-PID``) a killed process left in ``folder``; returns
+    how many. Call it holding the lock of the work that writes there (a cell, a training), so no
+    other run of it is writing; files newer than this process (a peer rank's write) stay."""
+    swept = 0
+    for path in folder.glob(".*.tmp-*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < _STARTED:
+                path.unlink()
+                swept += 1
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            continue
+    if swept:
+        notice(f"removed {swept} temporary file(s) a stopped run left in {folder}")
+    return swept

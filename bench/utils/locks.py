@@ -1,4 +1,5 @@
-"""One lock per benchmark cell, so two identical runs in one BENCH_HOME never interleave.
+"""One lock per benchmark cell (and per zoo training), so two identical runs in one BENCH_HOME
+never interleave.
 
 The lock is an exclusive ``flock`` on a file in the cell's output folder, which also names its
 owner. A second run of the cell exits with one line naming that owner. The kernel drops the lock
@@ -10,33 +11,39 @@ take it again (a caller that catches the error and retries), another process may
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.utils.writefaults import make_folder, writing
 
 _held: dict[Path, int] = {}  # lock file -> descriptor holding the flock, in this process
 
 
-def lock_cell(folder: Path) -> Path:
-    """Take the lock of the cell whose outputs live in ``folder``; returns the lock file."""
+def lock_cell(folder: Path, what: str = "this cell") -> Path:
+    """Take the lock of the cell whose outputs live in ``folder`` (or of ``what`` else works
+    there, such as a training); returns the lock file."""
     path = folder / "lock"
     if path in _held:
         return path
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_folder(folder)
+    with writing(path, "create the lock file"):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         owner = os.read(fd, 256).decode(errors="replace").strip() or "another process"
         os.close(fd)
         raise BenchError(
-            f"this cell is already running ({owner}; lock {path}); wait for it to finish, then "
+            f"{what} is already running ({owner}; lock {path}); wait for it to finish, then "
             "run the same command again"
         ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+    with contextlib.suppress(OSError):  # the owner's name only informs; the flock is the lock
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
     _held[path] = fd
     return path
 

@@ -6,7 +6,7 @@ import functools
 import platform
 import subprocess
 
-from bench.utils.paths import REPO_ROOT
+from bench.utils.paths import REPO_ROOT, in_clone
 
 
 @functools.cache
@@ -14,6 +14,8 @@ def git_commit() -> str:
     """The commit of the code this process runs, taken once: the CLI asks at start-up, so a long
     grid names the tree it started from even if HEAD moves while it runs. ``+dirty`` marks
     uncommitted changes outside ``reports/``: records written meanwhile are results, not code."""
+    if not in_clone():  # an installed wheel: a repository around site-packages is not its code
+        return "unknown"
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True

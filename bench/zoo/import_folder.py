@@ -26,6 +26,7 @@ from bench.cards import (
 )
 from bench.cards.registry import load_cards
 from bench.cards.schema import _toml_value
+from bench.cards.validate import valid_name
 from bench.errors import BenchError
 from bench.utils.atomic import write_text_atomic
 from bench.utils.paths import base_cards_writable, cards_dir
@@ -64,7 +65,9 @@ def import_folder(
     into: str | None = None,
 ) -> ModelCard:
     """Write ``models/<name>.toml`` and its checkpoint (under ``into``, default the repository's
-    card folder) from a ``save_pretrained`` folder; nothing existing is overwritten."""
+    card folder) from a ``save_pretrained`` folder; nothing existing is overwritten. The name is
+    checked first: it becomes file names, so '../escape' would write outside the card folder."""
+    valid_name(name, "--name")
     if into is None and not base_cards_writable():
         raise BenchError(
             "this install keeps its cards inside the installed package; pass --into CARDS, a "

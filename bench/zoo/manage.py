@@ -8,6 +8,10 @@ from typing import Any
 
 from bench.cards import ModelCard, model_card, model_cards, scale_order, write_trained
 from bench.data.subset import members
+from bench.utils.atomic import sweep_temporaries
+from bench.utils.folders import probe_writable
+from bench.utils.locks import lock_cell, release
+from bench.utils.parallel import current_ranks
 from bench.utils.paths import data_root
 from bench.utils.provenance import git_commit, machine
 from bench.zoo.checkpoint import save_tensors, sha256
@@ -23,7 +27,20 @@ def train_card(
     progress: bool = True,
     checkpoint_every: int = 500,
 ) -> dict[str, Any]:
-    """Train (or resume) to budget, release the EMA weights, measure and record memorisation."""
+    """Train (or resume) to budget, release the EMA weights, measure and record memorisation.
+
+    The main process first probes every folder the training writes (its state, the checkpoint,
+    the card), then takes the training's lock, so two identical trainings in one BENCH_HOME
+    cannot both run to the end, and removes what a killed one left half-written.
+    """
+    lock = None
+    if current_ranks().is_main:
+        folder = state_path(card).parent
+        probe_writable(folder, "the training folder")
+        probe_writable(card.checkpoint_path.parent, "the checkpoint folder")
+        probe_writable(card.path.parent, "the card folder")
+        lock = lock_cell(folder, f"the training of {card.name}")
+        sweep_temporaries(folder)
     data = members(card, data_root(root_override))
     trainer, result = train(
         card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
@@ -31,6 +48,7 @@ def train_card(
     if not trainer.ranks.is_main:  # data-parallel: the main process releases and measures
         return {"status": "worker", "steps": result.steps}
     if result.steps < trainer.total_steps:
+        release(lock)
         return {"status": "partial", "steps": result.steps}
     tensors, meta = trainer.release()
     save_tensors(card.checkpoint_path, tensors, meta)
@@ -57,6 +75,7 @@ def train_card(
         sizes = {int(t): int((data.counts == t).sum()) for t in mem.tier_hits}
         record["tier_hits"] = {str(t): f"{h}/{sizes[t]}" for t, h in mem.tier_hits.items()}
     write_trained(card, record)
+    release(lock)
     return {"status": "trained", **record}
 
 
@@ -88,9 +107,22 @@ def zoo_rows(committed_only: bool = False) -> list[dict[str, Any]]:
                 "memorised_fraction": t.get("memorised_fraction"),
                 "unique_hits": t.get("unique_hits"),
                 "tier_hits (×dup: hit/members)": _tiers(t.get("tier_hits")),
+                "role": card.role,
+                "headroom": _headroom(card.headroom),
             }
         )
     return rows
+
+
+def _headroom(h: dict[str, Any]) -> str:
+    """'42 copied by 2,048 samples vs 19.7 by carlini at N_G 512': room for an attack to win."""
+    if not h:
+        return ""
+    found = h["baseline_distinct"]
+    return (
+        f"{h['copied_members']} copied by {h['samples']:,} samples vs "
+        f"{sum(found) / len(found):.1f} by {h['baseline']} at N_G {h['budget']}"
+    )
 
 
 def _tiers(hits: dict[str, str] | None) -> str:
