@@ -133,6 +133,11 @@ def test_two_processes_train_the_model_one_trains(world: Path, tmp_path: Path) -
     assert meta["step"] == 8
     assert one.keys() == two.keys()
     for key in one:
+        # The attention key bias adds q·b to every logit of a query, which softmax ignores: its
+        # true gradient is 0, so Adam turns floating-point noise into lr-sized steps whose sign
+        # depends on the order of sums (1.9e-5 apart on one CPU). The loss ignores it; skip it.
+        if key.endswith("to_k.bias"):
+            continue
         # The same batches, noise and steps; only the order of floating-point sums differs.
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
 
