@@ -91,7 +91,20 @@ def test_new_members_are_counted_against_the_same_seed() -> None:
 
 def test_the_answer_reads_cannot_tell_when_no_model_has_power() -> None:
     table = answer_table(_frame([64, 64, 64], [64, 64, 64], 64), MARGIN, {"m": 0.98})
-    assert table["side ≥ 1.5× carlini?"].iloc[0].startswith("undecided (no power")
+    assert table["side ≥ 1.5× the better baseline?"].iloc[0].startswith("undecided (no power")
     assert table["ceiling"].iloc[0] == 64 and table["memorised"].iloc[0] == "98%"
     text = answer_paragraph(table, MARGIN)
     assert "**Answer: cannot tell**" in text and "1 cannot decide it (no power) (m)" in text
+
+
+def test_a_model_without_the_claiming_attack_is_not_counted() -> None:
+    both = _frame([64, 64, 64], [64, 64, 64], 64)
+    alone = _frame([], [10, 11, 12], 1000).assign(model="n", scale="1k")
+    table = answer_table(pd.concat([both, alone]), MARGIN, {})
+    verdicts = table.set_index("model")["side ≥ 1.5× the better baseline?"]
+    assert (
+        verdicts["n"] == "no current side runs"
+        and table.set_index("model").loc["n", "memorised"] == "-"
+    )
+    text = answer_paragraph(table, MARGIN)
+    assert "Of 1 models, 0 could decide it" in text and "(n)" not in text

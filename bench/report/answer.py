@@ -169,11 +169,14 @@ def answer_table(
             "winner": _winner(per_attack),
         }
         bases = {b: per_attack[b] for b in claim["baselines"] if b in per_attack}
+        verdict, new_count = f"no current {claim['attack']} runs", "-"
         if claim["attack"] in per_attack and bases:
-            check = judge_margin(per_attack[claim["attack"]], bases, claim["factor"], members)
-            row[f"{claim['attack']} ≥ {claim['factor']:g}× {check.baseline}?"] = check.verdict
+            verdict = judge_margin(per_attack[claim["attack"]], bases, claim["factor"], members)
+            verdict = f"{verdict.verdict} (bar: {verdict.baseline})"
             new = new_members(g, claim["new_against"])[g["attack"] == claim["attack"]]
-            row[f"new vs {claim['new_against']}"] = "-" if new.isna().all() else f"{new.mean():.1f}"
+            new_count = "-" if new.isna().all() else f"{new.mean():.1f}"
+        row[f"{claim['attack']} ≥ {claim['factor']:g}× the better baseline?"] = verdict
+        row[f"new vs {claim['new_against']}"] = new_count
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -186,12 +189,13 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any]) -> str:
     """The question answered in words, from the table's verdicts: how many models could decide,
     and what they decided."""
     col = next((c for c in table.columns if c.startswith(f"{claim['attack']} ≥ ")), None)
-    if col is None or table.empty:
+    if col is None or table.empty or table[col].str.startswith("no current").all():
         return f"No model has current runs of {claim['attack']} and its baselines yet."
-    verdicts = table.set_index("model")[col].dropna()
+    verdicts = table.set_index("model")[col]
+    verdicts = verdicts[~verdicts.str.startswith("no current")]
     yes = [m for m, v in verdicts.items() if v.startswith("yes")]
-    no = [m for m, v in verdicts.items() if v == "no"]
-    noise = [m for m, v in verdicts.items() if v == "undecided (within seed noise)"]
+    no = [m for m, v in verdicts.items() if v.startswith("no ")]
+    noise = [m for m, v in verdicts.items() if v.startswith("undecided (within seed noise)")]
     blind = [m for m, v in verdicts.items() if v.startswith("undecided (no power")]
     powered = len(yes) + len(no) + len(noise)
     parts = [
