@@ -307,8 +307,9 @@ def write_leaderboard(root: Path | None = None) -> Path:
             "CI floors and mutations",
             "CI re-runs each floor file's cell on its CI seed and fails below a floor (mean − 3σ "
             "over the measured seeds, at least one output of margin). Each mutation switches one "
-            "mechanism of the attack off (its card's `[mechanism_off]` values, or code in "
-            "`bench/mutations.py`); CI also requires each caught mutation to fall below a floor. "
+            "mechanism of the attack off (its card's `[mechanism_off]` values, or the code "
+            "mutations its class declares, `Attack.mutations`); CI also requires each caught "
+            "mutation to fall below a floor. "
             "A mutation marked NOT caught is one these floors "
             "cannot tell apart from the real attack.",
             floors_table([json.loads(p.read_text()) for p in floor_files]),
