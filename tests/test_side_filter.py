@@ -1,5 +1,6 @@
-"""SIDE's cohesion filter selects: it keeps no cluster of structureless data and keeps planted
-copies, at the card's own defaults; the aim audit reads where guidance pointed."""
+"""SIDE's calibrated cohesion filter selects (tau_null_q = 1): it keeps no cluster of
+structureless data and keeps planted copies; the aim audit reads where guidance pointed. The
+cards' v4 default switches the filter off, by the tuning sweep's verdict."""
 
 from __future__ import annotations
 
