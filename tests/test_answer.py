@@ -6,7 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.report.answer import answer_paragraph, answer_table, judge_margin, new_members
+from bench.report.answer import (
+    answer_paragraph,
+    answer_table,
+    judge_margin,
+    largest_budget,
+    new_members,
+)
 from bench.report.tables import ordering_table
 
 MARGIN = {
@@ -108,3 +114,13 @@ def test_a_model_without_the_claiming_attack_is_not_counted() -> None:
     )
     text = answer_paragraph(table, MARGIN)
     assert "Of 1 models, 0 could decide it" in text and "(n)" not in text
+
+
+def test_the_largest_budget_is_one_every_attack_in_the_claim_reached() -> None:
+    short = _frame([3, 3], [2, 1], 100)
+    long = pd.concat([short, short.assign(budget=5120), short.assign(budget=2048)])
+    long = long[~((long["attack"] == "carlini") & (long["budget"] == 5120))]
+    claim = {**MARGIN, "baselines": ["carlini"]}
+    picked = largest_budget(long, claim, shared=512)
+    assert set(picked["budget"]) == {2048}  # carlini stops at 2,048, so the claim is read there
+    assert largest_budget(short, claim, shared=512).empty  # nothing beyond the shared N_G

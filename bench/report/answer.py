@@ -185,9 +185,24 @@ def _scale(df: pd.DataFrame, model: str) -> int:
     return scale_order(str(df.loc[df["model"] == model, "scale"].iloc[0]))
 
 
-def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any]) -> str:
+def largest_budget(curves: pd.DataFrame, claim: dict[str, Any], shared: int) -> pd.DataFrame:
+    """Per model, the current default curve records at the largest budget above ``shared`` that
+    the claiming attack and every baseline reached (empty where no curve goes beyond it)."""
+    if curves.empty:
+        return curves
+    involved = {claim["attack"], *claim["baselines"]}
+    parts = []
+    for _, g in curves[curves["attack"].isin(involved)].groupby("model"):
+        common = [b for b, at in g.groupby("budget") if set(at["attack"]) >= involved]
+        if common and max(common) > shared:
+            parts.append(g[g["budget"] == max(common)])
+    return pd.concat(parts) if parts else curves.iloc[0:0]
+
+
+def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any], where: str | None = None) -> str:
     """The question answered in words, from the table's verdicts: how many models could decide,
-    and what they decided."""
+    and what they decided. ``where`` (e.g. "At the curves' largest budget") replaces the opening
+    question for a second table."""
     col = next((c for c in table.columns if c.startswith(f"{claim['attack']} ≥ ")), None)
     if col is None or table.empty or table[col].str.startswith("no current").all():
         return f"No model has current runs of {claim['attack']} and its baselines yet."
@@ -198,10 +213,15 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any]) -> str:
     noise = [m for m, v in verdicts.items() if v.startswith("undecided (within seed noise)")]
     blind = [m for m, v in verdicts.items() if v.startswith("undecided (no power")]
     powered = len(yes) + len(no) + len(noise)
-    parts = [
-        f"**Does {claim['attack']} extract what its baselines miss?** {claim['by']} claims "
+    opening = (
+        f"**{where}:**"
+        if where
+        else f"**Does {claim['attack']} extract what its baselines miss?** {claim['by']} claims "
         f"{claim['attack']} ≥ {claim['factor']:g}× the better of {', '.join(claim['baselines'])} "
-        f"(distinct high-band members at equal N_G). Of {len(verdicts)} models, "
+        f"(distinct high-band members at equal N_G)."
+    )
+    parts = [
+        f"{opening} Of {len(verdicts)} models, "
         f"{powered} could decide it: it holds on {len(yes)}{_names(yes)}, fails on "
         f"{len(no)}{_names(no)}, and is inside seed noise on {len(noise)}{_names(noise)}. "
         f"{len(blind)} cannot decide it (no power){_names(blind)}."

@@ -20,7 +20,7 @@ from tabulate import tabulate
 from bench.cards import AttackCard, attack_card, attack_names, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
-from bench.report.answer import answer_paragraph, answer_table, equal_compute
+from bench.report.answer import answer_paragraph, answer_table, equal_compute, largest_budget
 from bench.report.curves import (
     PLOT_DPI,
     PLOT_SIZE,
@@ -29,6 +29,7 @@ from bench.report.curves import (
     plot_curves,
     short_name,
 )
+from bench.report.fits import EXTRAPOLATE, fit_table
 from bench.report.frame import load_records
 from bench.report.tables import (
     TUNED_MARK,
@@ -215,6 +216,22 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
             "",
             _table(table),
         ]
+        shared_budget = int(table["N_G"].max())
+        far = largest_budget(current, claim, shared_budget)
+        if not far.empty:
+            far_table = answer_table(far, claim, memorised)
+            parts += [
+                "",
+                "### At the curves' largest budget",
+                "",
+                answer_paragraph(far_table, claim, where="At the curves' largest budget"),
+                "",
+                "The same columns for the models whose budget curves go beyond the shared N_G, "
+                "read at the largest budget every attack in the claim reached (the outputs there "
+                "are one seeded run each; smaller budgets are its prefixes).",
+                "",
+                _table(far_table),
+            ]
         parts += _section(
             "At equal compute",
             f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
@@ -286,6 +303,17 @@ def write_leaderboard(root: Path | None = None) -> Path:
             )
             parts += ["", "![distinct members against budget](curves.png)"]
             current = curves[(curves["stale"] == "") & curves["defaults"]]
+            parts += _section(
+                "Budget needed for 1 and 10 members",
+                "Each current curve fitted per seed with SIDE's E[N_umem] = Σ_i [1 − (1 − p_i)^N] "
+                "for members whose copy rates p_i follow a Gamma(k, θ) law, which is "
+                "M·[1 − (1 + θN)^−k] (`bench/report/fits.py`, the suite's choice: a single shared "
+                "p saturates far faster than any measured curve). The fit column is the fit to "
+                "the seed mean; the N_G columns are the median over seeds' fits with the seeds' "
+                f"range, marked where read beyond the largest budget measured, and 'not reached' "
+                f"beyond {EXTRAPOLATE}× it or above the fitted M.",
+                fit_table(current),
+            )
             for _, claim in claims("order"):
                 parts += _section(
                     "The paper's order across budgets",

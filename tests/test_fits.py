@@ -1,0 +1,90 @@
+"""The budget-curve fit: it recovers the budget a known process needs, never claims more members
+than the model has, and refuses to read a target off a curve that cannot support it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report.fits import CurveFit, fit_curve, fit_table
+
+BUDGETS = np.array([32, 64, 128, 256, 512, 1024, 2048, 5120])
+
+
+def _simulate(rates: np.ndarray, seed: int) -> np.ndarray:
+    """Distinct members among the first N of 5,120 generations, each copying member i with
+    probability rates[i] (at most one member per generation, as a nearest-neighbour match)."""
+    rng = np.random.default_rng(seed)
+    p_none = 1.0 - rates.sum()
+    draws = rng.choice(len(rates) + 1, size=BUDGETS[-1], p=np.append(rates, p_none))
+    seen = np.zeros(len(rates) + 1, dtype=bool)
+    counts, start = [], 0
+    for n in BUDGETS:
+        seen[draws[start:n]] = True
+        start = n
+        counts.append(int(seen[:-1].sum()))
+    return np.array(counts)
+
+
+def _true_budget(rates: np.ndarray, target: float) -> int:
+    n = np.arange(1, 200_000)
+    expected = (1.0 - (1.0 - rates[None, :]) ** n[:, None]).sum(1)
+    return int(n[np.argmax(expected >= target)])
+
+
+def test_the_fit_recovers_the_budget_a_heterogeneous_process_needs() -> None:
+    rates = np.random.default_rng(0).gamma(0.6, 1.5e-4, size=400)  # a long tail of rare copies
+    truth = _true_budget(rates, 10)
+    fits = [fit_curve(BUDGETS, _simulate(rates, s), ceiling=400) for s in range(5)]
+    needs = [f.budget_for(10) for f in fits if f is not None]
+    assert len(needs) == 5
+    assert 0.6 * truth < np.median(needs) < 1.6 * truth, (truth, needs)
+
+
+def test_the_fit_never_claims_more_members_than_the_model_has() -> None:
+    rising = BUDGETS / 40.0  # a straight line through 128 members at 5,120
+    fit = fit_curve(BUDGETS, rising, ceiling=20)
+    assert fit is not None and fit.members <= 20
+    assert fit.budget_for(20) == float("inf")  # the ceiling itself is never reached
+
+
+def test_nothing_found_is_no_fit_and_reads_not_reached() -> None:
+    assert fit_curve(BUDGETS, np.zeros(len(BUDGETS)), ceiling=5000) is None
+    rows = [
+        {
+            "scale": "5k",
+            "model": "m",
+            "attack": a,
+            "seed": s,
+            "budget": int(n),
+            "members": 5000,
+            "distinct_high": 0 if a == "none" else min(int(n) // 256, 30),
+        }
+        for a in ("none", "some")
+        for s in range(3)
+        for n in BUDGETS
+    ]
+    table = fit_table(pd.DataFrame(rows)).set_index("attack")
+    assert table.loc["none", "fit M [1 − (1 + θN)^−k]"] == "no members found"
+    assert table.loc["none", "N_G for 1 member"].startswith("not reached (no seed")
+    assert not table.loc["some", "N_G for 10 members"].startswith("not reached")
+
+
+def test_a_target_past_the_measured_budgets_is_marked_extrapolated() -> None:
+    fit = CurveFit(members=50.0, theta=1e-4, shape=1.0, rmse=0.0)
+    assert abs(fit.at(fit.budget_for(10)) - 10) < 1e-9  # budget_for inverts at()
+    rows = [
+        {
+            "scale": "1k",
+            "model": "m",
+            "attack": "a",
+            "seed": s,
+            "budget": int(n),
+            "members": 1000,
+            "distinct_high": float(fit.at(n)),
+        }
+        for s in range(3)
+        for n in BUDGETS[BUDGETS <= 512]
+    ]
+    reading = fit_table(pd.DataFrame(rows))["N_G for 10 members"].iloc[0]
+    assert reading.endswith("(extrapolated)")  # 10 members need N ≈ 2,500 > 512
