@@ -70,13 +70,14 @@ def fit_curve(budgets: np.ndarray, distinct: np.ndarray, ceiling: int) -> CurveF
 
 def _describe(fit: CurveFit | None, largest: int) -> str:
     """The fit in words. Where the curve has not bent by the largest budget (under half of M),
-    M and θ trade off against each other and only the initial slope M·θ·k is measured."""
+    M and θ trade off against each other; what the data does measure is the slope there."""
     if fit is None:
         return "no members found"
     if fit.at(largest) < fit.members / 2:
+        rate = fit.members * fit.theta * fit.shape * (1 + fit.theta * largest) ** -(fit.shape + 1)
         return (
-            f"still rising: {fit.members * fit.theta * fit.shape:.2g} members per generation, "
-            f"M not identified (rmse {fit.rmse:.2f})"
+            f"still rising at N_G {largest:,}: {1000 * rate:.2g} members per 1,000 more "
+            f"generations, M not identified (rmse {fit.rmse:.2f})"
         )
     return f"M {fit.members:.1f}, θ {fit.theta:.2g}, k {fit.shape:.2g} (rmse {fit.rmse:.2f})"
 

@@ -303,6 +303,13 @@ def write_leaderboard(root: Path | None = None) -> Path:
             )
             parts += ["", "![distinct members against budget](curves.png)"]
             current = curves[(curves["stale"] == "") & curves["defaults"]]
+            ends = current.groupby("model")["budget"].transform("max")
+            parts += _section(
+                "Duplicated members by tier across budgets",
+                "The ladder and canary models' tiers at the shared N_G and at the largest budget "
+                "of their curves: which duplicate counts each attack reaches as N_G grows.",
+                tiers_table(current[current["shipped"] | (current["budget"] == ends)]),
+            )
             parts += _section(
                 "Budget needed for 1 and 10 members",
                 "Each current curve fitted per seed with SIDE's E[N_umem] = Σ_i [1 − (1 − p_i)^N] "
