@@ -180,6 +180,19 @@ def cpu_device(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_DEVICE", "cpu")
 
 
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One torch thread (as at import) whatever the CLI would pick, and no loaded-machine notice:
+    tests count the lines a command prints, and CI machines are often busy.
+    ``tests/test_runtime.py`` checks the notice itself."""
+    from bench.utils import runtime
+
+    monkeypatch.setenv("BENCH_THREADS", "1")
+    monkeypatch.delenv("BENCH_COMPILE", raising=False)
+    monkeypatch.setattr(runtime, "machine_load", lambda: None)
+    runtime.warn_if_loaded.cache_clear()
+
+
 @pytest.fixture
 def celeba_root(tmp_path: Path) -> Path:
     return make_celeba(tmp_path / "celeba")

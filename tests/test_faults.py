@@ -485,12 +485,13 @@ def test_a_sources_record_that_is_a_list_rebuilds_the_cache(
 def test_a_misshapen_synthetic_set_is_made_again(
     trained: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    """SIDE's synthetic set (seed 0 + 1, 32 images) is a batch of the sample pool."""
     argv = [*SIDE, "--json"] + [a for k, v in FAST_SIDE.items() for a in ("--set", f"{k}={v}")]
     first, _ = run_json(argv, capsys)
-    synthetic = next((bench_home() / "runs").rglob("synthetic-*.npz"))
+    (synthetic,) = (bench_home() / "pool").rglob("seed1/batch-00000-n32.npz")
     np.savez(synthetic, images=np.zeros((32, 16, 16, 3), np.uint8))
     second, found = run_json(argv, capsys)
-    assert len(found) == 1 and f"cached preparation {synthetic} is corrupt" in found[0], found
+    assert len(found) == 1 and f"pooled sample batch {synthetic} is corrupt" in found[0], found
     assert "not uint8 32×8×8×3" in found[0]
     assert second["metrics"] == first["metrics"] and second["info"] == first["info"]
 

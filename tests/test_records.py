@@ -26,7 +26,10 @@ COMMITTED = sorted(
         ('{"attack": ', "is not valid JSON"),
         (json.dumps(MINIMAL).replace('"metrics": {}', '"metrics": {"ams": NaN}'), "NaN is not"),
         ("[1, 2]", "is not a JSON object"),
-        (json.dumps({**MINIMAL, "schema": 5}), "has schema 5; this code reads schemas 1, 2, 3, 4"),
+        (
+            json.dumps({**MINIMAL, "schema": 6}),
+            "has schema 6; this code reads schemas 1, 2, 3, 4, 5",
+        ),
         (json.dumps({**MINIMAL, "schema": "3"}), "has schema '3'"),
         (json.dumps({"attack": "carlini"}), "lacks model, seed, budget, params, metrics"),
     ],

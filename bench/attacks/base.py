@@ -25,10 +25,10 @@ from bench.attacks.store import RunStore
 from bench.cards import AttackCard
 from bench.errors import BenchError
 from bench.zoo.denoiser import Denoiser
-from bench.zoo.sampling import sample
+from bench.zoo.sampling import BATCH, sample
 
 THREAT_MODELS = ("white-box", "white-box+captions")
-SHARD = 256  # samples per batch and per output shard
+SHARD = BATCH  # samples per batch and per output shard
 
 
 @dataclass(frozen=True)

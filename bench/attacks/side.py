@@ -111,9 +111,7 @@ class Side(Attack):
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.conditioning != "unconditional":
             raise BenchError(f"{self.name} attacks unconditional models")
-        synthetic, prep_unet = generate_prep(
-            view, f"synthetic-{self.n_syn}-seed{seed}", self.n_syn, seed + 1, phase="synthetic set"
-        )
+        synthetic, prep_unet = generate_prep(view, self.n_syn, seed + 1, phase="synthetic set")
         embed = fit_features(synthetic, self.features, self.pca_dim, view.denoiser)
         surrogate = surrogate_labels(
             embed(synthetic), self.n_clusters, self.tau, seed, self.tau_null_q
@@ -132,9 +130,7 @@ class Side(Attack):
         unet, classifier = generate_outputs(view, budget, seed, guidance=guidance, labels=targets)
         # Diagnostics read fresh generations (another seed) and are not part of the attack's cost.
         n_fresh = holdout_size(self.n_syn)
-        fresh, _ = generate_prep(
-            view, f"heldout-{n_fresh}-seed{seed}", n_fresh, seed + 2, phase="held-out check"
-        )
+        fresh, _ = generate_prep(view, n_fresh, seed + 2, phase="held-out check", charged=False)
         accuracy = heldout_accuracy(
             clf, fresh, surrogate.assign(embed(fresh)), view.denoiser.scheduler, seed + 3
         )

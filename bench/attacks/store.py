@@ -8,6 +8,11 @@ shard or cached file that no longer loads, or holds arrays of the wrong shape or
 with a notice and made again. Temporary files a killed run left in the cell folder are removed
 when the cell is reopened under its lock (``sweep_temporaries``).
 
+A store may hold the model's sample pool (``bench.zoo.pool``), which unguided draws read and fill
+(``bench.attacks.generation``). Its ledger (``pool-rank<r>.json``, one per process) names each pool
+batch the cell reused and each it made, kept across resumes, so the record can say what the cell
+reused and what it ran although its cost is what it would pay alone.
+
 In a data-parallel job (``bench.utils.parallel``) every process opens the same store. Each writes
 only the shards it owns; cached preparation is made by the main process while the others wait at a
 barrier and then read it, so it is made once and every process uses the same bytes.
@@ -18,42 +23,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from bench.errors import BenchError
+from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
 from bench.utils.parallel import Ranks, current_ranks
 from bench.utils.writefaults import make_folder
+from bench.zoo.pool import ModelPool
 
 SHARD_FIELDS = ("images", "unet", "classifier")
 WALL_FILE = "wall.json"
+LEDGER_GLOB = "pool-rank*.json"
+LEDGER_KINDS = ("made", "reused")
 T = TypeVar("T")
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz, read in full so that a damaged member fails its CRC check here."""
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
-
-
-def check_images(images: np.ndarray, shape: tuple[int | None, ...]) -> np.ndarray:
-    """``images`` when they are uint8 of ``shape`` (None: any length on that axis); a
-    ``ValueError`` otherwise, which ``load_cached`` treats as a damaged cache."""
-    ok = (
-        images.dtype == np.uint8
-        and images.ndim == len(shape)
-        and all(want is None or got == want for got, want in zip(images.shape, shape))
-        and images.size > 0
-    )
-    if not ok:
-        want = "×".join("N" if d is None else str(d) for d in shape)
-        raise ValueError(f"it holds {images.dtype} {images.shape}, not uint8 {want}")
-    return images
 
 
 def read_shard(path: Path, resolution: int | None = None) -> dict[str, np.ndarray]:
@@ -79,11 +67,14 @@ class RunStore:
         prep_root: Path | None = None,
         ranks: Ranks | None = None,
         resolution: int | None = None,
+        pool: ModelPool | None = None,
     ) -> None:
         self.root = root
         self.prep_root = prep_root or root / "prep"
         self.ranks = ranks or current_ranks()
         self.resolution = resolution  # checked in every shard read, where known
+        self.pool = pool  # None: unguided draws are sampled for this store alone
+        self._ledger: dict[str, set[tuple[int, ...]]] | None = None
         make_folder(self.root)
 
     def sweep_temporaries(self) -> int:
@@ -104,9 +95,10 @@ class RunStore:
 
     def clear_outputs(self) -> None:
         """Remove every output shard (preparation stays), so the next run starts from shard 0."""
-        for path in self.root.glob("shard-*.npz"):
+        for path in [*self.root.glob("shard-*.npz"), *self.root.glob(LEDGER_GLOB)]:
             path.unlink()
         (self.root / WALL_FILE).unlink(missing_ok=True)
+        self._ledger = None
 
     def add_wall(self, seconds: float) -> float:
         """Add one run's seconds to the time these outputs have cost and return the total.
@@ -155,6 +147,42 @@ class RunStore:
             unet += int(s["unet"])
             classifier += int(s["classifier"])
         return unet, classifier
+
+    # --- the pool's ledger -----------------------------------------------------------------
+    def _ledger_path(self) -> Path:
+        return self.root / f"pool-rank{self.ranks.rank}.json"
+
+    def note_pooled(
+        self, seed: int, index: int, length: int, evaluations: int, reused: bool, charged: bool
+    ) -> None:
+        """Record that pool batch (seed, index, length) was reused or made by this cell, with its
+        UNet evaluations and whether the attack's cost charges them (a diagnostic draw is not)."""
+        if self._ledger is None:
+            self._ledger = _read_ledger(self._ledger_path()) or {k: set() for k in LEDGER_KINDS}
+        kind = "reused" if reused else "made"
+        entry = (int(seed), int(index), int(length), int(evaluations), int(charged))
+        if entry in self._ledger[kind]:
+            return
+        self._ledger[kind].add(entry)
+        write_json_atomic(
+            self._ledger_path(), {k: sorted(map(list, v)) for k, v in self._ledger.items()}
+        )
+
+    def pool_use(self, unet_evaluations: int) -> dict[str, Any]:
+        """What the cell took from the pool: the batches it reused, as ``[seed, first, last]``
+        runs of batch indices, and the UNet evaluations it ran, ``unet_evaluations`` (its cost)
+        less those of the reused batches it charges. A batch this cell made (in this run, an
+        earlier interrupted one, or another process of its job) is never counted as reused."""
+        made: set[tuple[int, int, int]] = set()
+        reused: dict[tuple[int, int, int], tuple[int, int]] = {}
+        for path in sorted(self.root.glob(LEDGER_GLOB)):
+            ledger = _read_ledger(path) or {k: set() for k in LEDGER_KINDS}
+            made |= {e[:3] for e in ledger["made"]}
+            reused.update({e[:3]: e[3:] for e in ledger["reused"]})
+        kept = {k: v for k, v in reused.items() if k not in made}
+        saved = sum(evaluations for evaluations, charged in kept.values() if charged)
+        runs = _runs(sorted(k[:2] for k in kept))
+        return {"reused": runs, "unet_evaluations_run": unet_evaluations - saved}
 
     # --- cached preparation ---------------------------------------------------------------
     def _made_once(self, load: Callable[[], T | None], make: Callable[[], T]) -> T:
@@ -236,3 +264,37 @@ class RunStore:
             lambda: load_cached(path, read, "cached model"),
             make_and_write,
         )
+
+
+def _read_ledger(path: Path) -> dict[str, set[tuple[int, ...]]] | None:
+    """A pool ledger: for "made" and "reused", entries of five integers (seed, index, length,
+    evaluations, charged); None when missing, and removed with a notice when damaged."""
+
+    def load(p: Path) -> dict[str, set[tuple[int, ...]]]:
+        raw = json.loads(p.read_text())
+        ok = isinstance(raw, dict) and all(
+            isinstance(raw.get(k), list)
+            and all(
+                isinstance(e, list)
+                and len(e) == 5
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in e)
+                for e in raw[k]
+            )
+            for k in LEDGER_KINDS
+        )
+        if not ok:
+            raise ValueError("it is not a ledger of made and reused pool batches")
+        return {k: {tuple(e) for e in raw[k]} for k in LEDGER_KINDS}
+
+    return load_cached(path, load, "pool ledger")
+
+
+def _runs(batches: list[tuple[int, int]]) -> list[list[int]]:
+    """(seed, index) pairs, sorted, as ``[seed, first, last]`` runs of consecutive indices."""
+    runs: list[list[int]] = []
+    for seed, index in batches:
+        if runs and runs[-1][0] == seed and runs[-1][2] == index - 1:
+            runs[-1][2] = index
+        else:
+            runs.append([seed, index, index])
+    return runs

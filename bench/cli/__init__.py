@@ -16,6 +16,7 @@ from bench.cli.args import OneLineParser
 from bench.errors import BenchError
 from bench.utils.parallel import main_prints, process_group_closed
 from bench.utils.provenance import git_commit
+from bench.utils.runtime import apply_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +60,7 @@ def program_name(argv0: str | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        apply_threads()  # BENCH_THREADS, else the CPUs this process may use
         git_commit()  # the code this process runs, before HEAD can move
         with process_group_closed(), main_prints():
             return int(args.func(args) or 0)

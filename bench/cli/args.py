@@ -132,6 +132,7 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override an attack card parameter (repeatable); typed by the card's default",
     )
+    add_compile_argument(p)
     add_results_arguments(p)
 
 
@@ -145,6 +146,21 @@ def profile_from_args(args: argparse.Namespace) -> str:
 
         return model_card(args.model).profile
     return "cpu"
+
+
+def add_compile_argument(p: argparse.ArgumentParser) -> None:
+    """``--compile``: the UNet through torch.compile (`run`, `sweep`, `curve`, `grid`), as
+    ``BENCH_COMPILE=1`` does; the record says so, since outputs can differ by rounding."""
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the UNet through torch.compile (as BENCH_COMPILE=1; compiling takes ~1 min)",
+    )
+
+
+def compile_from_args(args: argparse.Namespace) -> bool | None:
+    """True for ``--compile``; None leaves it to ``BENCH_COMPILE``."""
+    return True if args.compile else None
 
 
 def add_force_argument(p: argparse.ArgumentParser) -> None:

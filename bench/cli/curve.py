@@ -6,10 +6,12 @@ import argparse
 
 from bench.cards import attack_card, model_card, validate
 from bench.cli.args import (
+    add_compile_argument,
     add_force_argument,
     add_model_path_arguments,
     add_results_arguments,
     budget_list,
+    compile_from_args,
     overrides_from_args,
     results_from_args,
     seed_list,
@@ -36,7 +38,8 @@ def cmd_curve(args: argparse.Namespace) -> int:
     spec = CellSpec(
         args.attack, model, profile=profile, overrides=overrides, data_root=args.data_root
     )
-    paths = run_curve(spec, args.budgets, args.seeds, RunOptions(results=results))
+    options = RunOptions(results=results, compile=compile_from_args(args))
+    paths = run_curve(spec, args.budgets, args.seeds, options)
     print(f"wrote {len(paths)} curve records under {results / CURVE_RECORDS}")
     return 0
 
@@ -63,5 +66,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a card parameter")
+    add_compile_argument(p)
     add_results_arguments(p)
     p.set_defaults(func=cmd_curve)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.args import positive_int, seed_list
+from bench.cli.args import add_compile_argument, compile_from_args, positive_int, seed_list
 from bench.errors import BenchError
 from bench.records import record_path
 from bench.report.summary import summary
@@ -54,7 +54,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
         args.models.split(",") if args.models else None,
         args.data_root,
     )
-    for outcome in run_cells(cells, args.executor, parameters, args.array_parallelism):
+    outcomes = run_cells(
+        cells, args.executor, parameters, args.array_parallelism, compile_from_args(args)
+    )
+    for outcome in outcomes:
         if outcome.record is None:
             failed += 1
             print(f"failed {outcome.cell}: {outcome.error}", flush=True)
@@ -71,6 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
     p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
+    add_compile_argument(p)
     jobs = p.add_argument_group("executors (local and slurm need the 'scale' extra: submitit)")
     jobs.add_argument(
         "--executor",

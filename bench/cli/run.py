@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.cli.args import add_cell_arguments, finite_float, results_from_args, spec_from_args
+from bench.cli.args import (
+    add_cell_arguments,
+    compile_from_args,
+    finite_float,
+    results_from_args,
+    spec_from_args,
+)
 from bench.records import record_path
 from bench.report.summary import summary
 from bench.runner.cell import run_cell
@@ -14,7 +20,8 @@ from bench.runner.spec import RunOptions
 
 def cmd_run(args: argparse.Namespace) -> int:
     results = results_from_args(args)
-    record = run_cell(spec_from_args(args), RunOptions(results=results))
+    options = RunOptions(results=results, compile=compile_from_args(args))
+    record = run_cell(spec_from_args(args), options)
     print(json.dumps(record) if args.json else summary(record, record_path(record, root=results)))
     return 0
 

@@ -8,6 +8,7 @@ from bench.cards import attack_card
 from bench.cards.overrides import parse_sets
 from bench.cli.args import (
     add_cell_arguments,
+    compile_from_args,
     profile_from_args,
     results_from_args,
     seed_list,
@@ -35,7 +36,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise BenchError(f"--set fixes {param}, the parameter being swept")
     values = sweep_values(acard, args.profile, param, args.values)
     seeds = args.seeds or [args.seed]
-    rec, rows = run_sweep(spec_from_args(args, base), param, values, seeds, root)
+    rec, rows = run_sweep(
+        spec_from_args(args, base), param, values, seeds, root, compile_from_args(args)
+    )
     reference = acard.reference_values(param)
     incumbent = acard.params(args.profile)[param]
     out = write_sweep_table(rec, param, rows, root, reference, seeds, base, incumbent)

@@ -12,7 +12,7 @@ from bench.attacks.base import AttackResult
 from bench.cards import AttackCard, DatasetCard
 from bench.data.subset import Subset
 from bench.records.io import SCHEMA
-from bench.records.types import Canaries, Candidates, Metrics, RunRecord
+from bench.records.types import Canaries, Candidates, Metrics, PoolUse, RunRecord, Runtime
 from bench.utils.provenance import git_commit, machine, versions
 from bench.zoo.targets import Target
 
@@ -35,6 +35,8 @@ def make_record(
     model_config: dict[str, Any],
     outputs: str,
     wall_seconds: float,
+    pool: PoolUse,
+    runtime: Runtime,
 ) -> RunRecord:
     """The record of one cell, in the key order `bench run --json` prints."""
     mcard = target.card
@@ -71,5 +73,7 @@ def make_record(
         "machine": machine(),
         "outputs": outputs,
         "wall_seconds": wall_seconds,
+        "pool": pool,
+        "runtime": runtime,
     }
     return record

@@ -8,7 +8,9 @@ per-band hit rates and nearest-distance medians to the metrics, one entry per du
 ``canaries``, preparation costs, and attack diagnostics in ``info``; records from schema 3 on may
 also carry ``model_config`` and, for a user's own diffusers folder, ``external``, ``model_path``
 and ``member_manifest``; 4 adds which members were hit (``metrics.members_hit``) and SIDE's
-cohesion filter and aim audit in ``info``.
+cohesion filter and aim audit in ``info``; 5 adds what the cell took from the sample pool
+(``pool``) and how it computed (``runtime``: a compiled UNet, torch's threads). No schema changed
+the meaning of an older field, so every older record is read as it is.
 """
 
 from __future__ import annotations
@@ -112,6 +114,27 @@ class Candidates(TypedDict, total=False):
     """Each candidate's ℓ2 to its nearest member, in rank order (absent when there are none)."""
 
 
+class PoolUse(TypedDict):
+    """What a cell took from the sample pool (``bench.zoo.pool``; since schema 5). Its ``cost``
+    stays what the attack would pay alone; this says how much of it the pool saved."""
+
+    reused: list[list[int]]
+    """Pool batches the cell read instead of sampling, as ``[seed, first, last]`` runs of batch
+    indices (batches of 256, the last of a draw possibly shorter), diagnostic draws included."""
+    unet_evaluations_run: int
+    """``cost.unet_evaluations`` less those of the reused batches that the cost charges: the
+    evaluations the cell actually ran for its cost. A budget-curve prefix carries its full run's."""
+
+
+class Runtime(TypedDict):
+    """How the cell computed (since schema 5): what can move a result by rounding alone."""
+
+    compiled: bool
+    """Whether the UNet ran through ``torch.compile`` (``--compile``, ``BENCH_COMPILE=1``)."""
+    threads: int
+    """torch's intra-op threads (``BENCH_THREADS``)."""
+
+
 class MemberManifest(TypedDict):
     """The member set a user listed with ``--members`` instead of a dataset scale."""
 
@@ -185,6 +208,11 @@ class RunRecord(_Required, total=False):
     """The attack's wall time (scoring excluded)."""
     prefix_of: int
     """Budget-curve records only: the budget of the run whose prefix this record scores."""
+    pool: PoolUse
+    """The sample-pool batches the cell reused and the UNet evaluations it ran (since
+    schema 5)."""
+    runtime: Runtime
+    """A compiled UNet or not, and torch's threads (since schema 5)."""
 
 
 def declared_keys(kind: Any) -> frozenset[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bench.attacks.base import SHARD, Audit, ModelView, grants_captions, load_attack
 from bench.attacks.store import RunStore
@@ -38,6 +39,8 @@ from bench.utils.imageio import to_unit
 from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import bench_home, data_root
+from bench.utils.runtime import compile_requested, warn_if_loaded
+from bench.zoo.pool import ModelPool
 from bench.zoo.targets import Target, external_target, model_config, zoo_target
 
 
@@ -83,6 +86,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         returns the main process's record.
     """
     options = options or RunOptions()
+    compiled = compile_requested() if options.compile is None else options.compile
     seed = validate.seed(spec.seed)
     profile = spec.profile
     results = options.results
@@ -104,12 +108,16 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
+    # Compiled outputs round differently from eager ones, so they never resume each other's.
     model_key = Path(mcard.name) / digest[:12]
+    variant = "-compiled" if compiled else ""
     run_rel = (
-        model_key / f"{acard.name}-v{acard.version}-{params_key(params)}" / f"seed{seed}-n{budget}"
+        model_key
+        / f"{acard.name}-v{acard.version}-{params_key(params)}"
+        / f"seed{seed}-n{budget}{variant}"
     )
     run_dir = bench_home() / "runs" / run_rel
-    prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}"
+    prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}{variant}"
     # Every folder the cell writes, and the disk its outputs need, before any slow work.
     ranks = current_ranks()
     missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD)
@@ -137,7 +145,11 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
             store.clear_outputs()
         ranks.wait()  # no process may find a shard that is about to be removed
     denoiser = target.load_denoiser()
+    if compiled:
+        denoiser = denoiser.compile()
+    store.pool = ModelPool(digest, denoiser)
     if ranks.is_main:
+        warn_if_loaded()
         preflight.announce_long_run(
             denoiser,
             mcard.resolution,
@@ -189,6 +201,8 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         model_config=model_config(denoiser, target.make_sampler()),
         outputs=str(run_dir.relative_to(bench_home())),
         wall_seconds=round(store.add_wall(time.time() - started), 1),
+        pool=store.pool_use(result.unet_evaluations),
+        runtime={"compiled": compiled, "threads": torch.get_num_threads()},
     )
     if options.write:
         write_record(record_path(record, root=results), record)

@@ -76,7 +76,12 @@ def run_curve(
         for n_run in runs:
             full = run_cell(
                 replace(spec, seed=seed, budget=n_run),
-                RunOptions(write=n_run == grid_budget, results=results, progress=options.progress),
+                RunOptions(
+                    write=n_run == grid_budget,
+                    results=results,
+                    progress=options.progress,
+                    compile=options.compile,
+                ),
             )
             outputs = RunStore(bench_home() / full["outputs"]).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:

@@ -6,29 +6,45 @@ writes its own record, so jobs need no coordination and a rerun of the grid skip
 has a record. ``serial`` is the grid as it always ran; ``local`` and ``slurm`` hand the cells to
 submitit (``LocalExecutor`` runs each as a subprocess here, ``SlurmExecutor`` submits one job
 array). submitit is imported only for those two, so the package works without it.
+
+Threads: a local grid's workers share this machine, so each gets an equal share of this process's
+torch threads (``BENCH_THREADS``; ``bench.utils.runtime``), not all of them: three workers on 2
+cores with 2 threads each once made a 2-minute cell take 28. A Slurm task runs on its own
+allocation and sets its threads from its own CPUs.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from bench.errors import BenchError
 from bench.records import RunRecord
 from bench.runner.cell import run_cell
 from bench.runner.spec import CellSpec, RunOptions
 from bench.utils.paths import bench_home, reports_dir
+from bench.utils.runtime import apply_threads, split_threads
 
 EXECUTORS = ("serial", "local", "slurm")
 POLL_SECONDS = 1.0
 
 
-def run_grid_cell(cell: CellSpec) -> RunRecord:
-    """Run one cell and write its record into reports/ (the job's body); returns the record."""
-    return run_cell(cell, RunOptions(progress=False, results=reports_dir()))
+def run_grid_cell(cell: CellSpec, compile: bool | None = None) -> RunRecord:
+    """Run one cell and write its record into reports/; returns the record."""
+    return run_cell(cell, RunOptions(progress=False, results=reports_dir(), compile=compile))
+
+
+def run_grid_job(cell: CellSpec, threads: int | None, compile: bool | None) -> RunRecord:
+    """A submitit job's body: set torch's threads (``threads``, else the job's own
+    ``BENCH_THREADS`` or CPUs), then ``run_grid_cell``."""
+    apply_threads(threads)
+    return run_grid_cell(cell, compile)
 
 
 @dataclass(frozen=True)
@@ -41,17 +57,23 @@ class Outcome:
 
 
 def run_cells(
-    cells: list[CellSpec], executor: str, parameters: dict[str, Any], parallelism: int | None
+    cells: list[CellSpec],
+    executor: str,
+    parameters: dict[str, Any],
+    parallelism: int | None,
+    compile: bool | None = None,
 ) -> Iterator[Outcome]:
     """Run ``cells`` on ``executor``, yielding each outcome as its job finishes.
 
     ``parameters`` go to submitit's ``update_parameters`` (``timeout_min``, ``slurm_partition``,
     ``gpus_per_node``, …). ``parallelism`` bounds the jobs running at once: Slurm's array
-    parallelism, or the number of local subprocesses (submitit itself would start them all).
+    parallelism, or the number of local subprocesses (submitit itself would start them all),
+    which split this process's torch threads among them (``job_threads``). ``compile`` as
+    ``RunOptions.compile``.
     """
     if executor == "serial":
         for cell in cells:
-            yield Outcome(cell, run_grid_cell(cell))
+            yield Outcome(cell, run_grid_cell(cell, compile))
         return
     submitit = _import_submitit()
     folder = bench_home() / "submitit"
@@ -64,10 +86,21 @@ def run_cells(
     # missing Slurm with RuntimeError and an impossible local request with ValueError.
     except (AssertionError, NameError, RuntimeError, ValueError) as exc:
         raise BenchError(f"executor {executor}: {_first_line(exc)}") from None
+    job = functools.partial(
+        run_grid_job, threads=job_threads(executor, parallelism), compile=compile
+    )
     if executor == "slurm":
-        yield from _array(submitit, ex, cells)
+        yield from _array(submitit, ex, job, cells)
     else:
-        yield from _window(submitit, ex, cells, parallelism or 1)
+        yield from _window(submitit, ex, job, cells, parallelism or 1)
+
+
+def job_threads(executor: str, parallelism: int | None) -> int | None:
+    """Each local worker's share of this process's torch threads; None for a Slurm task, which
+    takes its own allocation's."""
+    if executor != "local":
+        return None
+    return split_threads(torch.get_num_threads(), parallelism or 1)
 
 
 def _import_submitit() -> Any:
@@ -81,10 +114,12 @@ def _import_submitit() -> Any:
     return submitit
 
 
-def _array(submitit: Any, ex: Any, cells: list[CellSpec]) -> Iterator[Outcome]:
+def _array(
+    submitit: Any, ex: Any, job: Callable[[CellSpec], RunRecord], cells: list[CellSpec]
+) -> Iterator[Outcome]:
     """One Slurm job array, one task per cell; outcomes in cell order."""
     try:
-        jobs = ex.map_array(run_grid_cell, cells)
+        jobs = ex.map_array(job, cells)
     except (OSError, submitit.core.utils.FailedSubmissionError) as exc:
         raise BenchError(f"executor slurm could not submit: {_first_line(exc)}") from None
     print(f"submitted {len(jobs)} cells as Slurm array {jobs[0].job_id.split('_')[0]}", flush=True)
@@ -92,13 +127,19 @@ def _array(submitit: Any, ex: Any, cells: list[CellSpec]) -> Iterator[Outcome]:
         yield _outcome(submitit, cell, job)
 
 
-def _window(submitit: Any, ex: Any, cells: list[CellSpec], limit: int) -> Iterator[Outcome]:
+def _window(
+    submitit: Any,
+    ex: Any,
+    job: Callable[[CellSpec], RunRecord],
+    cells: list[CellSpec],
+    limit: int,
+) -> Iterator[Outcome]:
     """Local subprocesses, at most ``limit`` at a time; outcomes as they finish."""
     pending, running = list(cells), []
     while pending or running:
         while pending and len(running) < limit:
             cell = pending.pop(0)
-            running.append((cell, ex.submit(run_grid_cell, cell)))
+            running.append((cell, ex.submit(job, cell)))
         finished = [(cell, job) for cell, job in running if job.done()]
         for cell, job in finished:
             running.remove((cell, job))

@@ -72,12 +72,15 @@ class RunOptions:
     """How a cell runs: whether its record is written and under which folder (None: the user's
     results folder; reports/ only when publishing), progress bars, and ``fresh``, which discards
     outputs the cell already has instead of resuming from them (a patched attack, CI's
-    mutations, has the real attack's parameters, hence its output folder)."""
+    mutations, has the real attack's parameters, hence its output folder). ``compile`` runs the
+    UNet through ``torch.compile`` (None: as ``BENCH_COMPILE`` says); compiled outputs and
+    preparation are kept apart from eager ones, and the record says which ran."""
 
     write: bool = True
     results: Path | None = None
     progress: bool = True
     fresh: bool = False
+    compile: bool | None = None
 
 
 def zoo_model(

@@ -197,12 +197,17 @@ def selection_line(
 
 
 def run_sweep(
-    spec: CellSpec, param: str, values: list[Any], seeds: list[int], root: Path
+    spec: CellSpec,
+    param: str,
+    values: list[Any],
+    seeds: list[int],
+    root: Path,
+    compile: bool | None = None,
 ) -> tuple[RunRecord, list[dict[str, Any]]]:
     """One record per value of ``param`` and tuning seed, on top of ``spec``'s overrides, written
     under ``root``'s ``sweeps/runs``; returns the last record and one table row per value (the
     mean over the seeds). Every value is checked by the attack first, so a bad last value fails
-    before the first value's runs, not after them."""
+    before the first value's runs, not after them. ``compile`` as ``RunOptions.compile``."""
     acard = attack_card(spec.attack)
     for value in values:
         load_attack(
@@ -213,7 +218,7 @@ def run_sweep(
         per_seed = []
         for seed in seeds:
             cell = replace(spec, seed=seed, overrides={**spec.overrides, param: value})
-            rec = run_cell(cell, RunOptions(write=False))
+            rec = run_cell(cell, RunOptions(write=False, compile=compile))
             path = record_path(rec, SWEEP_RECORDS, root=root)
             write_record(path, rec)
             per_seed.append(sweep_row(rec, param, path.relative_to(root)))

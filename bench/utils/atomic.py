@@ -49,14 +49,17 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, text + "\n")
 
 
-def sweep_temporaries(folder: Path) -> int:
+def sweep_temporaries(folder: Path, older_than: float | None = None) -> int:
     """Remove the temporary files (``.NAME.tmp-PID``) a killed process left in ``folder``; returns
     how many. Call it holding the lock of the work that writes there (a cell, a training), so no
-    other run of it is writing; files newer than this process (a peer rank's write) stay."""
+    other run of it is writing; files newer than this process (a peer rank's write) stay. A folder
+    without a lock (the sample pool) passes ``older_than``: only files that many seconds old go,
+    since a live writer's file is seconds old at most."""
+    cutoff = _STARTED if older_than is None else min(_STARTED, time.time() - older_than)
     swept = 0
     for path in folder.glob(".*.tmp-*"):
         try:
-            if path.is_file() and path.stat().st_mtime < _STARTED:
+            if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 swept += 1
         except FileNotFoundError:  # its writer renamed or removed it meanwhile

@@ -17,6 +17,7 @@ from bench.utils.provenance import git_commit, machine
 from bench.zoo.checkpoint import save_tensors, sha256
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.memorisation import measure
+from bench.zoo.pool import ModelPool
 from bench.zoo.train import state_path, train
 
 
@@ -62,8 +63,15 @@ def train_card(
     }
     write_trained(card, record)
     card = model_card(card.name)
+    denoiser = load_denoiser(card)
     mem = measure(
-        card, load_denoiser(card), data.images, data.captions, progress=progress, counts=data.counts
+        card,
+        denoiser,
+        data.images,
+        data.captions,
+        progress=progress,
+        counts=data.counts,
+        pool=ModelPool(record["checkpoint_sha256"], denoiser),
     )
     record.update(
         memorised_fraction=round(mem.memorised_fraction, 4),

@@ -6,6 +6,7 @@ card's fixed number of samples and count Gu et al.'s criterion d1/d2 < 1/3 again
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,8 @@ from bench.metrics.tally import GU_RATIO
 from bench.utils.imageio import to_unit
 from bench.zoo.build import build_sampler
 from bench.zoo.denoiser import Denoiser
-from bench.zoo.sampling import sample
+from bench.zoo.pool import ModelPool
+from bench.zoo.sampling import BATCH, sample
 
 
 @dataclass(frozen=True)
@@ -57,27 +59,40 @@ def measure(
     captions: list[str],
     progress: bool = True,
     counts: np.ndarray | None = None,
+    pool: ModelPool | None = None,
 ) -> Memorisation:
-    """Unguided samples; caption models get member captions drawn at random (seeded)."""
+    """Unguided samples; caption models get member captions drawn at random (seeded). An
+    unconditional model's samples go through its sample ``pool`` where given: they are the
+    batches carlini draws at the evaluation seed, and a grid later reads them from there."""
     n = int(card.evaluation.get("samples", 256))
+    seed = int(card.evaluation.get("seed", 1))
+    steps = int(card.scheduler.get("sampling_steps", 50))
     caps = None
     if denoiser.conditional:
-        rng = np.random.default_rng(int(card.evaluation.get("seed", 1)))
+        rng = np.random.default_rng(seed)
         caps = [captions[i] for i in rng.integers(0, len(captions), n)]
-    out = np.concatenate(
-        list(
-            sample(
-                denoiser,
-                build_sampler(card),
-                n,
-                card.resolution,
-                int(card.scheduler.get("sampling_steps", 50)),
-                seed=int(card.evaluation.get("seed", 1)),
-                captions=caps,
-                progress=progress,
-            )
+
+    def draw(batches: list[int] | None = None) -> Iterator[np.ndarray]:
+        return sample(
+            denoiser,
+            build_sampler(card),
+            n,
+            card.resolution,
+            steps,
+            seed=seed,
+            captions=caps,
+            batches=batches,
+            progress=progress,
         )
-    )
+
+    pooled = None
+    if pool is not None and caps is None:
+        pooled = pool.setting(denoiser, build_sampler(card), steps, card.resolution)
+    if pooled is None:
+        out = np.concatenate(list(draw()))
+    else:
+        every = list(range(-(-n // BATCH)))
+        out = np.concatenate([d.images for d in pooled.draw(n, seed, every, draw)])
     flags, nearest, d1 = gu_memorised(out, members)
     return Memorisation(
         n,

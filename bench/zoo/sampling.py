@@ -28,6 +28,10 @@ from tqdm import tqdm
 from bench.utils.imageio import to_uint8
 from bench.zoo.denoiser import Denoiser
 
+# Samples per batch. Batch i of a seed is drawn from generator (seed, i) at this size, so the size
+# is part of what a seed's samples are: output shards and the sample pool use it.
+BATCH = 256
+
 
 class Guidance(Protocol):
     """A classifier that supplies ∇_{x_t} log p(c | x_t, t) for target labels."""
@@ -146,7 +150,7 @@ def sample(
     resolution: int,
     steps: int,
     seed: int,
-    batch: int = 256,
+    batch: int = BATCH,
     captions: list[str] | None = None,
     guidance: Guidance | None = None,
     labels: np.ndarray | None = None,

@@ -1,0 +1,160 @@
+"""The sample pool: every unguided draw reads and fills it, with the bytes it would sample alone.
+
+Carlini at seed s + 1 and SIDE's synthetic set at seed s are the same batches of one model
+(generator (s + 1, i)); the second cell to need them must run no UNet evaluation for them, and
+both must score exactly what they scored before the pool existed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from bench.attacks.store import RunStore
+from bench.cards import model_card
+from bench.utils.paths import bench_home
+from bench.zoo import denoiser as denoiser_module
+from bench.zoo.build import build_sampler
+from bench.zoo.load import load_denoiser
+from bench.zoo.pool import ModelPool, SamplePool
+from bench.zoo.sampling import BATCH, sample
+from tests.conftest import FAST_SIDE, cell_record
+
+STEPS = 4  # the tiny cards' sampling steps
+
+
+@pytest.fixture
+def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Images the UNet is evaluated on, per call, from here on."""
+    counted: list[int] = []
+    call = denoiser_module.Denoiser.__call__
+
+    def counting(
+        self: denoiser_module.Denoiser,
+        x_t: torch.Tensor,
+        t: torch.Tensor | int,
+        captions: list[str] | None = None,
+    ) -> torch.Tensor:
+        counted.append(len(x_t))
+        return call(self, x_t, t, captions)
+
+    monkeypatch.setattr(denoiser_module.Denoiser, "__call__", counting)
+    return counted
+
+
+def _outputs(record: dict) -> np.ndarray:
+    return RunStore(bench_home() / record["outputs"]).images()
+
+
+def _carlini_then_side(home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, dict]:
+    """Carlini at seed 1 (N_G 32), then SIDE at seed 0 (N_syn 32), in a fresh BENCH_HOME."""
+    monkeypatch.setenv("BENCH_HOME", str(home))
+    carlini = cell_record("carlini", "8", seed=1, budget=32, overrides={"clique_k": 2})
+    side = cell_record("side", "8", seed=0, budget=16, overrides=FAST_SIDE)
+    return carlini, side
+
+
+def test_carlini_and_side_score_the_same_bytes_with_and_without_the_pool(
+    trained: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    evaluations: list[int],
+) -> None:
+    from bench.runner import cell
+
+    with monkeypatch.context() as off:  # no pool: every draw sampled for its cell alone
+        off.setattr(cell, "ModelPool", lambda *args: None)
+        alone_carlini, alone_side = _carlini_then_side(tmp_path / "alone", off)
+        alone_outputs = [_outputs(alone_carlini), _outputs(alone_side)]
+        assert not (tmp_path / "alone" / "pool").exists()
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "pooled"))
+    carlini = cell_record("carlini", "8", seed=1, budget=32, overrides={"clique_k": 2})
+    # The pool now holds carlini's batch: SIDE's synthetic set of seed 0 is that batch.
+    (batch,) = (tmp_path / "pooled" / "pool").rglob("seed1/batch-00000-n32.npz")
+    assert np.array_equal(np.load(batch)["images"], _outputs(carlini))
+    evaluations.clear()
+    side = cell_record("side", "8", seed=0, budget=16, overrides=FAST_SIDE)
+    # SIDE ran its 16 guided outputs and its 8-image held-out check (seed 2), not its synthetic set.
+    assert sum(evaluations) == (16 + 8) * STEPS
+    for alone, pooled in ((alone_carlini, carlini), (alone_side, side)):
+        for key in ("metrics", "cost", "info", "candidates", "canaries"):
+            assert pooled[key] == alone[key], key
+    assert np.array_equal(_outputs(carlini), alone_outputs[0])
+    assert np.array_equal(_outputs(side), alone_outputs[1])
+    # The cost is what SIDE pays alone; the pool field says what it reused and what it ran.
+    assert side["cost"]["unet_evaluations"] == (32 + 16) * STEPS
+    assert side["pool"] == {"reused": [[1, 0, 0]], "unet_evaluations_run": 16 * STEPS}
+    assert carlini["pool"] == {"reused": [], "unet_evaluations_run": 32 * STEPS}
+    assert alone_side["pool"] == {"reused": [], "unet_evaluations_run": 48 * STEPS}
+    assert side["runtime"] == {"compiled": False, "threads": 1}
+
+
+def test_a_second_reader_runs_no_unet_evaluation(trained: Path, evaluations: list[int]) -> None:
+    first = cell_record("carlini", "8", seed=4, budget=32, overrides={"clique_k": 2})
+    assert sum(evaluations) == 32 * STEPS
+    evaluations.clear()
+    # Another cell of the same draw (another clique_k is another output folder): all pooled.
+    second = cell_record("carlini", "8", seed=4, budget=32, overrides={"clique_k": 3})
+    assert evaluations == []
+    assert second["outputs"] != first["outputs"]
+    assert np.array_equal(_outputs(second), _outputs(first))
+    assert second["cost"] == first["cost"]
+    assert second["pool"] == {"reused": [[4, 0, 0]], "unet_evaluations_run": 0}
+
+
+def test_a_resumed_cell_does_not_count_its_own_batches_as_reused(trained: Path) -> None:
+    first = cell_record("carlini", "8", seed=3, budget=300, overrides={"clique_k": 2})
+    (bench_home() / first["outputs"] / "shard-00001.npz").unlink()  # killed before its write
+    second = cell_record("carlini", "8", seed=3, budget=300, overrides={"clique_k": 2})
+    assert second["pool"] == {"reused": [], "unet_evaluations_run": 300 * STEPS}
+    assert second["metrics"] == first["metrics"]
+
+
+def test_the_zoo_measures_memorisation_on_pooled_batches(trained: Path) -> None:
+    """tiny-8's card measures 8 samples at seed 1: carlini at seed 1, N_G 8, reuses them."""
+    record = cell_record("carlini", "8", seed=1, budget=8, overrides={"clique_k": 2})
+    assert record["pool"] == {"reused": [[1, 0, 0]], "unet_evaluations_run": 0}
+
+
+def test_a_short_batch_is_keyed_by_its_length(trained: Path, evaluations: list[int]) -> None:
+    """A batch of 8 is not the first 8 of a batch of 16 (DDPM draws each step's noise over the
+    whole batch, and batched kernels round by batch size), so the pool keys the length."""
+    card = model_card("tiny-8")
+    den = load_denoiser(card)
+    ddpm = DDPMScheduler.from_config(build_sampler(card).config)
+    pool = ModelPool("f" * 64, den).setting(den, ddpm, STEPS, card.resolution)
+
+    def draw(n: int) -> np.ndarray:
+        def sampler(batches: list[int]) -> object:
+            return sample(den, ddpm, n, card.resolution, STEPS, 0, batches=batches)
+
+        (drawn,) = pool.draw(n, 0, [0], sampler)
+        assert not drawn.reused
+        return drawn.images
+
+    full, short = draw(16), draw(8)
+    assert not np.array_equal(full[:8], short)
+    assert np.array_equal(short, next(sample(den, ddpm, 8, card.resolution, STEPS, 0)))
+    assert pool.path(0, 0, 8) != pool.path(0, 0, 16)
+    assert sum(evaluations) == (16 + 8 + 8) * STEPS
+
+
+def test_the_pool_key_names_everything_that_fixes_a_batch(trained: Path) -> None:
+    card = model_card("tiny-8")
+    den = load_denoiser(card)
+    pools = ModelPool("a" * 64, den)
+    base = pools.setting(den, build_sampler(card), STEPS, 8)
+    ddpm = DDPMScheduler.from_config(build_sampler(card).config)
+    others = [
+        pools.setting(den, ddpm, STEPS, 8),
+        pools.setting(den, build_sampler(card), STEPS + 1, 8),
+        ModelPool("b" * 64, den).setting(den, build_sampler(card), STEPS, 8),
+        SamplePool(bench_home() / "pool", "a" * 64, base.key["sampler"], STEPS, 8, BATCH, True),
+    ]
+    assert len({base.folder, *(p.folder for p in others)}) == 5
+    # A view whose denoiser is not the one the pool was opened for is never served from it.
+    assert pools.setting(load_denoiser(card), build_sampler(card), STEPS, 8) is None
