@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.cli import main
 from bench.runner.executors import Outcome
@@ -34,7 +35,7 @@ def metrics(path: Path) -> str:
 
 @needs_submitit
 def test_local_executor_skips_resumes_and_runs_cells_as_the_serial_grid_does(
-    trained: Path, capsys: pytest.CaptureFixture[str]
+    trained: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(GRID) == 0
     serial = {seed: metrics(path) for seed, path in records().items()}
@@ -52,7 +53,11 @@ def test_local_executor_skips_resumes_and_runs_cells_as_the_serial_grid_does(
     paths[2].unlink()
     capsys.readouterr()
 
-    assert main([*GRID, "--executor=local", "--array-parallelism=2"]) == 0
+    monkeypatch.setenv("BENCH_THREADS", "2")  # two workers share them: one thread each
+    try:
+        assert main([*GRID, "--executor=local", "--array-parallelism=2"]) == 0
+    finally:
+        torch.set_num_threads(1)
     out = capsys.readouterr().out
     assert "skip carlini tiny-8 seed 0: record exists" in out
     assert out.count("carlini on tiny-8") == 2  # the summaries of the two cells that ran
@@ -62,6 +67,7 @@ def test_local_executor_skips_resumes_and_runs_cells_as_the_serial_grid_does(
     assert (again.st_ino, again.st_mtime_ns) == (first_shard.st_ino, first_shard.st_mtime_ns)
     assert (resumed / "shard-00001.npz").is_file()
     assert {seed: metrics(path) for seed, path in after.items()} == serial
+    assert [json.loads(after[seed].read_text())["runtime"]["threads"] for seed in (1, 2)] == [1, 1]
 
 
 @needs_submitit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bench.metrics import score
-from bench.runner.perf import BANDS, synthetic_workload
+from bench.runner.workload import BANDS, DELTAS, synthetic_workload
 
 N_OUTPUTS = 100_000
 
@@ -18,7 +18,7 @@ N_OUTPUTS = 100_000
 @pytest.mark.benchmark(group="metrics")
 def test_score_100k_outputs_against_10k_members(benchmark):
     outputs, members, nonmembers = synthetic_workload(N_OUTPUTS, 10_000, 1_000, 16)
-    args = (outputs, members, nonmembers, BANDS, [0.05, 0.1, 0.15])
+    args = (outputs, members, nonmembers, BANDS, DELTAS)
     result = benchmark.pedantic(score, args=args, rounds=1, iterations=1)
     benchmark.extra_info["outputs_per_second"] = N_OUTPUTS / benchmark.stats.stats.mean
     assert result["n_outputs"] == N_OUTPUTS

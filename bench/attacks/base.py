@@ -121,6 +121,27 @@ class AttackResult:
         }
 
 
+@dataclass(frozen=True)
+class Draws:
+    """The sampling one run does, declared without running it (``Attack.draws``).
+
+    Args:
+        outputs: outputs the run samples (its budget).
+        unguided_outputs: whether those outputs are unguided, uncaptioned draws at the run seed,
+            which the sample pool shares with other cells (``bench.zoo.pool``).
+        prep: unguided preparation draws, as (seed, images): SIDE's synthetic set and held-out
+            check. The pool shares them too.
+    """
+
+    outputs: int
+    unguided_outputs: bool
+    prep: tuple[tuple[int, int], ...] = ()
+
+    def unguided(self, seed: int) -> list[tuple[int, int]]:
+        """Every unguided draw of a run at ``seed``, as (seed, images)."""
+        return ([(seed, self.outputs)] if self.unguided_outputs else []) + list(self.prep)
+
+
 class Attack(ABC):
     """Base class: keyword arguments carry the paper's defaults (or the suite's, marked so)."""
 
@@ -150,6 +171,11 @@ class Attack(ABC):
         Returns:
             The cost and what scoring needs (``AttackResult``); the outputs stay in the store.
         """
+
+    def draws(self, budget: int, seed: int) -> Draws | None:
+        """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
+        what the sample pool saves a grid without sampling; None when the attack does not say."""
+        return None
 
     @classmethod
     def diagnostics(cls, info: dict[str, Any]) -> dict[str, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.attacks.base import Attack, AttackResult, ModelView
+from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.cliques import find_cliques
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import Mutation, no_clique_filter
@@ -28,6 +28,9 @@ class Carlini(Attack):
     @classmethod
     def mutations(cls) -> dict[str, Mutation]:
         return {"clique filter off": no_clique_filter}
+
+    def draws(self, budget: int, seed: int) -> Draws:
+        return Draws(outputs=budget, unguided_outputs=True)
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         unet, _ = generate_outputs(view, budget, seed)

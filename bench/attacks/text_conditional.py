@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from bench.attacks.base import Attack, AttackResult, ModelView
+from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.carlini import filtered_result
 from bench.attacks.cliques import Clique, find_cliques
 from bench.attacks.generation import generate_outputs
@@ -45,6 +45,9 @@ class TextConditional(Attack):
     @classmethod
     def mutations(cls) -> dict[str, Mutation]:
         return {"clique filter off": no_clique_filter}
+
+    def draws(self, budget: int, seed: int) -> Draws:
+        return Draws(outputs=budget, unguided_outputs=False)  # captioned: never pooled
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.captions is None or view.conditioning != "caption":

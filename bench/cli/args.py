@@ -65,6 +65,7 @@ positive_int = _checked(int, _positive, "a positive integer")
 seed_int = _checked(int, validate.seed, "an integer seed")
 seed_list = _checked(_split(int), _each(validate.seed), "comma-separated integer seeds")
 budget_list = _checked(_split(int), _each(validate.budget), "comma-separated positive budgets")
+positive_list = _checked(_split(int), _each(_positive), "comma-separated positive integers")
 
 
 def json_object(text: str) -> dict[str, Any]:

@@ -1,58 +1,94 @@
-"""`bench perf`: time scoring against generation and write reports/performance.md."""
+"""`bench perf`: every throughput ratio in one run, into reports/performance.md."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from pathlib import Path
 
 import torch
-from tabulate import tabulate
 
-from bench.cli.args import positive_int
-from bench.runner.perf import time_generation, time_scoring
+from bench.cli.args import positive_int, positive_list, seed_list
+from bench.report.performance import performance_markdown
+from bench.runner.perf import QUICK, PerfSettings, measure
 from bench.utils.atomic import write_text_atomic
-from bench.utils.paths import reports_dir
+from bench.utils.paths import bench_home, reports_dir
 from bench.utils.provenance import git_commit, machine, versions
+from bench.utils.runtime import warn_if_loaded
+
+
+def settings_from_args(args: argparse.Namespace) -> PerfSettings:
+    """The defaults (issue 17's sizes), shrunk by ``--quick``, then each flag given."""
+    settings = replace(PerfSettings(), **QUICK) if args.quick else PerfSettings()
+    given = {
+        "model": args.model,
+        "resolutions": tuple(args.resolutions) if args.resolutions else None,
+        "outputs": args.outputs,
+        "members": args.members,
+        "memory_budgets": tuple(args.memory_budgets) if args.memory_budgets else None,
+        "grid_seeds": tuple(args.grid_seeds) if args.grid_seeds else None,
+    }
+    return replace(settings, **{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    score_s = time_scoring(args.outputs, args.members)
-    per_output, steps = time_generation(args.model)
-    gen_s = per_output * args.outputs
-    rows = [
-        [
-            f"score {args.outputs:,} outputs vs {args.members:,} members + 1,000 non-members "
-            "(16×16, exact faiss)",
-            f"{score_s:.1f}",
-        ],
-        [
-            f"generate {args.outputs:,} outputs with `{args.model}` ({steps} DDIM steps; timed on "
-            "256, scaled)",
-            f"{gen_s:.1f}",
-        ],
-    ]
-    text = (
-        f"# Performance\n\nMeasured by `python -m bench perf` on {machine()}, "
-        f"{torch.get_num_threads()} torch threads; commit `{git_commit()}`; {versions()}.\n\n"
-        + tabulate(rows, headers=["workload", "seconds"], tablefmt="github")
-        + f"\n\nScoring costs **{score_s / gen_s:.3f}×** the generation time of the outputs it "
-        f"scores ({args.outputs / score_s:,.0f} outputs/s scored vs {1 / per_output:,.0f} "
-        "outputs/s generated).\n"
+    settings = settings_from_args(args)
+    if args.out is not None:
+        path = Path(args.out).expanduser()
+    elif args.quick:  # a smoke check never replaces the committed measurement
+        path = bench_home() / "perf" / "performance-quick.md"
+    else:
+        path = reports_dir() / "performance.md"
+    warn_if_loaded()
+    result = measure(settings, progress=True)
+    header = (
+        f"Measured by `python -m bench perf{' --quick' if args.quick else ''}` on {machine()}, "
+        f"{torch.get_num_threads()} torch threads; commit `{git_commit()}`; {versions()}."
     )
-    path = reports_dir() / "performance.md"
+    text = performance_markdown(result, header)
     write_text_atomic(path, text)
     print(text)
+    print(f"wrote {path}")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "perf", help="time scoring against generation; writes reports/performance.md"
-    )
-    p.add_argument("--model", default="celeba-64-cpu", help="zoo model whose generation is timed")
-    p.add_argument(
-        "--outputs", type=positive_int, default=100_000, help="outputs scored (default 100,000)"
+        "perf",
+        help="every throughput ratio (sampling, guidance, training, scoring, memory, the pool) "
+        "in one run; writes reports/performance.md",
     )
     p.add_argument(
-        "--members", type=positive_int, default=10_000, help="members scored (default 10,000)"
+        "--model", default=None, help="zoo model timed (default celeba-64-cpu; unconditional)"
     )
+    p.add_argument(
+        "--resolutions",
+        type=positive_list,
+        default=None,
+        help="image sides timed (default 16,32: the model, then its architecture rebuilt at 32)",
+    )
+    p.add_argument(
+        "--outputs", type=positive_int, default=None, help="outputs scored (default 100,000)"
+    )
+    p.add_argument(
+        "--members", type=positive_int, default=None, help="members scored (default 10,000)"
+    )
+    p.add_argument(
+        "--memory-budgets",
+        type=positive_list,
+        default=None,
+        help="N_G at which peak memory is measured (default 512,2048,8192)",
+    )
+    p.add_argument(
+        "--grid-seeds",
+        type=seed_list,
+        default=None,
+        help="seeds of the grid whose pool saving is counted (default 0,1,2)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny workloads, a smoke check in about a minute; writes under BENCH_HOME/perf/",
+    )
+    p.add_argument("--out", default=None, help="where the report goes (default: see --quick)")
     p.set_defaults(func=cmd_perf)

@@ -108,7 +108,7 @@ class PoolTally(BandTally):
 
     def add(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dist, idx = super().add(vectors)
-        self.nearest.append(dist[:, 0])
+        self.nearest.append(dist[:, 0].copy())  # a view would keep the chunk's k columns alive
         # ℓ(x̂, x) < 1  ⇔  l2(x̂, x) < α · mean over the k nearest. Any such x is among those k
         # (the k-th distance is at least the mean), so the k-NN suffices. With a pool smaller than
         # 50, the whole pool is the neighbourhood. Strict, so an all-zero neighbourhood flags none.

@@ -1,66 +1,102 @@
-"""Behind `bench perf`: scoring throughput against generation time (reports/performance.md).
+"""Behind `bench perf`: every throughput ratio of issue 17, measured in one run.
 
-Scoring must never be the bottleneck of a benchmark: the report states how long the metrics engine
-takes for 10^5 outputs against 10^4 members, as a fraction of the time the cpu-profile model needs
-to generate those 10^5 outputs in the first place.
+At each resolution (16 px: the zoo model; 32 px: its architecture rebuilt at 32, untrained):
+the sampling loop against bare UNet forwards, a guided step against an unguided one, the zoo's
+training step against a bare diffusers loop, scoring against the generation of the outputs it
+scores, and peak memory of scoring and of streaming generation at several N_G. Then, counted
+from the attacks' declared draws, the UNet evaluations the sample pool saves the model's grid.
+``QUICK`` shrinks every workload so the whole report runs in a minute (a smoke check, never a
+measurement to publish).
 """
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from bench.cards import model_card
-from bench.zoo.build import build_sampler
-from bench.zoo.load import load_denoiser
-from bench.zoo.sampling import batch_generator, sample_batch
+from bench.runner.memory import METHOD, scoring_memory, streaming_memory
+from bench.runner.poolsaving import grid_saving
+from bench.runner.throughput import guided_vs_unguided, loop_vs_forward, perf_model, train_vs_bare
+from bench.runner.workload import time_scoring
+from bench.zoo.targets import DEFAULT_STEPS
 
-BANDS = {
-    "high": {"lo": 0.0, "hi": 0.09},
-    "mid": {"lo": 0.09, "hi": 0.1},
-    "low": {"lo": 0.1, "hi": 0.115},
+
+@dataclass(frozen=True)
+class PerfSettings:
+    """What `bench perf` measures, and how large each workload is.
+
+    Args:
+        model: the zoo card timed at its resolution, whose architecture is rebuilt at the others.
+        resolutions: image sides timed.
+        batch: images per sampling batch (the suite's 256).
+        steps: sampling steps (None: the card's).
+        repeats: timed repeats of each side of a ratio (the fastest counts).
+        train_steps: training steps per timed repeat.
+        outputs, members: the scoring workload set against generation.
+        memory_budgets: the N_G at which peak memory is measured.
+        memory_members: members scored against in the memory measurement.
+        grid_seeds: the seeds of the grid whose pool saving is counted.
+    """
+
+    model: str = "celeba-64-cpu"
+    resolutions: tuple[int, ...] = (16, 32)
+    batch: int = 256
+    steps: int | None = None
+    repeats: int = 3
+    train_steps: int = 10
+    outputs: int = 100_000
+    members: int = 10_000
+    memory_budgets: tuple[int, ...] = (512, 2_048, 8_192)
+    memory_members: int = 1_000
+    grid_seeds: tuple[int, ...] = (0, 1, 2)
+
+
+QUICK = {
+    "batch": 16,
+    "steps": 2,
+    "repeats": 1,
+    "train_steps": 2,
+    "outputs": 2_000,
+    "members": 200,
+    "memory_budgets": (64, 256, 1_024),
+    "memory_members": 100,
 }
 
 
-def synthetic_workload(
-    n_outputs: int, n_members: int, n_nonmembers: int, res: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random members/non-members and outputs of which 1% are noisy member copies (ℓ2 ≈ 0.08),
-    so the band and range-search paths do real work, not only the nearest-neighbour pass."""
-    rng = np.random.default_rng(seed)
-    members = rng.integers(0, 256, (n_members, res, res, 3), dtype=np.uint8)
-    nonmembers = rng.integers(0, 256, (n_nonmembers, res, res, 3), dtype=np.uint8)
-    outputs = rng.integers(0, 256, (n_outputs, res, res, 3), dtype=np.uint8)
-    near = rng.choice(n_outputs, n_outputs // 100, replace=False)
-    noise = rng.normal(0, 20, (len(near), res, res, 3))
-    source = members[rng.integers(0, n_members, len(near))]
-    outputs[near] = np.clip(source + noise, 0, 255).astype(np.uint8)
-    return outputs, members, nonmembers
-
-
-def time_scoring(n_outputs: int = 100_000, n_members: int = 10_000, res: int = 16) -> float:
-    from bench.metrics import score
-
-    outputs, members, nonmembers = synthetic_workload(n_outputs, n_members, 1_000, res)
-    start = time.perf_counter()
-    score(outputs, members, nonmembers, BANDS, [0.05, 0.1, 0.15])
-    return time.perf_counter() - start
-
-
-def time_generation(model: str, n: int = 256) -> tuple[float, int]:
-    """Seconds per generated output (one DDIM batch of ``n``) and the sampling steps used.
-
-    A one-step warm-up batch pays for lazy initialisation (CUDA context, kernels) outside the
-    timer, and the timer stops only once the device has finished the batch.
-    """
-    card = model_card(model)
-    denoiser = load_denoiser(card)
-    steps = int(card.scheduler.get("sampling_steps", 50))
-    sample_batch(denoiser, build_sampler(card), 2, card.resolution, 1, batch_generator(0, 1))
-    start = time.perf_counter()
-    x = sample_batch(
-        denoiser, build_sampler(card), n, card.resolution, steps, batch_generator(0, 0)
-    )
-    x.cpu()
-    return (time.perf_counter() - start) / n, steps
+def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
+    """Every measurement, as plain data for ``bench.report.performance``."""
+    card = model_card(settings.model)
+    steps = settings.steps or int(card.scheduler.get("sampling_steps", DEFAULT_STEPS))
+    per_resolution = {}
+    for res in settings.resolutions:
+        if progress:
+            print(f"timing at {res} px …", flush=True)
+        model = perf_model(card, res)
+        loop = loop_vs_forward(model, settings.batch, steps, settings.repeats)
+        score_s = time_scoring(settings.outputs, settings.members, res)
+        memory: dict[str, dict[int, int]] = {"scoring": {}, "streaming": {}}
+        for n in settings.memory_budgets:
+            memory["scoring"][n] = scoring_memory(n, settings.memory_members, res)[0]
+            memory["streaming"][n] = streaming_memory(model, n)[0]
+        per_resolution[res] = {
+            "model": model.label,
+            "architecture": model.card.architecture,
+            "loop": loop,
+            "guided": guided_vs_unguided(model, settings.batch, steps, settings.repeats),
+            "train": {
+                "batch": int(model.card.training["batch"]),
+                **train_vs_bare(model, settings.train_steps, settings.repeats),
+            },
+            "scoring": {
+                "score_s": score_s,
+                "generate_s": loop["seconds_per_output"] * settings.outputs,
+            },
+            "memory": memory,
+        }
+    return {
+        "settings": {**asdict(settings), "steps": steps},
+        "resolutions": per_resolution,
+        "memory_method": METHOD,
+        "pool": asdict(grid_saving(card, settings.grid_seeds)),
+    }

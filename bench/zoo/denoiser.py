@@ -54,7 +54,7 @@ class Denoiser:
         """Model output (in the scheduler's prediction type) for a batch at timestep(s) ``t``."""
         if isinstance(t, torch.Tensor):
             t = t.to(x_t.device)
-        unet = self.compiled_unet or self.unet
+        unet = self.unet if self.compiled_unet is None else self.compiled_unet
         if self.text_encoder is None:
             if captions is not None:
                 raise ValueError("this model is unconditional; captions cannot be given")

@@ -156,11 +156,12 @@ def pool_root() -> Path:
 
 class ModelPool:
     """The pools of one loaded model (its weights' ``digest`` and ``denoiser``), one per sampling
-    setting; ``setting`` picks the pool a draw reads."""
+    setting; ``setting`` picks the pool a draw reads. ``root`` defaults to ``pool_root()``."""
 
-    def __init__(self, digest: str, denoiser: Denoiser) -> None:
+    def __init__(self, digest: str, denoiser: Denoiser, root: Path | None = None) -> None:
         self.digest = digest
         self.denoiser = denoiser
+        self.root = root
 
     def setting(
         self, denoiser: Denoiser, sampler: SchedulerMixin, steps: int, resolution: int
@@ -172,6 +173,5 @@ class ModelPool:
         if denoiser is not self.denoiser:
             return None
         described = {"_class_name": type(sampler).__name__, **dict(sampler.config)}
-        return SamplePool(
-            pool_root(), self.digest, described, steps, resolution, BATCH, denoiser.compiled
-        )
+        root = pool_root() if self.root is None else self.root
+        return SamplePool(root, self.digest, described, steps, resolution, BATCH, denoiser.compiled)

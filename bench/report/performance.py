@@ -1,0 +1,118 @@
+"""reports/performance.md from one `bench perf` run (``bench.runner.perf.measure``).
+
+Every ratio is measured in the run that writes it, on the machine it names, so a ratio and the
+two timings behind it always come from the same minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.utils.writefaults import human_bytes
+
+TRAIN_GOAL = 0.95  # the zoo's training step should keep this share of a bare loop's throughput
+FLAT = 1.25  # memory is flat when the largest N_G needs at most this much more than the middle one
+SLACK = 2**20  # plus this many bytes: a few batches' bookkeeping, not outputs
+
+
+def _ratio_rows(res: int, m: dict[str, Any], steps: int, batch: int) -> list[list[str]]:
+    loop, guided, train, scoring = m["loop"], m["guided"], m["train"], m["scoring"]
+    return [
+        [
+            f"{res} px",
+            f"sampling loop vs bare UNet forward (batch {batch}, {steps} steps)",
+            f"{loop['loop_s']:.3g} s vs {loop['bare_s']:.3g} s",
+            f"**{loop['ratio']:.3f}** of bare throughput ({loop['image_steps_per_s']:,.0f} "
+            "image-steps/s)",
+        ],
+        [
+            f"{res} px",
+            f"guided vs unguided sampling (batch {batch}, {steps} steps)",
+            f"{guided['guided_s']:.3g} s vs {guided['unguided_s']:.3g} s",
+            f"**{guided['ratio']:.2f}×** the unguided step's time",
+        ],
+        [
+            f"{res} px",
+            f"zoo training step vs bare diffusers loop (batch {train['batch']})",
+            f"{train['zoo_s']:.3g} s vs {train['bare_s']:.3g} s",
+            f"**{train['ratio']:.3f}** of bare throughput (goal ≥ {TRAIN_GOAL}: "
+            f"{'met' if train['ratio'] >= TRAIN_GOAL else 'not met'}; "
+            f"{train['images_per_s']:,.0f} images/s)",
+        ],
+        [
+            f"{res} px",
+            "scoring vs generating the outputs it scores",
+            f"{scoring['score_s']:.3g} s vs {scoring['generate_s']:.3g} s",
+            f"**{scoring['score_s'] / scoring['generate_s']:.4f}×** the generation time",
+        ],
+    ]
+
+
+def _memory_rows(res: int, m: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for kind, peaks in m["memory"].items():
+        budgets = sorted(peaks)
+        middle, last = peaks[budgets[len(budgets) // 2]], peaks[budgets[-1]]
+        flat = last <= FLAT * middle + SLACK
+        rows.append(
+            [f"{res} px", kind]
+            + [human_bytes(peaks[n]) for n in budgets]
+            + ["flat" if flat else "**grows**"]
+        )
+    return rows
+
+
+def performance_markdown(result: dict[str, Any], header: str) -> str:
+    """The report: ``header`` (machine, threads, commit) then every table."""
+    settings = result["settings"]
+    steps, batch = settings["steps"], settings["batch"]
+    rows, memory = [], []
+    models = []
+    for res, m in result["resolutions"].items():
+        rows += _ratio_rows(res, m, steps, batch)
+        memory += _memory_rows(res, m)
+        models.append(f"- {res} px: {m['model']}.")
+    budgets = [f"N_G {n:,}" for n in settings["memory_budgets"]]
+    pool = result["pool"]
+    saved = 1 - pool["pooled"] / pool["before"]
+    return (
+        f"# Performance\n\n{header}\n\n"
+        "Every ratio below was measured in this one run (`python -m bench perf`), both sides "
+        f"timed alternately after a warm-up, each keeping its fastest of {settings['repeats']} "
+        "repeat(s).\n\n"
+        + "\n".join(models)
+        + "\n\n## Throughput ratios\n\n"
+        + tabulate(rows, headers=["", "workload", "seconds", "ratio"], tablefmt="github")
+        + f"\n\nScoring: {settings['outputs']:,} outputs against {settings['members']:,} members "
+        "and 1,000 non-members (exact faiss); generation: the sampling loop's seconds per output "
+        "times as many outputs. The guided step uses an untrained time-dependent classifier of "
+        "width 32 over 200 clusters (SIDE's cpu card). The bare training loop is forward, MSE, "
+        "backward and AdamW on the same architecture and batch; the zoo's step adds batch "
+        "selection, warm-up, gradient clipping and the EMA update.\n\n"
+        "## Peak memory against N_G\n\n"
+        + tabulate(memory, headers=["", "step", *budgets, "verdict"], tablefmt="github")
+        + f"\n\nMeasured as the {result['memory_method']} of each step (`bench/runner/memory.py` "
+        f"says why). Scoring against {settings['memory_members']:,} members; streaming: unguided "
+        "generation into a run store and the sample pool, one sampling step (the steps change "
+        "the time, not the memory). Scoring converts outputs to vectors 2,048 at a time, so "
+        "it may grow up to that N_G and must not beyond; flat means the largest N_G needs at "
+        f"most {FLAT}× the middle one (plus {human_bytes(SLACK)}).\n\n"
+        "## The sample pool on a grid\n\n"
+        f"One model ({settings['model']}) × seeds {', '.join(map(str, pool['seeds']))} × "
+        f"{', '.join(pool['attacks'])} at N_G {pool['budget']:,} ({pool['cells']} cells), "
+        "counted from the attacks' declared draws (`Attack.draws`), not sampled:\n\n"
+        + tabulate(
+            [
+                ["every cell alone (what the records' costs charge, plus held-out checks)"]
+                + [f"{pool['alone']:,}"],
+                ["before the pool (preparation cached per seed and size)", f"{pool['before']:,}"],
+                ["with the pool (each unguided batch once)", f"{pool['pooled']:,}"],
+            ],
+            headers=["UNet evaluations run", "count"],
+            tablefmt="github",
+        )
+        + f"\n\nThe pool saves **{100 * saved:.1f}%** of the grid's UNet evaluations before it "
+        f"({100 * (1 - pool['pooled'] / pool['alone']):.1f}% of every cell alone).\n"
+    )

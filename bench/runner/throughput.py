@@ -1,0 +1,197 @@
+"""Where sampling and training time goes: the suite's loops against the bare operations they wrap.
+
+`bench perf` sets each of the suite's loops beside the bare torch/diffusers operation it wraps,
+on the same model and batch in the same process: the DDIM loop against the UNet's forward passes
+alone, a guided step against an unguided one, and a training step against a bare diffusers
+training loop (forward, loss, backward, optimiser step). The two sides of a ratio are timed
+alternately and each keeps its fastest repeat, so a machine that gets busier midway slows both
+rather than one.
+
+At a resolution the card does not have, the model is the card's architecture rebuilt at that
+size, untrained (seeded): throughput does not depend on the weights, and no 32px zoo model exists
+yet (issue 17, section 2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+from bench.cards import ModelCard
+from bench.data.subset import Subset
+from bench.errors import BenchError
+from bench.utils.device import compute_device
+from bench.zoo.build import build_sampler, build_scheduler, build_unet
+from bench.zoo.denoiser import Denoiser
+from bench.zoo.load import load_denoiser
+from bench.zoo.sampling import batch_generator, sample_batch
+from bench.zoo.train import Trainer
+
+
+@dataclass(frozen=True)
+class PerfModel:
+    """A model to time: the card (at the resolution timed) and its denoiser."""
+
+    card: ModelCard
+    denoiser: Denoiser
+    trained: bool
+
+    @property
+    def label(self) -> str:
+        if self.trained:
+            return f"`{self.card.name}` ({self.card.resolution} px, trained)"
+        return f"`{self.card.name}`'s architecture at {self.card.resolution} px (untrained)"
+
+
+def perf_model(card: ModelCard, resolution: int) -> PerfModel:
+    """The card's trained denoiser at its own resolution, else its architecture rebuilt
+    (``sample_size``) at ``resolution`` with seeded random weights. Unconditional cards only: a
+    caption model's steps carry its text encoder, which the bare operations do not have."""
+    if card.conditioning != "unconditional":
+        raise BenchError(
+            f"bench perf times unconditional models; {card.name} is {card.conditioning}"
+        )
+    if resolution == card.resolution:
+        return PerfModel(card, load_denoiser(card), trained=True)
+    sized = replace(card, resolution=resolution)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        unet = build_unet(sized)
+    unet = unet.to(compute_device()).eval().requires_grad_(False)
+    return PerfModel(sized, Denoiser(unet=unet, scheduler=build_scheduler(sized)), trained=False)
+
+
+def fastest(work: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Each callable's fastest wall time of ``repeats``, after one untimed warm-up call each
+    (lazy initialisation, allocator growth), the callables taking turns."""
+    for fn in work.values():
+        fn()
+    best = dict.fromkeys(work, float("inf"))
+    for _ in range(repeats):
+        for name, fn in work.items():
+            start = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> dict[str, float]:
+    """The sampling loop (``sample_batch``: noise, scheduler steps, clamp) against ``steps`` bare
+    UNet forward passes on the same batch; ``ratio`` is the loop's share of bare throughput."""
+    card, den = model.card, model.denoiser
+    res = card.resolution
+    x = torch.randn((batch, 3, res, res), generator=batch_generator(0, 0)).to(den.device)
+    sampler = build_sampler(card)
+    sampler.set_timesteps(steps)
+    timesteps = list(sampler.timesteps)
+
+    def loop() -> object:
+        return sample_batch(den, build_sampler(card), batch, res, steps, batch_generator(0, 0))
+
+    @torch.no_grad()
+    def bare() -> object:
+        for t in timesteps:
+            out = den.unet(x, t.to(den.device)).sample
+        return out
+
+    best = fastest({"loop": loop, "bare": bare}, repeats)
+    return {
+        "loop_s": best["loop"],
+        "bare_s": best["bare"],
+        "ratio": best["bare"] / best["loop"],
+        "image_steps_per_s": batch * steps / best["loop"],
+        "seconds_per_output": best["loop"] / batch,
+    }
+
+
+def guided_vs_unguided(
+    model: PerfModel, batch: int, steps: int, repeats: int, width: int = 32, classes: int = 200
+) -> dict[str, float]:
+    """A classifier-guided sampling loop (an untrained time-dependent classifier of ``width``
+    over ``classes`` clusters, as SIDE's) against the unguided loop; ``ratio`` is the guided
+    step's cost in unguided steps."""
+    card, den = model.card, model.denoiser
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        clf = NoisyClassifier(classes, width, time_dependent=True)
+    guidance = ClassifierGuidance(clf.to(den.device).eval().requires_grad_(False), scale=10.0)
+    labels = torch.arange(batch) % classes
+
+    def run(guided: bool) -> Callable[[], object]:
+        return lambda: sample_batch(
+            den,
+            build_sampler(card),
+            batch,
+            card.resolution,
+            steps,
+            batch_generator(0, 0),
+            guidance=guidance if guided else None,
+            labels=labels if guided else None,
+        )
+
+    best = fastest({"guided": run(True), "unguided": run(False)}, repeats)
+    return {"guided_s": best["guided"], "unguided_s": best["unguided"]} | {
+        "ratio": best["guided"] / best["unguided"]
+    }
+
+
+def train_vs_bare(model: PerfModel, steps: int, repeats: int) -> dict[str, float]:
+    """``steps`` of the zoo's training step (``Trainer.train_step``: batch selection, noise, the
+    card's target, warm-up, clipping, EMA) against a bare diffusers loop on the same architecture,
+    batch and optimiser (forward, MSE, backward, AdamW step); ``ratio`` is the zoo's share of bare
+    throughput (goal: at least 0.95)."""
+    card = model.card
+    batch, res = int(card.training["batch"]), card.resolution
+    rng = np.random.default_rng(0)
+    n = 4 * batch
+    images = rng.integers(0, 256, (n, res, res, 3), dtype=np.uint8)
+    data = Subset([f"{i}.jpg" for i in range(n)], images, np.ones(n, dtype=int), [""] * n)
+    with torch.random.fork_rng(devices=[]):
+        trainer = Trainer(card, data)
+        torch.manual_seed(0)
+        unet = build_unet(card).to(trainer.device)
+    opt = torch.optim.AdamW(
+        unet.parameters(),
+        lr=float(card.training["lr"]),
+        weight_decay=float(card.training.get("weight_decay", 0.0)),
+    )
+    schedule = build_scheduler(card)
+    prediction = schedule.config.prediction_type
+    x0 = trainer.images[:batch]
+    g = torch.Generator().manual_seed(0)
+
+    def target(noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if prediction == "sample":
+            return x0
+        return noise if prediction == "epsilon" else schedule.get_velocity(x0, noise, t)
+
+    def zoo() -> None:
+        for _ in range(steps):
+            trainer.train_step()
+
+    def bare() -> None:
+        for _ in range(steps):
+            noise = torch.randn(x0.shape, generator=g).to(x0.device)
+            t = torch.randint(0, schedule.config.num_train_timesteps, (batch,), generator=g)
+            t = t.to(x0.device)
+            pred = unet(schedule.add_noise(x0, noise, t), t).sample
+            loss = F.mse_loss(pred, target(noise, t))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    best = fastest({"zoo": zoo, "bare": bare}, repeats)
+    return {
+        "zoo_s": best["zoo"],
+        "bare_s": best["bare"],
+        "ratio": best["bare"] / best["zoo"],
+        "images_per_s": steps * batch / best["zoo"],
+    }

@@ -1,0 +1,82 @@
+"""`bench perf` on the tiny world: every ratio in one report, flat memory, the pool's count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.cards import model_card
+from bench.cli import main
+from bench.runner import memory
+from bench.runner.poolsaving import grid_saving
+from bench.runner.throughput import perf_model
+from bench.utils.paths import reports_dir
+from tests.conftest import FAST_SIDE, cell_record
+from tests.test_pool import STEPS, evaluations  # noqa: F401 - the fixture
+
+TINY_GRID = {"side": FAST_SIDE, "side-ti": FAST_SIDE}
+
+
+def test_perf_quick_reports_every_ratio_in_one_run(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "performance.md"
+    argv = ["perf", "--quick", "--model", "tiny-8", "--resolutions", "8,16", "--out", str(out)]
+    assert main(argv) == 0
+    text = out.read_text()
+    lines = text.splitlines()
+    for res in ("8 px", "16 px"):
+        for workload in (
+            "sampling loop vs bare UNet forward",
+            "guided vs unguided sampling",
+            "zoo training step vs bare diffusers loop",
+            "scoring vs generating the outputs it scores",
+        ):
+            assert any(line.startswith(f"| {res}") and workload in line for line in lines)
+        assert sum(line.startswith(f"| {res}") for line in lines) == 4 + 2  # ratios, memory
+    assert "`tiny-8` (8 px, trained)" in text and "`tiny-8`'s architecture at 16 px" in text
+    assert "| N_G 64 " in text and "N_G 1,024" in text
+    assert "The pool saves **" in text and "carlini, side, side-ti" in text
+    assert not (reports_dir() / "performance.md").exists()  # a smoke check publishes nothing
+
+
+def test_the_pools_count_is_what_a_tiny_grid_runs(
+    trained: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    evaluations: list[int],  # noqa: F811 - the fixture
+) -> None:
+    """The counted saving (from the attacks' declared draws) against the UNet evaluations a
+    grid of carlini, side and side-ti over two seeds actually runs, in a fresh pool. At N_G 32 =
+    N_syn, carlini at seed 1 is SIDE's synthetic set of seed 0."""
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path / "home"))
+    records = []
+    for seed in (0, 1):
+        for attack in ("carlini", "side", "side-ti"):
+            overrides = TINY_GRID.get(attack, {"clique_k": 2})
+            records.append(cell_record(attack, "8", seed=seed, budget=32, overrides=overrides))
+    counted = grid_saving(model_card("tiny-8"), (0, 1), budget=32, overrides=TINY_GRID)
+    assert counted.cells == 6 and counted.attacks == ("carlini", "side", "side-ti")
+    assert sum(evaluations) == counted.pooled
+    # Alone: what the records charge, plus the 8-image held-out check of each SIDE cell.
+    charged = sum(r["cost"]["unet_evaluations"] for r in records)
+    assert counted.alone == charged + 4 * 8 * STEPS
+    assert counted.pooled < counted.before < counted.alone
+
+
+@pytest.mark.parametrize("kind", ["scoring", "streaming"])
+def test_peak_memory_is_flat_in_n_g(trained: Path, kind: str) -> None:
+    """tracemalloc sees every numpy array, so an implementation that held all N_G outputs (or
+    their float vectors, or each chunk's neighbour table) at once would grow fourfold from
+    2,048 to 8,192 here (scoring did, by 400 bytes an output, until its nearest distances were
+    copied out of each chunk's table)."""
+    model = perf_model(model_card("tiny-8"), 8)
+    peaks = {}
+    for n in (2_048, 8_192):
+        if kind == "scoring":
+            peaks[n], method = memory.scoring_memory(n, 64, 8)
+        else:
+            peaks[n], method = memory.streaming_memory(model, n)
+        assert method == memory.METHOD
+    assert peaks[8_192] <= 1.25 * peaks[2_048], peaks
