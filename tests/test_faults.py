@@ -288,7 +288,8 @@ def test_a_full_disk_is_refused_before_sampling(
     fill(small_disk)
     assert main(CARLINI) == 2
     line = one_error_line(capsys)
-    assert "the run's outputs need about 3.6 KB under" in line and "0 B are free" in line, line
+    # 3.6 KB of output shards and 1.5 KB for the same 8 images in the sample pool
+    assert "the run's outputs need about 5.1 KB under" in line and "0 B are free" in line, line
     assert not list(small_disk.rglob("*.npz"))
 
 
@@ -344,7 +345,8 @@ def test_a_forced_budget_no_disk_holds_is_refused_before_sampling(
     before = written()
     argv = ["run", "--attack", "carlini", "--scale", "8", "--budget", "1000000000000", "--force"]
     assert main(argv) == 2
-    assert "the run's outputs need about 200.0 TB under" in one_error_line(capsys)
+    # 200 TB of output shards (with their headers) and 192 TB for the same images in the pool
+    assert "the run's outputs need about 392.0 TB under" in one_error_line(capsys)
     assert written() == before
 
 
@@ -359,6 +361,7 @@ def test_a_long_run_prints_its_estimate_first(
     assert len(found) == 1, found
     assert found[0].startswith("note: this run samples 8 outputs × 4 steps = 32 UNet evaluations")
     assert f"writes about 3.6 KB under {bench_home() / record['outputs']}" in found[0]
+    assert "and 1.5 KB to the sample pool;" in found[0]
 
 
 # --- the preprocessed-array cache notices changed content ----------------------------------------

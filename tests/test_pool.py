@@ -158,3 +158,17 @@ def test_the_pool_key_names_everything_that_fixes_a_batch(trained: Path) -> None
     assert len({base.folder, *(p.folder for p in others)}) == 5
     # A view whose denoiser is not the one the pool was opened for is never served from it.
     assert pools.setting(load_denoiser(card), build_sampler(card), STEPS, 8) is None
+
+
+def test_the_preflight_prices_only_the_batches_the_pool_lacks(trained: Path) -> None:
+    from bench.zoo.load import verified_digest
+
+    card = model_card("tiny-8")
+    den = load_denoiser(card)
+    pool = ModelPool(verified_digest(card), den).setting(den, build_sampler(card), STEPS, 8)
+    image = 8 * 8 * 3
+    assert pool.missing_bytes([(5, 300)]) == 300 * image  # a batch of 256 and one of 44
+    cell_record("carlini", "8", seed=5, budget=300, overrides={"clique_k": 2})
+    assert pool.missing_bytes([(5, 300)]) == 0
+    # At 600 the second batch is 256 long, not the 44 the pool holds, and the third is new.
+    assert pool.missing_bytes([(5, 600)]) == (600 - 256) * image

@@ -40,7 +40,7 @@ from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import bench_home, data_root
 from bench.utils.runtime import compile_requested, warn_if_loaded
-from bench.zoo.pool import ModelPool
+from bench.zoo.pool import ModelPool, pool_root, sampling_pool
 from bench.zoo.targets import Target, external_target, model_config, zoo_target
 
 
@@ -122,6 +122,18 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     ranks = current_ranks()
     missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD)
     disk = preflight.output_bytes(missing, mcard.resolution, SHARD)
+    pool_disk = 0  # the unguided batches the sample pool lacks take as much again
+    draws = attack.draws(budget, seed)
+    if draws is not None:
+        pool = sampling_pool(
+            pool_root(),
+            digest,
+            target.make_sampler(),
+            target.sampling_steps,
+            mcard.resolution,
+            compiled,
+        )
+        pool_disk = pool.missing_bytes(draws.unguided(seed))
     if ranks.is_main:
         folders = {run_dir: "the cell's output folder", prep_root: "the preparation folder"}
         if options.write:
@@ -130,7 +142,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
                 "the results folder"
             )
         preflight.check_folders(folders)
-        preflight.check_disk(run_dir, disk)
+        preflight.check_disk(run_dir, disk + pool_disk)
     data = data_root(spec.data_root)
     member_set = member_subset(mcard, data, target.listed)
     nonmember_set = nonmembers(mcard, data)
@@ -158,6 +170,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
             disk,
             run_dir,
             member_set.captions if mcard.conditioning == "caption" else None,
+            pool_disk,
         )
     view = ModelView(
         denoiser=denoiser,

@@ -96,9 +96,11 @@ def announce_long_run(
     disk: int,
     run_dir: Path,
     captions: list[str] | None = None,
+    pool_disk: int = 0,
 ) -> float | None:
     """Print the estimate of a run whose sampling would take ``LONG_RUN_SECONDS`` or more;
-    returns the estimated seconds (None when the run is too small to be worth timing)."""
+    returns the estimated seconds (None when the run is too small to be worth timing).
+    ``pool_disk`` is what the sample pool's new batches will take besides the shards."""
     evaluations = missing * steps
     if evaluations < TIMED_FROM:
         return None
@@ -109,6 +111,8 @@ def announce_long_run(
             f"this run samples {missing:,} outputs × {steps} steps = {evaluations:,} UNet "
             f"evaluations, about {duration(seconds)} here ({1000 * each:.2g} ms each, measured; "
             f"preparation and guidance add to it), and writes about {human_bytes(disk)} under "
-            f"{run_dir}; Ctrl-C keeps finished shards and the same command resumes"
+            f"{run_dir}"
+            + (f" and {human_bytes(pool_disk)} to the sample pool" if pool_disk else "")
+            + "; Ctrl-C keeps finished shards and the same command resumes"
         )
     return seconds

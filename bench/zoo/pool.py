@@ -141,6 +141,25 @@ class SamplePool:
             self.write(seed, i, images)
             yield Drawn(i, images, reused=False)
 
+    def missing_bytes(self, draws: list[tuple[int, int]]) -> int:
+        """Disk the batches of ``draws`` ((seed, images) each) that the pool lacks will take.
+        It lists the batches the pool holds rather than probing every index, so a budget no
+        disk could hold is priced at once."""
+        missing = 0
+        for seed, n in draws:
+            count = -(-n // self.batch)
+            last = n - (count - 1) * self.batch
+            held = 0
+            for path in (self.folder / f"seed{seed}").glob("batch-*-n*.npz"):
+                index, _, length = path.stem.removeprefix("batch-").partition("-n")
+                if not (index.isdigit() and length.isdigit()):
+                    continue
+                i, size = int(index), int(length)
+                if i < count and size == (last if i == count - 1 else self.batch):
+                    held += size
+            missing += n - held
+        return missing * self.resolution * self.resolution * 3
+
     def _sweep(self, seed: int) -> None:
         """Remove temporaries a killed process left in the seed's folder, once per process."""
         folder = self.folder / f"seed{seed}"
@@ -172,6 +191,14 @@ class ModelPool:
         own: its batches are not the weights' batches)."""
         if denoiser is not self.denoiser:
             return None
-        described = {"_class_name": type(sampler).__name__, **dict(sampler.config)}
         root = pool_root() if self.root is None else self.root
-        return SamplePool(root, self.digest, described, steps, resolution, BATCH, denoiser.compiled)
+        return sampling_pool(root, self.digest, sampler, steps, resolution, denoiser.compiled)
+
+
+def sampling_pool(
+    root: Path, digest: str, sampler: SchedulerMixin, steps: int, resolution: int, compiled: bool
+) -> SamplePool:
+    """The pool of the weights ``digest`` under ``sampler`` (its class and full config), in the
+    suite's batches of ``BATCH``; the run's preflight opens it before the model is loaded."""
+    described = {"_class_name": type(sampler).__name__, **dict(sampler.config)}
+    return SamplePool(root, digest, described, steps, resolution, BATCH, compiled)
