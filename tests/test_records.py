@@ -139,6 +139,9 @@ def _shape_errors(record: dict, where: str) -> list[str]:
             check(tier, types.Tier, "a canary tier")
     if record.get("candidates"):
         check(record["candidates"], types.Candidates, "candidates")
+    for key, kind in (("pool", types.PoolUse), ("runtime", types.Runtime)):  # schema 5 on
+        if key in record:
+            check(record[key], kind, key)
     return errors
 
 

@@ -1,12 +1,12 @@
 """Run storage under BENCH_HOME: output shards and cached preparation, resumable and atomic.
 
 Shards are written as they are produced, so a killed run keeps every finished shard and the same
-command resumes from the first missing one; preparation (SIDE's synthetic set, its classifier) is
-cached by key so a λ sweep or a resumed run does not pay for it twice. Each shard records the
-model evaluations it cost, so the cost of a resumed run is still the cost of the whole run. A
-shard or cached file that no longer loads, or holds arrays of the wrong shape or type, is removed
-with a notice and made again. Temporary files a killed run left in the cell folder are removed
-when the cell is reopened under its lock (``sweep_temporaries``).
+command resumes from the first missing one; preparation (SIDE's classifier; its synthetic set is
+in the sample pool) is cached by key so a λ sweep or a resumed run does not pay for it twice.
+Each shard records the model evaluations it cost, so the cost of a resumed run is still the cost
+of the whole run. A shard or cached file that no longer loads, or holds arrays of the wrong shape
+or type, is removed with a notice and made again. Temporary files a killed run left in the cell
+folder are removed when the cell is reopened under its lock (``sweep_temporaries``).
 
 A store may hold the model's sample pool (``bench.zoo.pool``), which unguided draws read and fill
 (``bench.attacks.generation``). Its ledger (``pool-rank<r>.json``, one per process) names each pool

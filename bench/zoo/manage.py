@@ -14,6 +14,7 @@ from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import data_root
 from bench.utils.provenance import git_commit, machine
+from bench.utils.runtime import warn_if_loaded
 from bench.zoo.checkpoint import save_tensors, sha256
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.memorisation import measure
@@ -42,6 +43,7 @@ def train_card(
         probe_writable(card.path.parent, "the card folder")
         lock = lock_cell(folder, f"the training of {card.name}")
         sweep_temporaries(folder)
+        warn_if_loaded()
     data = members(card, data_root(root_override))
     trainer, result = train(
         card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
