@@ -15,16 +15,17 @@ in, whether the UNet was compiled (compiled outputs differ from eager ones by ro
 the index and the batch's length. The length is in the key because a short batch is not a prefix
 of a full one: the UNet's batched kernels round differently by batch size (measured: the first 16
 of a DDIM batch of 64 differ from a batch of 16 by one grey level), and an ancestral sampler (DDPM)
-draws each step's noise over the whole batch. The compute device is not in the key, as it is not in
-a run's output shards: a pool filled on a GPU serves a CPU run, and the two differ by rounding.
+draws each step's noise over the whole batch. The compute device and torch's thread count are not in
+the key, as they are not in a run's output shards: a pool filled on a GPU, or with other threads,
+serves a run that would have rounded differently, and each record names its device and threads.
 
 Layout: ``BENCH_HOME/pool/<digest[:16]>/<key[:16]>/seed<s>/batch-<i>-n<len>.npz``, with the key's
 full description in ``key.json`` beside the seeds. Each batch is written atomically when it is made
 (so a killed draw keeps every finished batch and resumes at the first missing one), and one that
 no longer loads, or holds the wrong shape, is removed with a notice and made again. Removing
 ``BENCH_HOME/pool`` (or one model's folder in it) only costs the time to sample again. Two cells
-that need the same missing batch at once (a local grid) may both make it; they write the same
-bytes, and the last rename wins.
+that need the same missing batch at once (a local grid) may both make it; each write is whole,
+and the last rename wins.
 """
 
 from __future__ import annotations
