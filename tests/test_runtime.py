@@ -79,6 +79,7 @@ def test_a_run_on_a_loaded_machine_says_so_once(
     trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setattr(runtime, "machine_load", lambda: 1e3)
+    runtime.warn_if_loaded.cache_clear()  # training the fixture's models asked already
     argv = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
     assert main(argv) == 0 and main(argv) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]

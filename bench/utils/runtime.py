@@ -3,9 +3,11 @@
 
 Nothing used to set torch's threads, so three jobs on 2 cores each started 2 threads and the
 README's main job took 27 minutes instead of 2 (issue 17). The CLI now sets them once at entry:
-``BENCH_THREADS`` if given, else ``OMP_NUM_THREADS`` where the user set it (torch's own knob,
-honoured rather than overridden), else the CPUs this process may use (its affinity mask, which
-Slurm and ``taskset`` narrow). ``bench grid --executor local`` splits them among its workers.
+``BENCH_THREADS`` if given, else ``OMP_NUM_THREADS`` where it is set (torch's own knob, honoured
+rather than overridden: torchrun, under ``accelerate launch``, sets it to 1 for each of its
+processes so they do not oversubscribe the cores), else the CPUs this process may use (its
+affinity mask, which Slurm and ``taskset`` narrow). ``bench grid --executor local`` splits them
+among its workers.
 """
 
 from __future__ import annotations
