@@ -172,3 +172,30 @@ def test_the_preflight_prices_only_the_batches_the_pool_lacks(trained: Path) -> 
     assert pool.missing_bytes([(5, 300)]) == 0
     # At 600 the second batch is 256 long, not the 44 the pool holds, and the third is new.
     assert pool.missing_bytes([(5, 600)]) == (600 - 256) * image
+
+
+def test_the_pool_key_is_the_same_in_every_process() -> None:
+    """A key hashed from set-ordered config (diffusers' ``_use_default_values``) changed with
+    PYTHONHASHSEED, so no process found the batches another had pooled."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from diffusers import DDIMScheduler\n"
+        "from pathlib import Path\n"
+        "from bench.zoo.pool import sampling_pool\n"
+        "s = DDIMScheduler(num_train_timesteps=1000, clip_sample=True, prediction_type='sample')\n"
+        "print(sampling_pool(Path('p'), 'a' * 64, s, 50, 16, False).folder)\n"
+    )
+    folders = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(folders) == 1, folders

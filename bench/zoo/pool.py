@@ -201,5 +201,13 @@ def sampling_pool(
 ) -> SamplePool:
     """The pool of the weights ``digest`` under ``sampler`` (its class and full config), in the
     suite's batches of ``BATCH``; the run's preflight opens it before the model is loaded."""
-    described = {"_class_name": type(sampler).__name__, **dict(sampler.config)}
+    described = {"_class_name": type(sampler).__name__, **sampler_settings(sampler)}
     return SamplePool(root, digest, described, steps, resolution, BATCH, compiled)
+
+
+def sampler_settings(sampler: SchedulerMixin) -> dict[str, Any]:
+    """The sampler's config without diffusers' bookkeeping (``_use_default_values``,
+    ``_diffusers_version``, …). Those entries change no sampled byte, and
+    ``_use_default_values`` is built from a set, so its order (and with it the key's hash) would
+    change from one Python process to the next, and no process would find another's batches."""
+    return {k: v for k, v in dict(sampler.config).items() if not k.startswith("_")}
