@@ -59,3 +59,19 @@ def test_unknown_model_lists_valid_names(world: Path, capsys: pytest.CaptureFixt
     assert main(["zoo", "train", "nope"]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'nope'; valid: tiny-24, tiny-24-canary, tiny-8, tiny-8-caption" in err
+
+
+def test_a_reader_that_closes_the_pipe_is_not_an_error() -> None:
+    """`bench zoo list | grep -q NAME` under `set -o pipefail` (CI) must not fail when grep stops
+    reading at its first match."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench", "zoo", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()  # the reader is gone before the first write
+    err = child.stderr.read().decode()
+    assert child.wait() == 0 and "BrokenPipe" not in err, err

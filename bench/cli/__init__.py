@@ -9,6 +9,7 @@ arguments into calls on the layers below; every argparse parser lives in this pa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        # The reader closed the pipe (`bench zoo list | head`, `| grep -q`): it has what it
+        # wanted, so this is not a failure. Later writes go nowhere, so Python's own flush at
+        # exit cannot raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _close_progress_bars() -> None:
