@@ -470,3 +470,26 @@ def test_a_sweep_on_a_duplicated_model_reports_its_tiers(
     assert len(tables) == 1
     text = tables[0].read_text()
     assert "duplicated_high" in text and "lowest_tier" in text and "steering" in text
+
+
+def test_a_profile_borrows_defaults_and_overrides_them(world: Path) -> None:
+    """``[defaults_from]`` gives a profile without its own tuning another profile's values, under
+    its own entries; a loop or a missing source is refused at load, not mid-run."""
+    path = world / "attacks" / "carlini.toml"
+    text = path.read_text()
+    table = '[defaults_from]\ncpu32 = "cpu"\n'
+    assert table in text
+    cpu = attack_card("carlini").params("cpu")
+    assert attack_card("carlini").params("cpu32") == cpu
+    path.write_text(
+        text.replace(table, table + 'wide = "cpu"\n') + "\n[defaults.wide]\nclique_k = 5\n"
+    )
+    card = attack_card("carlini")
+    assert card.defaults_from == {"cpu32": "cpu", "wide": "cpu"}
+    assert card.params("wide") == {**cpu, "clique_k": 5}
+    path.write_text(text.replace(table, table + 'wide = "nowhere"\n'))
+    with pytest.raises(BenchError, match="names no profile with its own defaults"):
+        attack_card("carlini")
+    path.write_text(text.replace(table, table + 'cpu = "cpu32"\n'))
+    with pytest.raises(BenchError, match="names no profile with its own defaults"):
+        attack_card("carlini")

@@ -145,3 +145,26 @@ def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
     rows = _rows(write_leaderboard().read_text(), "The paper's order across budgets")
     assert [row.split("|")[1].strip() for row in rows] == ["4", "8"]
     assert all(" high " in row and "side-ti − carlini:" in row for row in rows)
+
+
+def test_each_profile_gets_its_own_sections(trained: Path) -> None:
+    """A cpu32 model's rows never rank beside a cpu model's: each profile has its own headings
+    (named with its resolution) and plot."""
+    from bench.cards import model_card
+    from bench.zoo.manage import train_card
+    from tests.conftest import model_card_text
+
+    dataset = trained / "datasets" / "celeba.toml"
+    dataset.write_text(dataset.read_text().replace("cpu = 16\n", "cpu = 16\ncpu32 = 16\n"))
+    text = model_card_text("tiny-8-wide", "8").replace('profile = "cpu"', 'profile = "cpu32"')
+    (trained / "models" / "tiny-8-wide.toml").write_text(text)
+    train_card(model_card("tiny-8-wide"), None, progress=False)
+    cell_record("carlini", model="tiny-8", results=reports_dir())
+    cell_record("carlini", model="tiny-8-wide", profile="cpu32", results=reports_dir())
+    board = write_leaderboard().read_text()
+    cpu = _rows(board, "Attacks at the shared budget (cpu profile, 8×8)")
+    wide = _rows(board, "Attacks at the shared budget (cpu32 profile, 8×8)")
+    assert len(cpu) == 1 and "tiny-8-wide" not in cpu[0] and "tiny-8" in cpu[0]
+    assert len(wide) == 1 and "tiny-8-wide" in wide[0]
+    assert "carlini run with their cards' cpu defaults" in board
+    assert (reports_dir() / "leaderboard-cpu32.png").is_file()

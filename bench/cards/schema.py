@@ -107,6 +107,10 @@ class AttackCard:
     # The papers' claims about this attack, as data with their source (``[claims.<kind>]``); the
     # report judges each one against the records.
     claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Profiles whose defaults are another profile's (``[defaults_from] cpu32 = "cpu"``), with any
+    # ``[defaults.<profile>]`` entries on top: a profile without its own tuning model carries
+    # tuned values, and the card and the report say which.
+    defaults_from: dict[str, str] = field(default_factory=dict)
 
     def params(self, profile: str) -> dict[str, Any]:
         if profile not in self.defaults:
@@ -236,8 +240,10 @@ def scale_order(scale: str) -> int:
 def attack_card(name: str) -> AttackCard:
     path, raw = lookup("attacks", name, "attack")
     _require(raw, path, "implementation", "paper", "threat_model", "defaults")
+    defaults_from = dict(raw.get("defaults_from", {}))
+    defaults = _resolve_defaults(path, raw["defaults"], defaults_from)
     mechanism_off = raw.get("mechanism_off", {})
-    _check_mechanism_off(path, mechanism_off, raw["defaults"])
+    _check_mechanism_off(path, mechanism_off, defaults)
     return AttackCard(
         name=raw["name"],
         version=raw["version"],
@@ -246,7 +252,7 @@ def attack_card(name: str) -> AttackCard:
         paper=raw["paper"],
         threat_model=raw["threat_model"],
         applies_to=tuple(raw.get("applies_to", ["unconditional"])),
-        defaults=raw["defaults"],
+        defaults=defaults,
         sources=raw.get("sources", {}),
         tuned_on=tuple(raw.get("tuned_on", ())),
         mechanism_off=mechanism_off,
@@ -254,7 +260,26 @@ def attack_card(name: str) -> AttackCard:
         aliases=dict(raw.get("aliases", {})),
         sweep=dict(raw.get("sweep", {})),
         claims=dict(raw.get("claims", {})),
+        defaults_from=defaults_from,
     )
+
+
+def _resolve_defaults(
+    path: Path, defaults: dict[str, dict[str, Any]], defaults_from: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Each ``[defaults_from]`` profile as its source profile's defaults under its own entries.
+
+    One level only: a profile that borrows from a borrower would hide where its values were tuned.
+    """
+    out = {name: dict(values) for name, values in defaults.items()}
+    for profile, source in defaults_from.items():
+        if source not in defaults or source in defaults_from:
+            raise BenchError(
+                f"card {path}: defaults_from.{profile} = {source!r} names no profile with its "
+                f"own defaults; valid: {', '.join(p for p in defaults if p not in defaults_from)}"
+            )
+        out[profile] = {**defaults[source], **defaults.get(profile, {})}
+    return out
 
 
 def _bounds(path: Path, table: Any) -> dict[str, tuple[float | None, float | None]]:

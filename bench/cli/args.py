@@ -110,7 +110,7 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--profile",
         default=None,
-        help="cpu or paper: the zoo and card defaults to use (default: --model's, else cpu)",
+        help="cpu, cpu32 or paper: the zoo and card defaults (default: --model's, else cpu)",
     )
     p.add_argument("--seed", type=seed_int, default=0, help="the run's seed (default 0)")
     p.add_argument(

@@ -68,7 +68,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
-    p.add_argument("--profile", default="cpu", help="cpu or paper: which zoo (default: cpu)")
+    p.add_argument("--profile", default="cpu", help="cpu, cpu32 or paper: which zoo (default: cpu)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid seeds (default: 0,1,2)")
     p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")

@@ -175,7 +175,7 @@ class RunRecord(_Required, total=False):
     scale: str
     """The member set: a dataset scale, or ``<n>-listed`` for a user's manifest."""
     profile: str
-    """The profile (cpu, paper) whose defaults and N_G the cell used."""
+    """The profile (cpu, cpu32, paper) whose defaults and N_G the cell used."""
     cost: Cost
     """Model evaluations spent."""
     candidates: Candidates | None

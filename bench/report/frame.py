@@ -85,6 +85,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         "attack": rec["attack"],
         "model": rec["model"],
         "scale": rec["scale"],
+        "profile": rec["profile"],
         "budget": rec["budget"],
         "seed": rec["seed"],
         "params": json.dumps(rec["params"], sort_keys=True),

@@ -144,30 +144,33 @@ def claims(kind: str) -> list[tuple[AttackCard, dict]]:
     return found
 
 
-def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
+def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
+    """The shared-budget table and the sections read from it, for one profile; ``label`` names
+    the profile in every heading when the records span several."""
     if shipped.empty:
         return ["No current runs with the cards' defaults at the shared N_G yet."]
-    plot(shipped, root / "leaderboard.png")
-    parts = [_table(leaderboard_table(shipped)), "", "![UMS by band](leaderboard.png)"]
+    png = "leaderboard.png" if profile == PROFILE_ORDER[0] else f"leaderboard-{profile}.png"
+    plot(shipped, root / png)
+    parts = [_table(leaderboard_table(shipped)), "", f"![UMS by band]({png})"]
     parts += _section(
-        "Signal above chance",
+        f"Signal above chance{label}",
         "Share of the members (and, for chance, of the non-members) that lie within each band "
         "of some output. Where members are hit no more often than non-members, the band holds "
         "look-alikes and ranks nothing.",
         signal_table(shipped),
     )
     parts += _section(
-        "Duplicated members by tier",
+        f"Duplicated members by tier{label}",
         "Ladder and canary models: members of each duplicate count found in the high band, and "
         "the lowest count an attack reaches (its strength).",
         tiers_table(shipped),
     )
     for title, text, table in diagnostics_tables(shipped):
-        parts += _section(title, text, table)
+        parts += _section(title + label, text, table)
     margins = {c["by"]: c for _, c in claims("margin")}
     for _, claim in claims("order"):
         parts += _section(
-            f"Against the {claim['by']} paper's order",
+            f"Against the {claim['by']} paper's order{label}",
             f"{claim['by']} reports {' > '.join(claim['attacks'])} on UMS in every band. Ranked "
             "by mean UMS per model and band (ties and reversals count as not holding); judged "
             "only where some attack hits members more often than non-members. A verdict marked "
@@ -179,7 +182,7 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
         than = attack_card(claim["than"])
         conditioning, plain = card.applies_to[0], than.applies_to[0]
         parts += _section(
-            f"{card.name[:1].upper()}{card.name[1:]} against {plain} extraction",
+            f"{card.name[:1].upper()}{card.name[1:]} against {plain} extraction{label}",
             f"{claim['by']} find {claim['statement']}: {card.name} extraction on the "
             f"{conditioning} model against {than.name} on the plain {plain} model of the same "
             "subset (mean UMS %).",
@@ -188,8 +191,46 @@ def _main_sections(shipped: pd.DataFrame, root: Path) -> list[str]:
     return parts
 
 
-def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
-    """The first screen: each margin claim answered per model, with its power and evidence."""
+PROFILE_ORDER = ("cpu", "cpu32", "paper")
+
+
+def profiles(*frames: pd.DataFrame) -> list[str]:
+    """The profiles the records ran under, in ``PROFILE_ORDER`` (others after it, by name)."""
+    found = {p for f in frames if not f.empty for p in f["profile"].unique()}
+    rank = {p: i for i, p in enumerate(PROFILE_ORDER)}
+    return sorted(found, key=lambda p: (rank.get(p, len(rank)), p))
+
+
+def profile_label(profile: str) -> str:
+    """`` (cpu32 profile, 32×32)``: a heading's suffix naming a profile and its resolution."""
+    sides = sorted({c.resolution for c in model_cards() if c.profile == profile})
+    res = "/".join(f"{s}×{s}" for s in sides)
+    return f" ({profile} profile{', ' + res if res else ''})"
+
+
+def _borrowed(frame: pd.DataFrame, profile: str) -> list[str]:
+    """A line naming the attacks whose defaults for ``profile`` are another profile's."""
+    if frame.empty:
+        return []
+    lent = {}
+    for name in sorted(frame["attack"].unique()):
+        source = attack_card(name).defaults_from.get(profile)
+        if source is not None:
+            lent.setdefault(source, []).append(name)
+    return [
+        f"The {profile} profile has no tuning model of its own: {', '.join(names)} run with "
+        f"their cards' {source} defaults (`[defaults_from]`).\n"
+        for source, names in lent.items()
+    ]
+
+
+def _of(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
+    return frame[frame["profile"] == profile] if not frame.empty else frame
+
+
+def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str]:
+    """The first screen: each margin claim answered per model, with its power and evidence.
+    ``label`` names the profile in the headings when the records span several."""
     if df.empty:
         return []
     shipped = df[(df["stale"] == "") & df["shipped"] & ~df["external"]]
@@ -202,7 +243,7 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
             continue
         parts += [
             "",
-            f"## The answer: does {claim['attack']} extract what its baselines miss?",
+            f"## The answer{label}: does {claim['attack']} extract what its baselines miss?",
             "",
             answer_paragraph(table, claim),
             "",
@@ -222,7 +263,7 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
             far_table = answer_table(far, claim, memorised)
             parts += [
                 "",
-                "### At the curves' largest budget",
+                f"### At the curves' largest budget{label}",
                 "",
                 answer_paragraph(far_table, claim, where="At the curves' largest budget"),
                 "",
@@ -233,7 +274,7 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
                 _table(far_table),
             ]
         parts += _section(
-            "At equal compute",
+            f"At equal compute{label}",
             f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
             "more model evaluations (UNet + classifier, preparation included).",
             equal_compute(shipped, current, claim),
@@ -246,26 +287,32 @@ def write_leaderboard(root: Path | None = None) -> Path:
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
     df = load_records(root) if runs_dir.is_dir() else pd.DataFrame()
     curves = load_records(root, "curves/runs") if curves_dir.is_dir() else pd.DataFrame()
-    parts = [
-        "# memorization-bench leaderboard",
-        *_answer(df, curves),
+    # Each profile gets its own answer and shared-budget sections: its models differ in
+    # resolution and training budget, so its rows never rank against another profile's.
+    every = profiles(df, curves)
+    labels = {p: profile_label(p) if len(every) > 1 else "" for p in every}
+    parts = ["# memorization-bench leaderboard"]
+    for p in every:
+        parts += _answer(_of(df, p), _of(curves, p), labels[p])
+    parts += [
         "",
         INTRO,
         "",
         "## Zoo",
         "",
         tabulate(zoo_rows(committed_only=True), headers="keys", tablefmt="github", missingval="-"),
-        "",
-        "## Attacks at the shared budget",
-        "",
     ]
     external = df[df["external"]] if not df.empty else df
     df = df[~df["external"]] if not df.empty else df
     if df.empty:
-        parts.append("No run records yet.")
+        parts += ["", "## Attacks at the shared budget", "", "No run records yet."]
     else:
         current = df[df["stale"] == ""]
-        parts += _main_sections(current[current["shipped"]], root)
+        for p in profiles(current) or [PROFILE_ORDER[0]]:
+            parts += ["", f"## Attacks at the shared budget{labels.get(p, '')}", ""]
+            mine = _of(current, p)
+            parts += _borrowed(mine, p)
+            parts += _main_sections(mine[mine["shipped"]], root, p, labels.get(p, ""))
         parts += _section(
             "Other configurations",
             "Current runs at another N_G or with parameters other than the card defaults "
