@@ -55,6 +55,30 @@ def test_zoo_list_json(world: Path, capsys: pytest.CaptureFixture) -> None:
     assert {r["status"] for r in rows} == {"missing"}
 
 
+def test_zoo_trains_and_lists_one_profile(world: Path, capsys: pytest.CaptureFixture) -> None:
+    """`zoo train --profile P` trains every card of P still without a checkpoint, in scale order,
+    and skips the trained ones when run again; `zoo list --profile P` shows only P's cards."""
+    from tests.conftest import model_card_text
+
+    for name, scale in (("wide-24", "24"), ("wide-8", "8")):
+        text = model_card_text(name, scale).replace('profile = "cpu"', 'profile = "cpu32"')
+        (world / "models" / f"{name}.toml").write_text(text)
+    assert main(["zoo", "train", "--profile", "cpu32"]) == 0
+    out = capsys.readouterr().out
+    assert "2 cpu32 card(s) to train: wide-8, wide-24" in out
+    assert main(["zoo", "train", "--profile", "cpu32"]) == 0
+    assert "0 cpu32 card(s) to train" in capsys.readouterr().out
+    assert main(["zoo", "list", "--json", "--profile", "cpu32"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["status"]) for r in rows] == [
+        ("wide-8", "trained"),
+        ("wide-24", "trained"),
+    ]
+    assert main(["zoo", "train", "tiny-8", "--profile", "cpu32"]) == 2
+    assert main(["zoo", "list", "--profile", "nope"]) == 2
+    assert "no zoo card has profile 'nope'; valid: cpu, cpu32" in capsys.readouterr().err
+
+
 def test_unknown_model_lists_valid_names(world: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["zoo", "train", "nope"]) == 2
     err = capsys.readouterr().err

@@ -8,21 +8,40 @@ import json
 
 from tabulate import tabulate
 
-from bench.cards import model_card
+from bench.cards import ModelCard, model_card, model_cards, scale_order
 from bench.cli.args import positive_int
-from bench.zoo.manage import train_card, zoo_rows
+from bench.errors import BenchError
+from bench.zoo.manage import checkpoint_status, train_card, zoo_rows
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    out = train_card(
-        model_card(args.name),
-        args.data_root,
-        args.max_steps,
-        progress=True,
-        checkpoint_every=args.checkpoint_every,
-    )
-    print(json.dumps(out, indent=2))
+    """One card by name, or (``--profile``) every card of a profile that has no checkpoint yet,
+    one after another in scale order: a background job that a killed session resumes."""
+    if (args.name is None) == (args.profile is None):
+        raise BenchError("zoo train takes a card name or --profile, not both or neither")
+    if args.name is not None:
+        cards = [model_card(args.name)]
+    else:
+        cards = [r for r in _profile_cards(args.profile) if checkpoint_status(r) != "trained"]
+        print(f"{len(cards)} {args.profile} card(s) to train: {', '.join(c.name for c in cards)}")
+    for card in cards:
+        out = train_card(
+            card,
+            args.data_root,
+            args.max_steps,
+            progress=True,
+            checkpoint_every=args.checkpoint_every,
+        )
+        print(json.dumps({"name": card.name, **out}, indent=2), flush=True)
     return 0
+
+
+def _profile_cards(profile: str) -> list[ModelCard]:
+    cards = [c for c in model_cards() if c.profile == profile and not c.imported]
+    if not cards:
+        known = sorted({c.profile for c in model_cards()})
+        raise BenchError(f"no zoo card has profile {profile!r}; valid: {', '.join(known)}")
+    return sorted(cards, key=lambda c: (scale_order(c.scale), c.name))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -47,6 +66,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = zoo_rows()
+    if args.profile is not None:
+        names = {c.name for c in _profile_cards(args.profile)}
+        rows = [r for r in rows if r["name"] in names]
     if args.json:
         print(json.dumps(rows))
     else:
@@ -58,8 +80,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     zoo = sub.add_parser("zoo", help="train and list the model zoo").add_subparsers(
         dest="zoo_cmd", required=True
     )
-    p = zoo.add_parser("train", help="train one zoo model to its card's budget (resumable)")
-    p.add_argument("name", help="the model card's name (see `bench list models`)")
+    p = zoo.add_parser("train", help="train zoo models to their cards' budgets (resumable)")
+    p.add_argument("name", nargs="?", help="the model card's name (see `bench list models`)")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="instead of a name: every card of this profile without a checkpoint, in turn",
+    )
     p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
     p.add_argument(
         "--max-steps",
@@ -89,4 +116,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
     p = zoo.add_parser("list", help="every model card with status and measured memorisation")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--profile", default=None, help="only this profile's cards (cpu, cpu32, …)")
     p.set_defaults(func=cmd_list)
