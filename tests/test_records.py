@@ -165,3 +165,21 @@ def test_written_records_have_exactly_the_declared_fields(trained: Path) -> None
     (curve,) = curve_records("carlini", "tiny-8", [8], [0])
     prefix = read_record(curve)
     assert set(prefix) == always | {"prefix_of"} and not _shape_errors(prefix, "curve")
+
+
+def test_the_model_config_lists_defaulted_keys_in_one_order() -> None:
+    """diffusers builds ``_use_default_values`` from a set; a record lists it sorted, so the same
+    cell re-run in another process writes the same record."""
+    from types import SimpleNamespace
+
+    from diffusers import DDIMScheduler
+
+    from bench.zoo.targets import model_config
+
+    sampler = DDIMScheduler.from_config({"num_train_timesteps": 10})
+    defaulted = list(sampler.config["_use_default_values"])
+    assert len(defaulted) > 1
+    sampler.register_to_config(_use_default_values=defaulted[::-1])
+    config = model_config(SimpleNamespace(unet=sampler), sampler)
+    assert config["scheduler"]["_use_default_values"] == sorted(defaulted)
+    assert config["scheduler"]["_class_name"] == "DDIMScheduler"

@@ -155,11 +155,22 @@ def listed_members(path: str, nonmembers: list[str]) -> list[str]:
 
 
 def model_config(denoiser: Denoiser, sampler: SchedulerMixin) -> dict[str, Any]:
-    """The full diffusers configs of the UNet and the sampler that made a run's outputs."""
+    """The full diffusers configs of the UNet and the sampler that made a run's outputs.
+
+    diffusers keeps ``_use_default_values`` as a list made from a set, in an order that changes
+    between processes; it is sorted so that a re-run of the same cell writes the same record.
+    """
     return {
-        "unet": {"_class_name": type(denoiser.unet).__name__, **dict(denoiser.unet.config)},
-        "scheduler": {"_class_name": type(sampler).__name__, **dict(sampler.config)},
+        "unet": _stable(type(denoiser.unet).__name__, dict(denoiser.unet.config)),
+        "scheduler": _stable(type(sampler).__name__, dict(sampler.config)),
     }
+
+
+def _stable(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    out = {"_class_name": name, **config}
+    if "_use_default_values" in out:
+        out["_use_default_values"] = sorted(out["_use_default_values"])
+    return out
 
 
 def _external_denoiser(folder: external.DiffusersFolder, unet: nn.Module) -> Denoiser:
