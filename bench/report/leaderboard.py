@@ -31,6 +31,13 @@ from bench.report.curves import (
 )
 from bench.report.fits import EXTRAPOLATE, fit_table
 from bench.report.frame import load_records
+from bench.report.profiles import (
+    PROFILE_ORDER,
+    borrowed_lines,
+    of_profile,
+    profile_label,
+    profiles,
+)
 from bench.report.tables import (
     TUNED_MARK,
     conditional_table,
@@ -191,43 +198,6 @@ def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) 
     return parts
 
 
-PROFILE_ORDER = ("cpu", "cpu32", "paper")
-
-
-def profiles(*frames: pd.DataFrame) -> list[str]:
-    """The profiles the records ran under, in ``PROFILE_ORDER`` (others after it, by name)."""
-    found = {p for f in frames if not f.empty for p in f["profile"].unique()}
-    rank = {p: i for i, p in enumerate(PROFILE_ORDER)}
-    return sorted(found, key=lambda p: (rank.get(p, len(rank)), p))
-
-
-def profile_label(profile: str) -> str:
-    """`` (cpu32 profile, 32×32)``: a heading's suffix naming a profile and its resolution."""
-    sides = sorted({c.resolution for c in model_cards() if c.profile == profile})
-    res = "/".join(f"{s}×{s}" for s in sides)
-    return f" ({profile} profile{', ' + res if res else ''})"
-
-
-def _borrowed(frame: pd.DataFrame, profile: str) -> list[str]:
-    """A line naming the attacks whose defaults for ``profile`` are another profile's."""
-    if frame.empty:
-        return []
-    lent = {}
-    for name in sorted(frame["attack"].unique()):
-        source = attack_card(name).defaults_from.get(profile)
-        if source is not None:
-            lent.setdefault(source, []).append(name)
-    return [
-        f"The {profile} profile has no tuning model of its own: {', '.join(names)} run with "
-        f"their cards' {source} defaults (`[defaults_from]`).\n"
-        for source, names in lent.items()
-    ]
-
-
-def _of(frame: pd.DataFrame, profile: str) -> pd.DataFrame:
-    return frame[frame["profile"] == profile] if not frame.empty else frame
-
-
 def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str]:
     """The first screen: each margin claim answered per model, with its power and evidence.
     ``label`` names the profile in the headings when the records span several."""
@@ -293,7 +263,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
     labels = {p: profile_label(p) if len(every) > 1 else "" for p in every}
     parts = ["# memorization-bench leaderboard"]
     for p in every:
-        parts += _answer(_of(df, p), _of(curves, p), labels[p])
+        parts += _answer(of_profile(df, p), of_profile(curves, p), labels[p])
     parts += [
         "",
         INTRO,
@@ -310,8 +280,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
         current = df[df["stale"] == ""]
         for p in profiles(current) or [PROFILE_ORDER[0]]:
             parts += ["", f"## Attacks at the shared budget{labels.get(p, '')}", ""]
-            mine = _of(current, p)
-            parts += _borrowed(mine, p)
+            mine = of_profile(current, p)
+            parts += borrowed_lines(mine, p)
             parts += _main_sections(mine[mine["shipped"]], root, p, labels.get(p, ""))
         parts += _section(
             "Other configurations",
