@@ -103,6 +103,15 @@ def test_the_answer_reads_cannot_tell_when_no_model_has_power() -> None:
     assert "**Answer: cannot tell**" in text and "1 cannot decide it (no power) (m)" in text
 
 
+def test_the_answer_reads_cannot_tell_when_every_powered_cell_is_inside_noise() -> None:
+    """Neither a yes nor a no: a margin inside seed noise is not "it depends on the model"."""
+    table = answer_table(_frame([29, 31, 30], [20, 21, 20], 1000), MARGIN, {})
+    assert table["side ≥ 1.5× the better baseline?"].iloc[0].startswith("undecided (within")
+    text = answer_paragraph(table, MARGIN)
+    assert "**Answer: cannot tell**: where a cell had the power" in text
+    assert "depends" not in text and "Of 1 model, 1 could decide it" in text
+
+
 def test_a_model_without_the_claiming_attack_is_not_counted() -> None:
     both = _frame([64, 64, 64], [64, 64, 64], 64)
     alone = _frame([], [10, 11, 12], 1000).assign(model="n", scale="1k")
@@ -113,7 +122,7 @@ def test_a_model_without_the_claiming_attack_is_not_counted() -> None:
         and table.set_index("model").loc["n", "memorised"] == "-"
     )
     text = answer_paragraph(table, MARGIN)
-    assert "Of 1 models, 0 could decide it" in text and "(n)" not in text
+    assert "Of 1 model, 0 could decide it" in text and "(n)" not in text
 
 
 def test_the_largest_budget_is_one_every_attack_in_the_claim_reached() -> None:

@@ -221,7 +221,7 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any], where: str | No
         f"(distinct high-band members at equal N_G)."
     )
     parts = [
-        f"{opening} Of {len(verdicts)} models, "
+        f"{opening} Of {len(verdicts)} model{'s' if len(verdicts) != 1 else ''}, "
         f"{powered} could decide it: it holds on {len(yes)}{_names(yes)}, fails on "
         f"{len(no)}{_names(no)}, and is inside seed noise on {len(noise)}{_names(noise)}. "
         f"{len(blind)} cannot decide it (no power){_names(blind)}."
@@ -240,6 +240,11 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any], where: str | No
         parts.append(
             " **Answer: cannot tell** from these records; the budget curves and the tuning model "
             "below are where it can be decided."
+        )
+    elif not yes and not no:
+        parts.append(
+            " **Answer: cannot tell**: where a cell had the power to decide, the claimed margin "
+            "lies inside its seed noise; more seeds would decide it."
         )
     elif yes and not no:
         parts.append(" **Answer: yes** where it could be decided.")
