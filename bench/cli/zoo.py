@@ -67,8 +67,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     rows = zoo_rows()
     if args.profile is not None:
-        names = {c.name for c in _profile_cards(args.profile)}
-        rows = [r for r in rows if r["name"] in names]
+        _profile_cards(args.profile)  # refuses an unknown profile, naming the known ones
+        rows = [r for r in rows if r["profile"] == args.profile]
     if args.json:
         print(json.dumps(rows))
     else:
