@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cards import model_card
+from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.runner import memory
 from bench.runner.poolsaving import grid_saving
@@ -21,21 +21,31 @@ TINY_GRID = {"side": FAST_SIDE, "side-ti": FAST_SIDE}
 def test_perf_quick_reports_every_ratio_in_one_run(
     trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    """Each model at its own resolution: the trained 8 px one, and a 16 px card without a
+    checkpoint, timed as its architecture (as a paper-profile card is on a CPU)."""
+    from tests.conftest import model_card_text
+
+    text = model_card_text("tiny-16", "8").replace("resolution = 8", "resolution = 16")
+    (trained / "models" / "tiny-16.toml").write_text(text)
     out = tmp_path / "performance.md"
-    argv = ["perf", "--quick", "--model", "tiny-8", "--resolutions", "8,16", "--out", str(out)]
+    argv = ["perf", "--quick", "--models", "tiny-8,tiny-16", "--out", str(out)]
     assert main(argv) == 0
     text = out.read_text()
     lines = text.splitlines()
-    for res in ("8 px", "16 px"):
+    side = attack_card("side").params("cpu")
+    shape = f"classifier width {side['clf_width']}, {side['n_clusters']} classes"
+    for where in ("tiny-8 (8 px)", "tiny-16 (16 px)"):
         for workload in (
             "sampling loop vs bare UNet forward",
-            "guided vs unguided sampling",
+            f"guided (side: {shape}, time-dependent",
+            f"guided (side-ti: {shape}, time-independent",
             "zoo training step vs bare diffusers loop",
             "scoring vs generating the outputs it scores",
         ):
-            assert any(line.startswith(f"| {res}") and workload in line for line in lines)
-        assert sum(line.startswith(f"| {res}") for line in lines) == 4 + 2  # ratios, memory
-    assert "`tiny-8` (8 px, trained)" in text and "`tiny-8`'s architecture at 16 px" in text
+            assert any(line.startswith(f"| {where}") and workload in line for line in lines)
+        # three ratios, one per guided attack (side, side-ti), two memory rows
+        assert sum(line.startswith(f"| {where}") for line in lines) == 3 + 2 + 2
+    assert "`tiny-8` (8 px, trained)" in text and "`tiny-16`'s architecture at 16 px" in text
     assert "| N_G 64 " in text and "N_G 1,024" in text
     assert "The pool saves **" in text and "carlini, side, side-ti" in text
     assert not (reports_dir() / "performance.md").exists()  # a smoke check publishes nothing
@@ -71,7 +81,7 @@ def test_peak_memory_is_flat_in_n_g(trained: Path, kind: str) -> None:
     their float vectors, or each chunk's neighbour table) at once would grow fourfold from
     2,048 to 8,192 here (scoring did, by 400 bytes an output, until its nearest distances were
     copied out of each chunk's table)."""
-    model = perf_model(model_card("tiny-8"), 8)
+    model = perf_model(model_card("tiny-8"))
     peaks = {}
     for n in (2_048, 8_192):
         if kind == "scoring":

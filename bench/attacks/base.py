@@ -122,6 +122,24 @@ class AttackResult:
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """The noisy classifier a run guides its outputs with (``Draws.guidance``), so `bench perf`
+    can time the guided step the attack pays without training it.
+
+    Args:
+        classes: its output classes (at most; SIDE's cohesion filter may keep fewer clusters).
+        width: its channel width (``NoisyClassifier``).
+        time_dependent: whether it takes the noise level as an input.
+        scale: the guidance scale λ.
+    """
+
+    classes: int
+    width: int
+    time_dependent: bool
+    scale: float
+
+
+@dataclass(frozen=True)
 class Draws:
     """The sampling one run does, declared without running it (``Attack.draws``).
 
@@ -131,11 +149,13 @@ class Draws:
             which the sample pool shares with other cells (``bench.zoo.pool``).
         prep: unguided preparation draws, as (seed, images): SIDE's synthetic set and held-out
             check. The pool shares them too.
+        guidance: the classifier guiding the outputs, for an attack that guides them.
     """
 
     outputs: int
     unguided_outputs: bool
     prep: tuple[tuple[int, int], ...] = ()
+    guidance: Guidance | None = None
 
     def unguided(self, seed: int) -> list[tuple[int, int]]:
         """Every unguided draw of a run at ``seed``, as (seed, images)."""
@@ -174,7 +194,8 @@ class Attack(ABC):
 
     def draws(self, budget: int, seed: int) -> Draws | None:
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
-        what the sample pool saves a grid without sampling; None when the attack does not say."""
+        what the sample pool saves a grid and time the guided step without sampling; None when
+        the attack does not say."""
         return None
 
     @classmethod

@@ -22,7 +22,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from bench.attacks.base import Attack, AttackResult, Audit, Draws, ModelView
+from bench.attacks.base import Attack, AttackResult, Audit, Draws, Guidance, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
@@ -111,7 +111,13 @@ class Side(Attack):
     def draws(self, budget: int, seed: int) -> Draws:
         """Guided outputs, the synthetic set at seed + 1 and the held-out check at seed + 2."""
         prep = ((seed + 1, self.n_syn), (seed + 2, holdout_size(self.n_syn)))
-        return Draws(outputs=budget, unguided_outputs=False, prep=prep)
+        guidance = Guidance(
+            classes=self.n_clusters,
+            width=self.clf["width"],
+            time_dependent=self.time_dependent,
+            scale=self.guidance_scale,
+        )
+        return Draws(outputs=budget, unguided_outputs=False, prep=prep, guidance=guidance)
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.conditioning != "unconditional":

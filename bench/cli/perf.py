@@ -21,8 +21,7 @@ def settings_from_args(args: argparse.Namespace) -> PerfSettings:
     """The defaults (issue 17's sizes), shrunk by ``--quick``, then each flag given."""
     settings = replace(PerfSettings(), **QUICK) if args.quick else PerfSettings()
     given = {
-        "model": args.model,
-        "resolutions": tuple(args.resolutions) if args.resolutions else None,
+        "models": tuple(m.strip() for m in args.models.split(",")) if args.models else None,
         "outputs": args.outputs,
         "members": args.members,
         "memory_budgets": tuple(args.memory_budgets) if args.memory_budgets else None,
@@ -59,13 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "in one run; writes reports/performance.md",
     )
     p.add_argument(
-        "--model", default=None, help="zoo model timed (default celeba-64-cpu; unconditional)"
-    )
-    p.add_argument(
-        "--resolutions",
-        type=positive_list,
+        "--models",
         default=None,
-        help="image sides timed (default 16,32: the model, then its architecture rebuilt at 32)",
+        help="unconditional zoo models timed, each at its own resolution (default "
+        "celeba-64-cpu,celeba-1k-ladder-cpu32: one per profile this CPU trains); a card without "
+        "a checkpoint is timed as its architecture with seeded weights",
     )
     p.add_argument(
         "--outputs", type=positive_int, default=None, help="outputs scored (default 100,000)"

@@ -17,24 +17,19 @@ FLAT = 1.25  # memory is flat when the largest N_G needs at most this much more 
 SLACK = 2**20  # plus this many bytes: a few batches' bookkeeping, not outputs
 
 
-def _ratio_rows(res: int, m: dict[str, Any], steps: int, batch: int) -> list[list[str]]:
+def _ratio_rows(name: str, m: dict[str, Any], steps: int, batch: int) -> list[list[str]]:
+    where = f"{name} ({m['resolution']} px)"
     loop, guided, train, scoring = m["loop"], m["guided"], m["train"], m["scoring"]
     return [
         [
-            f"{res} px",
+            where,
             f"sampling loop vs bare UNet forward (batch {batch}, {steps} steps)",
             f"{loop['loop_s']:.3g} s vs {loop['bare_s']:.3g} s",
             f"**{loop['ratio']:.3f}** of bare throughput ({loop['image_steps_per_s']:,.0f} "
             "image-steps/s)",
         ],
         [
-            f"{res} px",
-            f"guided vs unguided sampling (batch {batch}, {steps} steps)",
-            f"{guided['guided_s']:.3g} s vs {guided['unguided_s']:.3g} s",
-            f"**{guided['ratio']:.2f}×** the unguided step's time",
-        ],
-        [
-            f"{res} px",
+            where,
             f"zoo training step vs bare diffusers loop (batch {train['batch']})",
             f"{train['zoo_s']:.3g} s vs {train['bare_s']:.3g} s",
             f"**{train['ratio']:.3f}** of bare throughput (goal ≥ {TRAIN_GOAL}: "
@@ -42,22 +37,32 @@ def _ratio_rows(res: int, m: dict[str, Any], steps: int, batch: int) -> list[lis
             f"{train['images_per_s']:,.0f} images/s)",
         ],
         [
-            f"{res} px",
+            where,
             "scoring vs generating the outputs it scores",
             f"{scoring['score_s']:.3g} s vs {scoring['generate_s']:.3g} s",
             f"**{scoring['score_s'] / scoring['generate_s']:.4f}×** the generation time",
         ],
+    ] + [
+        [
+            where,
+            f"guided ({attack}: classifier width {g['width']}, {g['classes']} classes, "
+            f"{'time-dependent' if g['time_dependent'] else 'time-independent'}, "
+            f"λ = {g['scale']:g}) vs unguided sampling (batch {batch}, {steps} steps)",
+            f"{g['guided_s']:.3g} s vs {g['unguided_s']:.3g} s",
+            f"**{g['ratio']:.2f}×** the unguided step's time",
+        ]
+        for attack, g in guided.items()
     ]
 
 
-def _memory_rows(res: int, m: dict[str, Any]) -> list[list[str]]:
+def _memory_rows(name: str, m: dict[str, Any]) -> list[list[str]]:
     rows = []
     for kind, peaks in m["memory"].items():
         budgets = sorted(peaks)
         middle, last = peaks[budgets[len(budgets) // 2]], peaks[budgets[-1]]
         flat = last <= FLAT * middle + SLACK
         rows.append(
-            [f"{res} px", kind]
+            [f"{name} ({m['resolution']} px)", kind]
             + [human_bytes(peaks[n]) for n in budgets]
             + ["flat" if flat else "**grows**"]
         )
@@ -70,10 +75,10 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
     steps, batch = settings["steps"], settings["batch"]
     rows, memory = [], []
     models = []
-    for res, m in result["resolutions"].items():
-        rows += _ratio_rows(res, m, steps, batch)
-        memory += _memory_rows(res, m)
-        models.append(f"- {res} px: {m['model']}.")
+    for name, m in result["models"].items():
+        rows += _ratio_rows(name, m, steps, batch)
+        memory += _memory_rows(name, m)
+        models.append(f"- {m['model']}.")
     budgets = [f"N_G {n:,}" for n in settings["memory_budgets"]]
     pool = result["pool"]
     saved = 1 - pool["pooled"] / pool["before"]
@@ -87,10 +92,11 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         + tabulate(rows, headers=["", "workload", "seconds", "ratio"], tablefmt="github")
         + f"\n\nScoring: {settings['outputs']:,} outputs against {settings['members']:,} members "
         "and 1,000 non-members (exact faiss); generation: the sampling loop's seconds per output "
-        "times as many outputs. The guided step uses an untrained time-dependent classifier of "
-        "width 32 over 200 clusters (SIDE's cpu card). The bare training loop is forward, MSE, "
-        "backward and AdamW on the same architecture and batch; the zoo's step adds batch "
-        "selection, warm-up, gradient clipping and the EMA update.\n\n"
+        "times as many outputs. Each guided step uses an untrained classifier of the shape its "
+        "attack declares at its card's defaults for the model's profile (its cost does not "
+        "depend on the weights). The bare training loop is forward, MSE, backward and AdamW on "
+        "the same architecture and batch; the zoo's step adds batch selection, warm-up, "
+        "gradient clipping and the EMA update.\n\n"
         "## Peak memory against N_G\n\n"
         + tabulate(memory, headers=["", "step", *budgets, "verdict"], tablefmt="github")
         + f"\n\nMeasured as the {result['memory_method']} of each step (`bench/runner/memory.py` "
@@ -100,7 +106,7 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         "it may grow up to that N_G and must not beyond; flat means the largest N_G needs at "
         f"most {FLAT}× the middle one (plus {human_bytes(SLACK)}).\n\n"
         "## The sample pool on a grid\n\n"
-        f"One model ({settings['model']}) × seeds {', '.join(map(str, pool['seeds']))} × "
+        f"One model ({settings['models'][0]}) × seeds {', '.join(map(str, pool['seeds']))} × "
         f"{', '.join(pool['attacks'])} at N_G {pool['budget']:,} ({pool['cells']} cells), "
         "counted from the attacks' declared draws (`Attack.draws`), not sampled:\n\n"
         + tabulate(

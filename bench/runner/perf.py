@@ -1,10 +1,13 @@
 """Behind `bench perf`: every throughput ratio of issue 17, measured in one run.
 
-At each resolution (16 px: the zoo model; 32 px: its architecture rebuilt at 32, untrained):
-the sampling loop against bare UNet forwards, a guided step against an unguided one, the zoo's
-training step against a bare diffusers loop, scoring against the generation of the outputs it
-scores, and peak memory of scoring and of streaming generation at several N_G. Then, counted
-from the attacks' declared draws, the UNet evaluations the sample pool saves the model's grid.
+For each model timed (by default one per profile this CPU trains: `celeba-64-cpu` at 16 px and
+`celeba-1k-ladder-cpu32` at 32 px, each at its own resolution and with its own architecture):
+the sampling loop against bare UNet forwards, the guided step of each attack that declares a
+classifier (``Draws.guidance``, at its card's defaults for the model's profile) against an
+unguided one, the zoo's training step against a bare diffusers loop, scoring
+against the generation of the outputs it scores, and peak memory of scoring and of streaming
+generation at several N_G. Then, counted from the attacks' declared draws, the UNet evaluations
+the sample pool saves the first model's grid.
 ``QUICK`` shrinks every workload so the whole report runs in a minute (a smoke check, never a
 measurement to publish).
 """
@@ -16,7 +19,7 @@ from typing import Any
 
 from bench.cards import model_card
 from bench.runner.memory import METHOD, scoring_memory, streaming_memory
-from bench.runner.poolsaving import grid_saving
+from bench.runner.poolsaving import declared_draws, grid_saving
 from bench.runner.throughput import guided_vs_unguided, loop_vs_forward, perf_model, train_vs_bare
 from bench.runner.workload import time_scoring
 from bench.zoo.targets import DEFAULT_STEPS
@@ -27,8 +30,9 @@ class PerfSettings:
     """What `bench perf` measures, and how large each workload is.
 
     Args:
-        model: the zoo card timed at its resolution, whose architecture is rebuilt at the others.
-        resolutions: image sides timed.
+        models: the zoo cards timed, each at its own resolution (trained weights where the card
+            has a checkpoint, else its architecture with seeded weights); the first one's grid
+            is the pool's.
         batch: images per sampling batch (the suite's 256).
         steps: sampling steps (None: the card's).
         repeats: timed repeats of each side of a ratio (the fastest counts).
@@ -39,8 +43,7 @@ class PerfSettings:
         grid_seeds: the seeds of the grid whose pool saving is counted.
     """
 
-    model: str = "celeba-64-cpu"
-    resolutions: tuple[int, ...] = (16, 32)
+    models: tuple[str, ...] = ("celeba-64-cpu", "celeba-1k-ladder-cpu32")
     batch: int = 256
     steps: int | None = None
     repeats: int = 3
@@ -66,24 +69,32 @@ QUICK = {
 
 def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
     """Every measurement, as plain data for ``bench.report.performance``."""
-    card = model_card(settings.model)
-    steps = settings.steps or int(card.scheduler.get("sampling_steps", DEFAULT_STEPS))
-    per_resolution = {}
-    for res in settings.resolutions:
+    cards = [model_card(name) for name in settings.models]
+    steps = settings.steps or int(cards[0].scheduler.get("sampling_steps", DEFAULT_STEPS))
+    per_model = {}
+    for card in cards:
+        res = card.resolution
         if progress:
-            print(f"timing at {res} px …", flush=True)
-        model = perf_model(card, res)
+            print(f"timing {card.name} at {res} px …", flush=True)
+        model = perf_model(card)
         loop = loop_vs_forward(model, settings.batch, steps, settings.repeats)
         score_s = time_scoring(settings.outputs, settings.members, res)
         memory: dict[str, dict[int, int]] = {"scoring": {}, "streaming": {}}
         for n in settings.memory_budgets:
             memory["scoring"][n] = scoring_memory(n, settings.memory_members, res)[0]
             memory["streaming"][n] = streaming_memory(model, n)[0]
-        per_resolution[res] = {
+        guided = {
+            name: asdict(draws.guidance)
+            | guided_vs_unguided(model, settings.batch, steps, settings.repeats, draws.guidance)
+            for name, _, draws in declared_draws(card, card.profile, settings.batch, (0,))
+            if draws.guidance is not None
+        }
+        per_model[card.name] = {
+            "resolution": res,
             "model": model.label,
             "architecture": model.card.architecture,
             "loop": loop,
-            "guided": guided_vs_unguided(model, settings.batch, steps, settings.repeats),
+            "guided": guided,
             "train": {
                 "batch": int(model.card.training["batch"]),
                 **train_vs_bare(model, settings.train_steps, settings.repeats),
@@ -96,7 +107,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
         }
     return {
         "settings": {**asdict(settings), "steps": steps},
-        "resolutions": per_resolution,
+        "models": per_model,
         "memory_method": METHOD,
-        "pool": asdict(grid_saving(card, settings.grid_seeds)),
+        "pool": asdict(grid_saving(cards[0], settings.grid_seeds)),
     }

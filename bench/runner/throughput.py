@@ -7,9 +7,9 @@ training loop (forward, loss, backward, optimiser step). The two sides of a rati
 alternately and each keeps its fastest repeat, so a machine that gets busier midway slows both
 rather than one.
 
-At a resolution the card does not have, the model is the card's architecture rebuilt at that
-size, untrained (seeded): throughput does not depend on the weights, and no 32px zoo model exists
-yet (issue 17, section 2).
+A card without a released checkpoint (a paper-profile card on a machine that cannot train it)
+is timed as its architecture with seeded random weights, and so is a card asked for at a
+resolution it does not have: throughput does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.attacks.base import Guidance
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
 from bench.cards import ModelCard
 from bench.data.subset import Subset
@@ -29,7 +30,7 @@ from bench.errors import BenchError
 from bench.utils.device import compute_device
 from bench.zoo.build import build_sampler, build_scheduler, build_unet
 from bench.zoo.denoiser import Denoiser
-from bench.zoo.load import load_denoiser
+from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.sampling import batch_generator, sample_batch
 from bench.zoo.train import Trainer
 
@@ -49,15 +50,17 @@ class PerfModel:
         return f"`{self.card.name}`'s architecture at {self.card.resolution} px (untrained)"
 
 
-def perf_model(card: ModelCard, resolution: int) -> PerfModel:
-    """The card's trained denoiser at its own resolution, else its architecture rebuilt
-    (``sample_size``) at ``resolution`` with seeded random weights. Unconditional cards only: a
-    caption model's steps carry its text encoder, which the bare operations do not have."""
+def perf_model(card: ModelCard, resolution: int | None = None) -> PerfModel:
+    """The card's trained denoiser at its own resolution (the default), else its architecture
+    built (``sample_size``) at ``resolution`` with seeded random weights, which is also how a
+    card without a checkpoint is timed. Unconditional cards only: a caption model's steps carry
+    its text encoder, which the bare operations do not have."""
     if card.conditioning != "unconditional":
         raise BenchError(
             f"bench perf times unconditional models; {card.name} is {card.conditioning}"
         )
-    if resolution == card.resolution:
+    resolution = resolution or card.resolution
+    if resolution == card.resolution and checkpoint_status(card) == "trained":
         return PerfModel(card, load_denoiser(card), trained=True)
     sized = replace(card, resolution=resolution)
     with torch.random.fork_rng(devices=[]):
@@ -113,17 +116,18 @@ def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> d
 
 
 def guided_vs_unguided(
-    model: PerfModel, batch: int, steps: int, repeats: int, width: int = 32, classes: int = 200
+    model: PerfModel, batch: int, steps: int, repeats: int, guidance: Guidance
 ) -> dict[str, float]:
-    """A classifier-guided sampling loop (an untrained time-dependent classifier of ``width``
-    over ``classes`` clusters, as SIDE's) against the unguided loop; ``ratio`` is the guided
-    step's cost in unguided steps."""
+    """A classifier-guided sampling loop against the unguided loop; ``ratio`` is the guided
+    step's cost in unguided steps. The classifier is an untrained one of the shape an attack
+    declares (``Draws.guidance``), so the ratio is the one its guided outputs pay: its cost
+    does not depend on the weights."""
     card, den = model.card, model.denoiser
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        clf = NoisyClassifier(classes, width, time_dependent=True)
-    guidance = ClassifierGuidance(clf.to(den.device).eval().requires_grad_(False), scale=10.0)
-    labels = torch.arange(batch) % classes
+        clf = NoisyClassifier(guidance.classes, guidance.width, guidance.time_dependent)
+    steer = ClassifierGuidance(clf.to(den.device).eval().requires_grad_(False), guidance.scale)
+    labels = torch.arange(batch) % guidance.classes
 
     def run(guided: bool) -> Callable[[], object]:
         return lambda: sample_batch(
@@ -133,7 +137,7 @@ def guided_vs_unguided(
             card.resolution,
             steps,
             batch_generator(0, 0),
-            guidance=guidance if guided else None,
+            guidance=steer if guided else None,
             labels=labels if guided else None,
         )
 
