@@ -54,6 +54,7 @@ def nearest_distances(queries: np.ndarray, base: np.ndarray, progress: bool = Fa
     out = np.empty(len(queries), dtype=np.float32)
     for s, vectors in unit_chunks(queries, progress, desc="calibrating"):
         out[s : s + len(vectors)] = index.knn(vectors, 1)[0][:, 0]
+        del vectors  # before the next chunk is made, so one chunk is alive at a time, not two
     return out
 
 

@@ -66,6 +66,7 @@ def score(
     for _, vectors in unit_chunks(outputs, progress):
         member.add(vectors)
         chance.add(vectors)
+        del vectors  # before the next chunk is made, so one chunk is alive at a time, not two
     n = len(outputs)
     result: dict[str, Any] = {
         "n_outputs": n,

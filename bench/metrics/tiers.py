@@ -27,28 +27,29 @@ def canary_metrics(
     any), and the lowest tier reached in the high band.
 
     Only the member side is tallied: the chance level of every tier is the non-member score the
-    record already holds. The outputs are turned into vectors once for all tiers.
+    record already holds. Each chunk of outputs is turned into vectors once and folded into every
+    tier's tally before the next is made, so memory stays one chunk whatever N_G is.
     """
     tiers = sorted({int(c) for c in member_set.counts if c > 1}, reverse=True)
     if not tiers:
         return None
-    edges, chunks = band_edges(bands), [v for _, v in unit_chunks(outputs)]
-    scored = []
-    for times in tiers:
-        tally = BandTally(
-            to_unit(member_set.images[member_set.counts == times]),
-            edges,
-            tuple(float(d) for d in deltas),
-        )
-        for vectors in chunks:
+    edges, deltas_t = band_edges(bands), tuple(float(d) for d in deltas)
+    tallies = {
+        times: BandTally(to_unit(member_set.images[member_set.counts == times]), edges, deltas_t)
+        for times in tiers
+    }
+    for _, vectors in unit_chunks(outputs):
+        for tally in tallies.values():
             tally.add(vectors)
-        scored.append(
-            {
-                "times": times,
-                "n": int((member_set.counts == times).sum()),
-                **tally.result(len(outputs)),
-            }
-        )
+        del vectors  # before the next chunk is made, so one chunk is alive at a time, not two
+    scored = [
+        {
+            "times": times,
+            "n": int((member_set.counts == times).sum()),
+            **tally.result(len(outputs)),
+        }
+        for times, tally in tallies.items()
+    ]
     return {"tiers": scored, "lowest_tier_reached": _lowest_tier(scored)}
 
 

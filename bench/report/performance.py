@@ -100,7 +100,9 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         "## Peak memory against N_G\n\n"
         + tabulate(memory, headers=["", "step", *budgets, "verdict"], tablefmt="github")
         + f"\n\nMeasured as the {result['memory_method']} of each step (`bench/runner/memory.py` "
-        f"says why). Scoring against {settings['memory_members']:,} members; streaming: unguided "
+        f"says why). Scoring: `score` against {settings['memory_members']:,} members, then a "
+        "ladder model's per-tier scores (as a record of a ladder or canary model is scored); "
+        "streaming: unguided "
         "generation into a run store and the sample pool, one sampling step (the steps change "
         "the time, not the memory). Scoring converts outputs to vectors 2,048 at a time, so "
         "it may grow up to that N_G and must not beyond; flat means the largest N_G needs at "

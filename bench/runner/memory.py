@@ -17,10 +17,14 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from bench.attacks.base import ModelView
 from bench.attacks.generation import generate_outputs
 from bench.attacks.store import RunStore
+from bench.data.subset import Subset
 from bench.metrics import score
+from bench.metrics.tiers import canary_metrics
 from bench.runner.throughput import PerfModel
 from bench.runner.workload import BANDS, DELTAS, synthetic_workload
 from bench.utils.parallel import SINGLE
@@ -41,9 +45,19 @@ def peak_above(step: Callable[[], object]) -> tuple[int, str]:
 
 
 def scoring_memory(n: int, members: int, resolution: int) -> tuple[int, str]:
-    """Peak memory of scoring ``n`` outputs against ``members`` members and 1,000 non-members."""
+    """Peak memory of a record's scoring of ``n`` outputs: ``score`` against ``members`` members
+    and 1,000 non-members, then the per-tier scores of a ladder model (an eighth of the members
+    duplicated ×2, an eighth ×4), as `bench run` and `bench curve` score a ladder's outputs."""
     outputs, mem, non = synthetic_workload(n, members, 1_000, resolution)
-    return peak_above(lambda: score(outputs, mem, non, BANDS, DELTAS))
+    counts = np.ones(members, dtype=np.int64)
+    counts[: members // 8], counts[members // 8 : members // 4] = 2, 4
+    ladder = Subset(files=[""] * members, images=mem, counts=counts, captions=[])
+
+    def step() -> None:
+        score(outputs, mem, non, BANDS, DELTAS)
+        canary_metrics(outputs, ladder, BANDS, DELTAS)
+
+    return peak_above(step)
 
 
 def streaming_memory(model: PerfModel, n: int) -> tuple[int, str]:
