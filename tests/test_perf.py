@@ -90,3 +90,41 @@ def test_peak_memory_is_flat_in_n_g(trained: Path, kind: str) -> None:
             peaks[n], method = memory.streaming_memory(model, n)
         assert method == memory.METHOD
     assert peaks[8_192] <= 1.25 * peaks[2_048], peaks
+
+
+def test_each_model_is_timed_at_its_own_cards_sampling_steps(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``steps``, every model's loop and guided step run at its own card's
+    ``sampling_steps``, not the first card's (a mixed ``--models`` timed the second model at
+    the first one's step count); the timing functions are replaced by recorders."""
+    from bench.runner import perf
+    from tests.conftest import model_card_text
+
+    text = model_card_text("tiny-8b", "8").replace("sampling_steps = 4", "sampling_steps = 3")
+    (trained / "models" / "tiny-8b.toml").write_text(text)
+    seen: dict[str, list[int]] = {"loop": [], "guided": []}
+
+    def loop(model: object, batch: int, steps: int, repeats: int) -> dict[str, float]:
+        seen["loop"].append(steps)
+        return {"seconds_per_output": 1.0}
+
+    def guided(model: object, batch: int, steps: int, repeats: int, g: object) -> dict:
+        seen["guided"].append(steps)
+        return {}
+
+    monkeypatch.setattr(perf, "loop_vs_forward", loop)
+    monkeypatch.setattr(perf, "guided_vs_unguided", guided)
+    monkeypatch.setattr(perf, "train_vs_bare", lambda *a: {})
+    monkeypatch.setattr(perf, "time_scoring", lambda *a: 0.0)
+    monkeypatch.setattr(perf, "scoring_memory", lambda *a: (0, "m"))
+    monkeypatch.setattr(perf, "streaming_memory", lambda *a: (0, "m"))
+    monkeypatch.setattr(perf, "grid_saving", lambda *a: grid_saving(model_card("tiny-8"), (0,)))
+    settings = perf.PerfSettings(models=("tiny-8", "tiny-8b"), memory_budgets=(64,))
+    result = perf.measure(settings)
+    assert [m["steps"] for m in result["models"].values()] == [4, 3]
+    assert seen["loop"] == [4, 3] and seen["guided"] == [4, 4, 3, 3]
+    pinned = perf.measure(
+        perf.PerfSettings(models=("tiny-8", "tiny-8b"), steps=2, memory_budgets=(64,))
+    )
+    assert [m["steps"] for m in pinned["models"].values()] == [2, 2]

@@ -17,8 +17,8 @@ FLAT = 1.25  # memory is flat when the largest N_G needs at most this much more 
 SLACK = 2**20  # plus this many bytes: a few batches' bookkeeping, not outputs
 
 
-def _ratio_rows(name: str, m: dict[str, Any], steps: int, batch: int) -> list[list[str]]:
-    where = f"{name} ({m['resolution']} px)"
+def _ratio_rows(name: str, m: dict[str, Any], batch: int) -> list[list[str]]:
+    where, steps = f"{name} ({m['resolution']} px)", m["steps"]
     loop, guided, train, scoring = m["loop"], m["guided"], m["train"], m["scoring"]
     return [
         [
@@ -72,11 +72,11 @@ def _memory_rows(name: str, m: dict[str, Any]) -> list[list[str]]:
 def performance_markdown(result: dict[str, Any], header: str) -> str:
     """The report: ``header`` (machine, threads, commit) then every table."""
     settings = result["settings"]
-    steps, batch = settings["steps"], settings["batch"]
+    batch = settings["batch"]
     rows, memory = [], []
     models = []
     for name, m in result["models"].items():
-        rows += _ratio_rows(name, m, steps, batch)
+        rows += _ratio_rows(name, m, batch)
         memory += _memory_rows(name, m)
         models.append(f"- {m['model']}.")
     budgets = [f"N_G {n:,}" for n in settings["memory_budgets"]]

@@ -34,7 +34,7 @@ class PerfSettings:
             has a checkpoint, else its architecture with seeded weights); the first one's grid
             is the pool's.
         batch: images per sampling batch (the suite's 256).
-        steps: sampling steps (None: the card's).
+        steps: sampling steps for every model (None: each card's own).
         repeats: timed repeats of each side of a ratio (the fastest counts).
         train_steps: training steps per timed repeat.
         outputs, members: the scoring workload set against generation.
@@ -70,10 +70,10 @@ QUICK = {
 def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
     """Every measurement, as plain data for ``bench.report.performance``."""
     cards = [model_card(name) for name in settings.models]
-    steps = settings.steps or int(cards[0].scheduler.get("sampling_steps", DEFAULT_STEPS))
     per_model = {}
     for card in cards:
         res = card.resolution
+        steps = settings.steps or int(card.scheduler.get("sampling_steps", DEFAULT_STEPS))
         if progress:
             print(f"timing {card.name} at {res} px …", flush=True)
         model = perf_model(card)
@@ -91,6 +91,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
         }
         per_model[card.name] = {
             "resolution": res,
+            "steps": steps,
             "model": model.label,
             "architecture": model.card.architecture,
             "loop": loop,
@@ -106,7 +107,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
             "memory": memory,
         }
     return {
-        "settings": {**asdict(settings), "steps": steps},
+        "settings": asdict(settings),
         "models": per_model,
         "memory_method": METHOD,
         "pool": asdict(grid_saving(cards[0], settings.grid_seeds)),
