@@ -90,7 +90,7 @@ def test_carlini_and_side_score_the_same_bytes_with_and_without_the_pool(
     assert side["pool"] == {"reused": [[1, 0, 0]], "unet_evaluations_run": 16 * STEPS}
     assert carlini["pool"] == {"reused": [], "unet_evaluations_run": 32 * STEPS}
     assert alone_side["pool"] == {"reused": [], "unet_evaluations_run": 48 * STEPS}
-    assert side["runtime"] == {"compiled": False, "threads": 1}
+    assert side["runtime"] == {"compiled": False, "threads": 1, "unet_batch": None}
 
 
 def test_a_second_reader_runs_no_unet_evaluation(trained: Path, evaluations: list[int]) -> None:

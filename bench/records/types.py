@@ -9,7 +9,8 @@ per-band hit rates and nearest-distance medians to the metrics, one entry per du
 also carry ``model_config`` and, for a user's own diffusers folder, ``external``, ``model_path``
 and ``member_manifest``; 4 adds which members were hit (``metrics.members_hit``) and SIDE's
 cohesion filter and aim audit in ``info``; 5 adds what the cell took from the sample pool
-(``pool``) and how it computed (``runtime``: a compiled UNet, torch's threads). No schema changed
+(``pool``) and how it computed (``runtime``: a compiled UNet, torch's threads); 6 adds the most
+images one UNet call saw (``runtime.unet_batch``). No schema changed
 the meaning of an older field, so every older record is read as it is.
 """
 
@@ -126,13 +127,21 @@ class PoolUse(TypedDict):
     evaluations the cell actually ran for its cost. A budget-curve prefix carries its full run's."""
 
 
-class Runtime(TypedDict):
+class _Runtime(TypedDict):
     """How the cell computed (since schema 5): what can move a result by rounding alone."""
 
     compiled: bool
     """Whether the UNet ran through ``torch.compile`` (``--compile``, ``BENCH_COMPILE=1``)."""
     threads: int
     """torch's intra-op threads (``BENCH_THREADS``)."""
+
+
+class Runtime(_Runtime, total=False):
+    """How the cell computed: what can move a result by rounding alone."""
+
+    unet_batch: int | None
+    """The most images one UNet call saw (the model card's ``[scheduler] unet_batch``); None:
+    each batch whole (since schema 6)."""
 
 
 class MemberManifest(TypedDict):

@@ -55,6 +55,16 @@ def _ratio_rows(name: str, m: dict[str, Any], batch: int) -> list[list[str]]:
     ]
 
 
+def _slice_rows(name: str, m: dict[str, Any]) -> list[list[str]]:
+    """One row per model: images/s by images per UNet call, the card's choice in bold."""
+    slices = {int(n): v for n, v in m["slices"].items()}  # JSON round trips make keys strings
+    whole = slices[max(slices)]
+    chosen = m["unet_batch"] or max(slices)
+    cells = [f"**{v:,.0f}**" if n == chosen else f"{v:,.0f}" for n, v in sorted(slices.items())]
+    best = max(slices, key=slices.__getitem__)
+    return [[f"{name} ({m['resolution']} px)", *cells, f"{slices[best] / whole:.2f}× at {best}"]]
+
+
 def _memory_rows(name: str, m: dict[str, Any]) -> list[list[str]]:
     rows = []
     for kind, peaks in m["memory"].items():
@@ -73,13 +83,15 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
     """The report: ``header`` (machine, threads, commit) then every table."""
     settings = result["settings"]
     batch = settings["batch"]
-    rows, memory = [], []
+    rows, memory, slices = [], [], []
     models = []
     for name, m in result["models"].items():
         rows += _ratio_rows(name, m, batch)
+        slices += _slice_rows(name, m)
         memory += _memory_rows(name, m)
         models.append(f"- {m['model']}.")
     budgets = [f"N_G {n:,}" for n in settings["memory_budgets"]]
+    sizes = {int(n) for m in result["models"].values() for n in m["slices"]}
     pool = result["pool"]
     saved = 1 - pool["pooled"] / pool["before"]
     return (
@@ -96,7 +108,19 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         "attack declares at its card's defaults for the model's profile (its cost does not "
         "depend on the weights). The bare training loop is forward, MSE, backward and AdamW on "
         "the same architecture and batch; the zoo's step adds batch selection, warm-up, "
-        "gradient clipping and the EMA update.\n\n"
+        "gradient clipping and the EMA update. The sampling loop and its bare forwards see "
+        "slices of the card's `unet_batch` where it sets one.\n\n"
+        "## UNet throughput by images per call\n\n"
+        + tabulate(
+            slices,
+            headers=["", *(f"{n} / call" for n in sorted(sizes)), "best vs whole batch"],
+            tablefmt="github",
+        )
+        + f"\n\nImages per second of bare UNet forwards over one batch of {batch} split into "
+        "slices of each size (one timestep, fastest of the repeats); bold is the card's "
+        "`[scheduler] unet_batch` (the whole batch where it sets none). Smaller slices fit the "
+        "caches, larger ones make fewer calls; the card fixes the size because slices round "
+        'differently (README, "Slices of a batch").\n\n'
         "## Peak memory against N_G\n\n"
         + tabulate(memory, headers=["", "step", *budgets, "verdict"], tablefmt="github")
         + f"\n\nMeasured as the {result['memory_method']} of each step (`bench/runner/memory.py` "

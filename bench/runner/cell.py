@@ -40,6 +40,7 @@ from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import bench_home, data_root
 from bench.utils.runtime import compile_requested, warn_if_loaded
+from bench.zoo.build import unet_batch
 from bench.zoo.pool import ModelPool, pool_root, sampling_pool
 from bench.zoo.targets import Target, external_target, model_config, zoo_target
 
@@ -98,6 +99,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     with_captions = grants_captions(acard, attack)
     target = resolve_model(acard, spec)
     mcard, digest = target.card, target.digest
+    slices = unet_batch(mcard)
     dcard = dataset_card(mcard.dataset)
     budget = spec.budget
     budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
@@ -108,9 +110,10 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
     # Outputs and preparation are keyed by the weights and card versions they came from, so a
     # retrained model or a changed attack never resumes from stale shards or classifiers.
-    # Compiled outputs round differently from eager ones, so they never resume each other's.
+    # Compiled outputs round differently from eager ones, and so do outputs denoised in slices
+    # (a card's unet_batch), so neither ever resumes the other's.
     model_key = Path(mcard.name) / digest[:12]
-    variant = "-compiled" if compiled else ""
+    variant = ("-compiled" if compiled else "") + (f"-ub{slices}" if slices else "")
     run_rel = (
         model_key
         / f"{acard.name}-v{acard.version}-{params_key(params)}"
@@ -132,6 +135,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
             target.sampling_steps,
             mcard.resolution,
             compiled,
+            slices,
         )
         pool_disk = pool.missing_bytes(draws.unguided(seed))
     if ranks.is_main:
@@ -215,7 +219,11 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         outputs=str(run_dir.relative_to(bench_home())),
         wall_seconds=round(store.add_wall(time.time() - started), 1),
         pool=store.pool_use(result.unet_evaluations),
-        runtime={"compiled": compiled, "threads": torch.get_num_threads()},
+        runtime={
+            "compiled": compiled,
+            "threads": torch.get_num_threads(),
+            "unet_batch": denoiser.unet_batch,
+        },
     )
     if options.write:
         write_record(record_path(record, root=results), record)

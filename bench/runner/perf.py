@@ -2,7 +2,8 @@
 
 For each model timed (by default one per profile this CPU trains: `celeba-64-cpu` at 16 px and
 `celeba-1k-ladder-cpu32` at 32 px, each at its own resolution and with its own architecture):
-the sampling loop against bare UNet forwards, the guided step of each attack that declares a
+the sampling loop against bare UNet forwards, UNet throughput by images per call (what a
+card's ``unet_batch`` chooses), the guided step of each attack that declares a
 classifier (``Draws.guidance``, at its card's defaults for the model's profile) against an
 unguided one, the zoo's training step against a bare diffusers loop, scoring
 against the generation of the outputs it scores, and peak memory of scoring and of streaming
@@ -20,7 +21,13 @@ from typing import Any
 from bench.cards import model_card
 from bench.runner.memory import METHOD, scoring_memory, streaming_memory
 from bench.runner.poolsaving import declared_draws, grid_saving
-from bench.runner.throughput import guided_vs_unguided, loop_vs_forward, perf_model, train_vs_bare
+from bench.runner.throughput import (
+    forward_by_unet_batch,
+    guided_vs_unguided,
+    loop_vs_forward,
+    perf_model,
+    train_vs_bare,
+)
 from bench.runner.workload import time_scoring
 from bench.zoo.targets import DEFAULT_STEPS
 
@@ -78,6 +85,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
             print(f"timing {card.name} at {res} px …", flush=True)
         model = perf_model(card)
         loop = loop_vs_forward(model, settings.batch, steps, settings.repeats)
+        slices = forward_by_unet_batch(model, settings.batch, settings.repeats)
         score_s = time_scoring(settings.outputs, settings.members, res)
         memory: dict[str, dict[int, int]] = {"scoring": {}, "streaming": {}}
         for n in settings.memory_budgets:
@@ -95,6 +103,8 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
             "model": model.label,
             "architecture": model.card.architecture,
             "loop": loop,
+            "unet_batch": model.denoiser.unet_batch,
+            "slices": slices,
             "guided": guided,
             "train": {
                 "batch": int(model.card.training["batch"]),

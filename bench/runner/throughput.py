@@ -28,7 +28,7 @@ from bench.cards import ModelCard
 from bench.data.subset import Subset
 from bench.errors import BenchError
 from bench.utils.device import compute_device
-from bench.zoo.build import build_sampler, build_scheduler, build_unet
+from bench.zoo.build import build_sampler, build_scheduler, build_unet, unet_batch
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.sampling import batch_generator, sample_batch
@@ -67,7 +67,8 @@ def perf_model(card: ModelCard, resolution: int | None = None) -> PerfModel:
         torch.manual_seed(0)
         unet = build_unet(sized)
     unet = unet.to(compute_device()).eval().requires_grad_(False)
-    return PerfModel(sized, Denoiser(unet=unet, scheduler=build_scheduler(sized)), trained=False)
+    denoiser = Denoiser(unet=unet, scheduler=build_scheduler(sized), unet_batch=unet_batch(sized))
+    return PerfModel(sized, denoiser, trained=False)
 
 
 def fastest(work: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -99,10 +100,13 @@ def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> d
     def loop() -> object:
         return sample_batch(den, build_sampler(card), batch, res, steps, batch_generator(0, 0))
 
+    size = den.unet_batch or batch  # the bare forwards see the slices the loop's do
+
     @torch.no_grad()
     def bare() -> object:
         for t in timesteps:
-            out = den.unet(x, t.to(den.device)).sample
+            for i in range(0, batch, size):
+                out = den.unet(x[i : i + size], t.to(den.device)).sample
         return out
 
     best = fastest({"loop": loop, "bare": bare}, repeats)
@@ -113,6 +117,31 @@ def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> d
         "image_steps_per_s": batch * steps / best["loop"],
         "seconds_per_output": best["loop"] / batch,
     }
+
+
+UNET_BATCHES = (8, 16, 32, 64, 128, 256)  # images per UNet call that `bench perf` tables
+
+
+def forward_by_unet_batch(
+    model: PerfModel, batch: int, repeats: int, sizes: tuple[int, ...] = UNET_BATCHES
+) -> dict[int, float]:
+    """Images per second of bare UNet forwards over one sampling batch of ``batch`` in slices of
+    each size (what a card's ``unet_batch`` trades: cache-sized slices against fewer calls)."""
+    den, res = model.denoiser, model.card.resolution
+    x = torch.randn((batch, 3, res, res), generator=batch_generator(0, 0)).to(den.device)
+    t = torch.tensor(500, device=den.device)
+
+    def forwards(size: int) -> Callable[[], object]:
+        @torch.no_grad()
+        def run() -> object:
+            for i in range(0, batch, size):
+                out = den.unet(x[i : i + size], t).sample
+            return out
+
+        return run
+
+    best = fastest({str(n): forwards(n) for n in sizes if n <= batch}, repeats)
+    return {int(n): batch / seconds for n, seconds in best.items()}
 
 
 def guided_vs_unguided(

@@ -24,11 +24,12 @@ from torch import nn
 
 from bench.cards import ModelCard
 from bench.errors import BenchError
+from bench.zoo.sampling import BATCH
 from bench.zoo.text_encoder import CaptionEncoder
 
 # Card keys that configure the suite's caption encoder or the sampling loop, not a diffusers class.
 ENCODER_KEYS = ("text_dim", "text_len")
-SAMPLING_KEYS = ("sampler", "sampling_steps")
+SAMPLING_KEYS = ("sampler", "sampling_steps", "unet_batch")
 SAMPLERS: dict[str, type[SchedulerMixin]] = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
 
 
@@ -97,6 +98,20 @@ def sampler_class(card: ModelCard) -> type[SchedulerMixin]:
             "scheduler class"
         )
     return cls
+
+
+def unet_batch(card: ModelCard) -> int | None:
+    """The most images one UNet call sees (``[scheduler] unet_batch``); None where every batch is
+    seen whole (no key, or one of at least the suite's sampling batch). It fixes how outputs
+    round (``bench.zoo.denoiser``), so it is checked like any card key."""
+    value = card.scheduler.get("unet_batch")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BenchError(
+            f"card {card.name}: [scheduler] unet_batch must be a positive integer, not {value!r}"
+        )
+    return value if value < BATCH else None
 
 
 def build_sampler(card: ModelCard) -> SchedulerMixin:

@@ -6,6 +6,13 @@ Attacks count its evaluations as batch × sampling steps per shard (see generati
 ``BENCH_COMPILE=1``): the same weights and configs, but kernels that round differently (outputs
 within about 1e-6 of eager ones, so a uint8 pixel can move by one level). The module itself stays
 the eager one, so configs, parameters and records name the UNet, and ``compiled`` says which ran.
+
+``unet_batch`` (a card's ``[scheduler] unet_batch``) caps the images one UNet call sees: a
+sampling batch of 256 is denoised in slices of that many and joined. On a CPU a 32×32 batch of
+256 spills the caches (one 32-channel activation at full resolution is 33 MB), and slices of 16
+ran 2.0× the throughput (`bench perf`'s table by images per call says how much on the machine it
+runs on). Slices round differently from the whole batch (about 4e-7), so a uint8 pixel can move
+by one level: the size is part of what fixes a sample's bytes, like compilation.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ class Denoiser:
     text_encoder: CaptionEncoder | None = None
     # torch.compile(unet) when compiled; None runs the module eagerly.
     compiled_unet: Callable[..., object] | None = field(default=None, repr=False)
+    # Most images per UNet call (None: the whole batch at once).
+    unet_batch: int | None = None
 
     @property
     def compiled(self) -> bool:
@@ -51,16 +60,35 @@ class Denoiser:
     def __call__(
         self, x_t: torch.Tensor, t: torch.Tensor | int, captions: list[str] | None = None
     ) -> torch.Tensor:
-        """Model output (in the scheduler's prediction type) for a batch at timestep(s) ``t``."""
+        """Model output (in the scheduler's prediction type) for a batch at timestep(s) ``t``,
+        in slices of at most ``unet_batch`` images."""
         if isinstance(t, torch.Tensor):
             t = t.to(x_t.device)
+        if self.text_encoder is None and captions is not None:
+            raise ValueError("this model is unconditional; captions cannot be given")
+        if self.text_encoder is not None and (captions is None or len(captions) != len(x_t)):
+            raise ValueError("a caption-conditional model needs one caption per sample")
+        size = self.unet_batch or len(x_t)
+        if len(x_t) <= size:
+            return self._forward(x_t, t, captions)
+        per_image = isinstance(t, torch.Tensor) and t.ndim > 0 and len(t) == len(x_t)
+        return torch.cat(
+            [
+                self._forward(
+                    x_t[i : i + size],
+                    t[i : i + size] if per_image else t,
+                    None if captions is None else captions[i : i + size],
+                )
+                for i in range(0, len(x_t), size)
+            ]
+        )
+
+    def _forward(
+        self, x_t: torch.Tensor, t: torch.Tensor | int, captions: list[str] | None
+    ) -> torch.Tensor:
         unet = self.unet if self.compiled_unet is None else self.compiled_unet
         if self.text_encoder is None:
-            if captions is not None:
-                raise ValueError("this model is unconditional; captions cannot be given")
             return unet(x_t, t).sample
-        if captions is None or len(captions) != len(x_t):
-            raise ValueError("a caption-conditional model needs one caption per sample")
         states, mask = self.text_encoder(captions)
         out = unet(x_t, t, encoder_hidden_states=states, encoder_attention_mask=mask.float())
         return out.sample

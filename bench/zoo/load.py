@@ -9,7 +9,13 @@ from __future__ import annotations
 from bench.cards import ModelCard
 from bench.errors import BenchError
 from bench.utils.device import compute_device
-from bench.zoo.build import SAMPLING_KEYS, build_scheduler, build_text_encoder, build_unet
+from bench.zoo.build import (
+    SAMPLING_KEYS,
+    build_scheduler,
+    build_text_encoder,
+    build_unet,
+    unet_batch,
+)
 from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
 from bench.zoo.denoiser import Denoiser
 
@@ -58,6 +64,7 @@ def load_denoiser(card: ModelCard) -> Denoiser:
         unet=unet.to(device),
         scheduler=build_scheduler(card),
         text_encoder=text.to(device) if text is not None else None,
+        unet_batch=unet_batch(card),
     )
 
 

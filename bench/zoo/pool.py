@@ -10,14 +10,16 @@ UNet evaluation for it. Guided or captioned sampling is never pooled: its batche
 attack's classifier or prompts.
 
 A batch is keyed by everything that fixes its bytes: the weights (checkpoint digest), the sampler
-class and its full config, the sampling steps, the resolution, the batch size its index counts
-in, whether the UNet was compiled (compiled outputs differ from eager ones by rounding), the seed,
-the index and the batch's length. The length is in the key because a short batch is not a prefix
-of a full one: the UNet's batched kernels round differently by batch size (measured: the first 16
-of a DDIM batch of 64 differ from a batch of 16 by one grey level), and an ancestral sampler (DDPM)
-draws each step's noise over the whole batch. The compute device and torch's thread count are not in
-the key, as they are not in a run's output shards: a pool filled on a GPU, or with other threads,
-serves a run that would have rounded differently, and each record names its device and threads.
+class and its full config, the sampling steps, the resolution, the batch size its index counts in,
+whether the UNet was compiled (compiled outputs differ from eager ones by rounding), the most
+images one UNet call saw (``unet_batch``, where a card sets one below the batch: slices round
+differently too), the seed, the index and the batch's length. The length is in the key because a
+short batch is not a prefix of a full one: the UNet's batched kernels round differently by batch
+size (measured: the first 16 of a DDIM batch of 64 differ from a batch of 16 by one grey level),
+and an ancestral sampler (DDPM) draws each step's noise over the whole batch. The compute device
+and torch's thread count are not in the key, as they are not in a run's output shards: a pool
+filled on a GPU, or with other threads, serves a run that would have rounded differently, and each
+record names its device and threads.
 
 Layout: ``BENCH_HOME/pool/<digest[:16]>/<key[:16]>/seed<s>/batch-<i>-n<len>.npz``, with the key's
 full description in ``key.json`` beside the seeds. Each batch is written atomically when it is made
@@ -81,6 +83,7 @@ class SamplePool:
         resolution: int,
         batch: int,
         compiled: bool = False,
+        unet_batch: int | None = None,
     ) -> None:
         self.key = {
             "checkpoint_sha256": digest,
@@ -90,6 +93,8 @@ class SamplePool:
             "batch": int(batch),
             "compiled": bool(compiled),
         }
+        if unet_batch is not None and unet_batch < batch:  # absent: the key (and folder) of before
+            self.key["unet_batch"] = int(unet_batch)
         text = json.dumps(self.key, sort_keys=True, default=str)
         self.folder = root / digest[:16] / hashlib.sha256(text.encode()).hexdigest()[:16]
         self.resolution = int(resolution)
@@ -193,16 +198,24 @@ class ModelPool:
         if denoiser is not self.denoiser:
             return None
         root = pool_root() if self.root is None else self.root
-        return sampling_pool(root, self.digest, sampler, steps, resolution, denoiser.compiled)
+        return sampling_pool(
+            root, self.digest, sampler, steps, resolution, denoiser.compiled, denoiser.unet_batch
+        )
 
 
 def sampling_pool(
-    root: Path, digest: str, sampler: SchedulerMixin, steps: int, resolution: int, compiled: bool
+    root: Path,
+    digest: str,
+    sampler: SchedulerMixin,
+    steps: int,
+    resolution: int,
+    compiled: bool,
+    unet_batch: int | None = None,
 ) -> SamplePool:
     """The pool of the weights ``digest`` under ``sampler`` (its class and full config), in the
     suite's batches of ``BATCH``; the run's preflight opens it before the model is loaded."""
     described = {"_class_name": type(sampler).__name__, **sampler_settings(sampler)}
-    return SamplePool(root, digest, described, steps, resolution, BATCH, compiled)
+    return SamplePool(root, digest, described, steps, resolution, BATCH, compiled, unet_batch)
 
 
 def sampler_settings(sampler: SchedulerMixin) -> dict[str, Any]:
