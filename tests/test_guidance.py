@@ -25,6 +25,7 @@ class GaussianDenoiser:
 
     device = torch.device("cpu")
     conditional = False
+    unet_batch = None  # each batch whole, as a card without [scheduler] unet_batch
 
     def __init__(self, scheduler: DDIMScheduler) -> None:
         self.scheduler = scheduler

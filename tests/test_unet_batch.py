@@ -92,3 +92,29 @@ def test_sliced_runs_keep_their_own_outputs_pool_and_record(trained: Path) -> No
     assert sum("unet_batch" in k for k in keys) == 1  # the whole-batch key has no such entry
     # The slices were sampled afresh: no whole-batch pool batch stands in for them.
     assert sliced["pool"]["reused"] == []
+
+
+def test_guided_sampling_slices_the_classifier_too(trained: Path) -> None:
+    """The guidance gradient is taken in the denoiser's slices (each sample's is its own), and the
+    guided samples match the whole-batch ones up to rounding."""
+    from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+    from bench.zoo.build import build_sampler
+    from bench.zoo.sampling import sample_batch
+
+    card = model_card("tiny-8")
+    torch.manual_seed(0)
+    classifier = NoisyClassifier(3, 8).eval().requires_grad_(False)
+    steer = ClassifierGuidance(classifier, 5.0)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    seen = _unet_calls(classifier)
+    out = {}
+    for size in (None, 3):
+        den = load_denoiser(card)
+        den.unet_batch = size
+        seen.clear()
+        gen = torch.Generator().manual_seed(3)
+        out[size] = sample_batch(
+            den, build_sampler(card), 7, 8, 4, gen, guidance=steer, labels=labels
+        )
+        assert max(seen) == (7 if size is None else 3)
+    assert torch.allclose(out[None], out[3], atol=1e-4)
