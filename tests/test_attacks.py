@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -493,3 +494,51 @@ def test_a_profile_borrows_defaults_and_overrides_them(world: Path) -> None:
     path.write_text(text.replace(table, table + 'cpu = "cpu32"\n'))
     with pytest.raises(BenchError, match="names no profile with its own defaults"):
         attack_card("carlini")
+
+
+def _near_clique(n: int, missing: float, seed: int) -> dict[int, set[int]]:
+    rng = np.random.default_rng(seed)
+    adj: dict[int, set[int]] = {i: set() for i in range(n)}
+    for i in range(n):
+        for j in range(i + 1, n):
+            if rng.random() >= missing:
+                adj[i].add(j)
+                adj[j].add(i)
+    return adj
+
+
+def test_the_clique_search_stops_at_its_budget_on_a_near_clique() -> None:
+    """Hundreds of copies of one image with a few pairs over the threshold make a near-clique,
+    on which exact search is exponential (this one ran past 2 minutes before the budget): the
+    search returns a clique it found and says it is not proven maximum."""
+    from bench.attacks import cliques
+
+    adj = _near_clique(100, 0.02, 1)
+    found, exact = cliques.max_clique(set(adj), adj)
+    assert not exact and len(found) >= 40
+    assert all(v in adj[u] for u in found for v in found if u != v)
+    # A graph the search finishes on is proven, and its answer is the true maximum.
+    small = _near_clique(12, 0.3, 2)
+    best, proven = cliques.max_clique(set(small), small)
+    assert proven
+    brute = max(
+        (
+            c
+            for r in range(len(small), 0, -1)
+            for c in itertools.combinations(small, r)
+            if all(v in small[u] for u, v in itertools.combinations(c, 2))
+        ),
+        key=len,
+    )
+    assert len(best) == len(brute)
+
+
+def test_a_capped_search_is_counted_in_the_record_info() -> None:
+    from bench.attacks.carlini import filtered_result
+    from bench.attacks.cliques import Clique
+
+    images = np.zeros((4, 8, 8, 3), dtype=np.uint8)
+    exact = [Clique((0, 1), 0.1, 0)]
+    assert "cliques_capped" not in filtered_result(images, exact, 0).info
+    capped = [Clique((0, 1), 0.1, 0), Clique((2, 3), 0.2, 2, exact=False)]
+    assert filtered_result(images, capped, 0).info["cliques_capped"] == 1

@@ -40,8 +40,12 @@ class Carlini(Attack):
 
 
 def filtered_result(images: np.ndarray, cliques: list, unet: int, **info) -> AttackResult:
-    """Shared by the clique attacks: representatives in rank order, with clique statistics."""
+    """Shared by the clique attacks: representatives in rank order, with clique statistics
+    (``cliques_capped``: how many came from a search that hit ``SEARCH_BUDGET``)."""
     reps = np.stack([images[c.representative] for c in cliques]) if cliques else None
+    capped = sum(not c.exact for c in cliques)
+    if capped:  # absent when every search was exact, as in every record before the budget
+        info = {"cliques_capped": capped, **info}
     return AttackResult(
         n_outputs=len(images),
         unet_evaluations=unet,

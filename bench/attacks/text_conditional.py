@@ -70,6 +70,7 @@ class TextConditional(Attack):
                         tuple(int(ids[m]) for m in c.members),
                         c.mean_distance,
                         int(ids[c.representative]),
+                        c.exact,
                     )
                 )
         cliques.sort(key=lambda c: (c.mean_distance, c.members))
