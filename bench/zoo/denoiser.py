@@ -7,12 +7,13 @@ Attacks count its evaluations as batch × sampling steps per shard (see generati
 within about 1e-6 of eager ones, so a uint8 pixel can move by one level). The module itself stays
 the eager one, so configs, parameters and records name the UNet, and ``compiled`` says which ran.
 
-``unet_batch`` (a card's ``[scheduler] unet_batch``) caps the images one UNet call sees: a
-sampling batch of 256 is denoised in slices of that many and joined. On a CPU a 32×32 batch of
-256 spills the caches (one 32-channel activation at full resolution is 33 MB), and slices of 16
-ran 2.0× the throughput (`bench perf`'s table by images per call says how much on the machine it
-runs on). Slices round differently from the whole batch (about 4e-7), so a uint8 pixel can move
-by one level: the size is part of what fixes a sample's bytes, like compilation.
+``unet_batch`` (a card's ``[scheduler] unet_batch``) caps the images one UNet call sees: a sampling
+batch of 256 is denoised in slices of that many and joined. On a CPU a 32×32 batch of 256 spills
+the caches (one 32-channel activation at full resolution is 33 MB): bare forwards in slices of 16
+ran 2.05× the whole batch's throughput here, and whole sampling loops 1.5-2.4× (this machine's
+speed is noisy). `bench perf`'s table by images per call measures it where it runs. Slices round
+differently from the whole batch (about 4e-7), so a uint8 pixel can move by one level: the size is
+part of what fixes a sample's bytes, like compilation.
 """
 
 from __future__ import annotations
