@@ -28,6 +28,26 @@ from torch import nn
 from bench.zoo.text_encoder import CaptionEncoder
 
 
+def in_slices(
+    fn: Callable[..., torch.Tensor],
+    size: int | None,
+    first: torch.Tensor,
+    *rest: torch.Tensor | list[str] | None,
+) -> torch.Tensor:
+    """``fn`` over consecutive slices of at most ``size`` of every argument's rows, joined (one
+    call where ``size`` is None or covers them); a None after the first passes through as None.
+    Each row's output must depend on its own row only, as a UNet's or a classifier gradient's
+    does, so that slicing changes rounding and nothing else."""
+    if size is None or len(first) <= size:
+        return fn(first, *rest)
+    return torch.cat(
+        [
+            fn(first[i : i + size], *(None if r is None else r[i : i + size] for r in rest))
+            for i in range(0, len(first), size)
+        ]
+    )
+
+
 @dataclass
 class Denoiser:
     unet: nn.Module
@@ -69,20 +89,9 @@ class Denoiser:
             raise ValueError("this model is unconditional; captions cannot be given")
         if self.text_encoder is not None and (captions is None or len(captions) != len(x_t)):
             raise ValueError("a caption-conditional model needs one caption per sample")
-        size = self.unet_batch or len(x_t)
-        if len(x_t) <= size:
-            return self._forward(x_t, t, captions)
-        per_image = isinstance(t, torch.Tensor) and t.ndim > 0 and len(t) == len(x_t)
-        return torch.cat(
-            [
-                self._forward(
-                    x_t[i : i + size],
-                    t[i : i + size] if per_image else t,
-                    None if captions is None else captions[i : i + size],
-                )
-                for i in range(0, len(x_t), size)
-            ]
-        )
+        if isinstance(t, torch.Tensor) and t.ndim > 0 and len(t) == len(x_t):
+            return in_slices(self._forward, self.unet_batch, x_t, t, captions)
+        return in_slices(lambda x, c: self._forward(x, t, c), self.unet_batch, x_t, captions)
 
     def _forward(
         self, x_t: torch.Tensor, t: torch.Tensor | int, captions: list[str] | None
