@@ -29,7 +29,7 @@ from bench.data.subset import Subset
 from bench.errors import BenchError
 from bench.utils.device import compute_device
 from bench.zoo.build import build_sampler, build_scheduler, build_unet, unet_batch
-from bench.zoo.denoiser import Denoiser
+from bench.zoo.denoiser import Denoiser, in_slices
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.sampling import batch_generator, sample_batch
 from bench.zoo.train import Trainer
@@ -100,13 +100,11 @@ def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> d
     def loop() -> object:
         return sample_batch(den, build_sampler(card), batch, res, steps, batch_generator(0, 0))
 
-    size = den.unet_batch or batch  # the bare forwards see the slices the loop's do
-
     @torch.no_grad()
-    def bare() -> object:
+    def bare() -> object:  # the bare forwards see the slices the loop's do
         for t in timesteps:
-            for i in range(0, batch, size):
-                out = den.unet(x[i : i + size], t.to(den.device)).sample
+            t = t.to(den.device)
+            out = in_slices(lambda xs, t=t: den.unet(xs, t).sample, den.unet_batch, x)
         return out
 
     best = fastest({"loop": loop, "bare": bare}, repeats)
@@ -134,9 +132,7 @@ def forward_by_unet_batch(
     def forwards(size: int) -> Callable[[], object]:
         @torch.no_grad()
         def run() -> object:
-            for i in range(0, batch, size):
-                out = den.unet(x[i : i + size], t).sample
-            return out
+            return in_slices(lambda xs: den.unet(xs, t).sample, size, x)
 
         return run
 
