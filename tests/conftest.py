@@ -295,6 +295,7 @@ def curve_records(
     seeds: list[int],
     *,
     overrides: dict | None = None,
+    profile: str = "cpu",
     progress: bool = False,
     results: Path | None = None,
 ) -> list[Path]:
@@ -302,5 +303,5 @@ def curve_records(
     from bench.runner.curves import run_curve
     from bench.runner.spec import CellSpec, RunOptions, ZooModel
 
-    spec = CellSpec(attack, ZooModel(model), overrides=overrides or {})
+    spec = CellSpec(attack, ZooModel(model), profile, overrides=overrides or {})
     return run_curve(spec, budgets, seeds, RunOptions(results=results, progress=progress))

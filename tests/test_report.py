@@ -149,10 +149,10 @@ def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
 
 def test_each_profile_gets_its_own_sections(trained: Path) -> None:
     """A cpu32 model's rows never rank beside a cpu model's: each profile has its own headings
-    (named with its resolution) and plot."""
+    (named with its resolution) and plots, its budget curves' sections included."""
     from bench.cards import model_card
     from bench.zoo.manage import train_card
-    from tests.conftest import model_card_text
+    from tests.conftest import curve_records, model_card_text
 
     dataset = trained / "datasets" / "celeba.toml"
     dataset.write_text(dataset.read_text().replace("cpu = 16\n", "cpu = 16\ncpu32 = 16\n"))
@@ -168,3 +168,15 @@ def test_each_profile_gets_its_own_sections(trained: Path) -> None:
     assert len(wide) == 1 and "tiny-8-wide" in wide[0]
     assert "carlini run with their cards' cpu defaults" in board
     assert (reports_dir() / "leaderboard-cpu32.png").is_file()
+    assert "## Efficiency curves" not in board
+
+    curve_records("carlini", "tiny-8", [4, 8], [0], results=reports_dir())
+    curve_records("carlini", "tiny-8-wide", [4, 8], [0], profile="cpu32", results=reports_dir())
+    board = write_leaderboard().read_text()
+    cpu = _rows(board, "Efficiency curves (cpu profile, 8×8)")
+    wide = _rows(board, "Efficiency curves (cpu32 profile, 8×8)")
+    assert len(cpu) == 2 and not any("tiny-8-wide" in row for row in cpu)
+    assert len(wide) == 2 and all("tiny-8-wide" in row for row in wide)
+    assert "![distinct members against budget](curves-cpu32.png)" in board
+    assert (reports_dir() / "curves.png").is_file()
+    assert (reports_dir() / "curves-cpu32.png").is_file()

@@ -252,6 +252,56 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str
     return parts
 
 
+def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
+    """The budget curves' sections for one profile (its own plot, tiers, fits and order), so a
+    32×32 curve never sits in a 16×16 table; ``label`` names the profile when several ran."""
+    png = "curves.png" if profile == PROFILE_ORDER[0] else f"curves-{profile}.png"
+    plot_curves(curves, root / png)
+    parts = _section(
+        f"Efficiency curves{label}",
+        "Distinct members extracted against N_G and against total model evaluations "
+        "(`bench curve`: smaller budgets are prefixes of one seeded run; preparation is "
+        "charged at every budget).",
+        curve_table(curves),
+    )
+    parts += ["", f"![distinct members against budget]({png})"]
+    current = curves[(curves["stale"] == "") & curves["defaults"]]
+    ends = current.groupby("model")["budget"].transform("max")
+    parts += _section(
+        f"Duplicated members by tier across budgets{label}",
+        "The ladder and canary models' tiers at the shared N_G and at the largest budget "
+        "of their curves: which duplicate counts each attack reaches as N_G grows.",
+        tiers_table(current[current["shipped"] | (current["budget"] == ends)]),
+    )
+    parts += _section(
+        f"Budget needed for 1 and 10 members{label}",
+        "Each current curve fitted per seed with SIDE's E[N_umem] = Σ_i [1 − (1 − p_i)^N] "
+        "for members whose copy rates p_i follow a Gamma(k, θ) law, which is "
+        "M·[1 − (1 + θN)^−k] (`bench/report/fits.py`, the suite's choice: a single shared "
+        "p saturates far faster than any measured curve). The fit column is the fit to "
+        "the seed mean; the N_G columns are the median over seeds' fits with the seeds' "
+        f"range, marked where read beyond the largest budget measured, and 'not reached' "
+        f"beyond {EXTRAPOLATE}× it or above the fitted M.",
+        fit_table(current),
+    )
+    for _, claim in claims("order"):
+        parts += _section(
+            f"The paper's order across budgets{label}",
+            f"{claim['by']}'s claim is about efficiency, so the order is also judged at "
+            "every budget of the curves, in the high band (UMS × N_G is the distinct "
+            "members above), with the same rules as the table at the shared N_G: judged "
+            "only where members are hit more often than non-members, and a gap inside two "
+            "standard errors over seeds marked as seed noise.",
+            ordering_table(
+                current,
+                claim["attacks"],
+                bands=("high",),
+                margin={c["by"]: c for _, c in claims("margin")}.get(claim["by"]),
+            ),
+        )
+    return parts
+
+
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
@@ -309,50 +359,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
         )
     if not curves.empty:
         curves = curves[~curves["external"]]
-        if not curves.empty:
-            plot_curves(curves, root / "curves.png")
-            parts += _section(
-                "Efficiency curves",
-                "Distinct members extracted against N_G and against total model evaluations "
-                "(`bench curve`: smaller budgets are prefixes of one seeded run; preparation is "
-                "charged at every budget).",
-                curve_table(curves),
-            )
-            parts += ["", "![distinct members against budget](curves.png)"]
-            current = curves[(curves["stale"] == "") & curves["defaults"]]
-            ends = current.groupby("model")["budget"].transform("max")
-            parts += _section(
-                "Duplicated members by tier across budgets",
-                "The ladder and canary models' tiers at the shared N_G and at the largest budget "
-                "of their curves: which duplicate counts each attack reaches as N_G grows.",
-                tiers_table(current[current["shipped"] | (current["budget"] == ends)]),
-            )
-            parts += _section(
-                "Budget needed for 1 and 10 members",
-                "Each current curve fitted per seed with SIDE's E[N_umem] = Σ_i [1 − (1 − p_i)^N] "
-                "for members whose copy rates p_i follow a Gamma(k, θ) law, which is "
-                "M·[1 − (1 + θN)^−k] (`bench/report/fits.py`, the suite's choice: a single shared "
-                "p saturates far faster than any measured curve). The fit column is the fit to "
-                "the seed mean; the N_G columns are the median over seeds' fits with the seeds' "
-                f"range, marked where read beyond the largest budget measured, and 'not reached' "
-                f"beyond {EXTRAPOLATE}× it or above the fitted M.",
-                fit_table(current),
-            )
-            for _, claim in claims("order"):
-                parts += _section(
-                    "The paper's order across budgets",
-                    f"{claim['by']}'s claim is about efficiency, so the order is also judged at "
-                    "every budget of the curves, in the high band (UMS × N_G is the distinct "
-                    "members above), with the same rules as the table at the shared N_G: judged "
-                    "only where members are hit more often than non-members, and a gap inside two "
-                    "standard errors over seeds marked as seed noise.",
-                    ordering_table(
-                        current,
-                        claim["attacks"],
-                        bands=("high",),
-                        margin={c["by"]: c for _, c in claims("margin")}.get(claim["by"]),
-                    ),
-                )
+        for p in profiles(curves):
+            parts += _curve_sections(of_profile(curves, p), root, p, labels.get(p, ""))
     floor_files = sorted((root / "floors").glob("*.json"))
     if floor_files:
         parts += _section(
