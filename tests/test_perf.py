@@ -119,6 +119,7 @@ def test_each_model_is_timed_at_its_own_cards_sampling_steps(
 
     monkeypatch.setattr(perf, "loop_vs_forward", loop)
     monkeypatch.setattr(perf, "guided_vs_unguided", guided)
+    monkeypatch.setattr(perf, "forward_by_unet_batch", lambda *a: {})
     monkeypatch.setattr(perf, "train_vs_bare", lambda *a: {})
     monkeypatch.setattr(perf, "time_scoring", lambda *a: 0.0)
     monkeypatch.setattr(perf, "scoring_memory", lambda *a: (0, "m"))

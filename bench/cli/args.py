@@ -18,7 +18,7 @@ from bench.cards.overrides import parse_sets
 from bench.errors import BenchError
 from bench.records import results_root
 from bench.runner.spec import CellSpec, FolderModel, ZooModel, zoo_model
-from bench.zoo.targets import DEFAULT_STEPS
+from bench.zoo.build import DEFAULT_STEPS
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -221,7 +221,8 @@ class RunRecord(_Required, total=False):
     """The sample-pool batches the cell reused and the UNet evaluations it ran (since
     schema 5)."""
     runtime: Runtime
-    """A compiled UNet or not, and torch's threads (since schema 5)."""
+    """A compiled UNet or not and torch's threads (since schema 5), and the images per UNet
+    call where the card slices its batches (``unet_batch``, since schema 6)."""
 
 
 def declared_keys(kind: Any) -> frozenset[str]:

@@ -151,12 +151,17 @@ def claims(kind: str) -> list[tuple[AttackCard, dict]]:
     return found
 
 
+def _plot_name(stem: str, profile: str) -> str:
+    """A plot's file name: the first profile keeps the plain name earlier reports linked to."""
+    return f"{stem}.png" if profile == PROFILE_ORDER[0] else f"{stem}-{profile}.png"
+
+
 def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
     """The shared-budget table and the sections read from it, for one profile; ``label`` names
     the profile in every heading when the records span several."""
     if shipped.empty:
         return ["No current runs with the cards' defaults at the shared N_G yet."]
-    png = "leaderboard.png" if profile == PROFILE_ORDER[0] else f"leaderboard-{profile}.png"
+    png = _plot_name("leaderboard", profile)
     plot(shipped, root / png)
     parts = [_table(leaderboard_table(shipped)), "", f"![UMS by band]({png})"]
     parts += _section(
@@ -255,7 +260,7 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str
 def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
     """The budget curves' sections for one profile (its own plot, tiers, fits and order), so a
     32×32 curve never sits in a 16×16 table; ``label`` names the profile when several ran."""
-    png = "curves.png" if profile == PROFILE_ORDER[0] else f"curves-{profile}.png"
+    png = _plot_name("curves", profile)
     plot_curves(curves, root / png)
     parts = _section(
         f"Efficiency curves{label}",

@@ -29,7 +29,7 @@ from bench.runner.throughput import (
     train_vs_bare,
 )
 from bench.runner.workload import time_scoring
-from bench.zoo.targets import DEFAULT_STEPS
+from bench.zoo.build import sampling_steps
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
     per_model = {}
     for card in cards:
         res = card.resolution
-        steps = settings.steps or int(card.scheduler.get("sampling_steps", DEFAULT_STEPS))
+        steps = settings.steps or sampling_steps(card)
         if progress:
             print(f"timing {card.name} at {res} px …", flush=True)
         model = perf_model(card)

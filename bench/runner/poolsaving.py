@@ -24,9 +24,9 @@ from typing import Any
 from bench.attacks.base import Draws, load_attack
 from bench.cards import ModelCard, attack_card, attack_names, dataset_card, validate
 from bench.runner.cell import default_budget
+from bench.zoo.build import sampling_steps
 from bench.zoo.pool import batch_lengths
 from bench.zoo.sampling import BATCH
-from bench.zoo.targets import DEFAULT_STEPS
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def grid_saving(
     seeds = tuple(seeds)
     if budget is None:
         budget = default_budget(dataset_card(model.dataset), model.profile)
-    steps = int(model.scheduler.get("sampling_steps", DEFAULT_STEPS))
+    steps = sampling_steps(model)
     cells = declared_draws(model, model.profile, budget, seeds, attacks, overrides)
     alone = before = guided = 0
     prep_cached: set[tuple[int, int, int]] = set()

@@ -3,7 +3,8 @@
 `bench perf` sets each of the suite's loops beside the bare torch/diffusers operation it wraps,
 on the same model and batch in the same process: the DDIM loop against the UNet's forward passes
 alone, a guided step against an unguided one, and a training step against a bare diffusers
-training loop (forward, loss, backward, optimiser step). The two sides of a ratio are timed
+training loop (forward, loss, backward, optimiser step); and UNet throughput by images per call
+(``forward_by_unet_batch``: what a card's ``unet_batch`` trades). The two sides of a ratio are timed
 alternately and each keeps its fastest repeat, so a machine that gets busier midway slows both
 rather than one.
 

@@ -100,6 +100,15 @@ def sampler_class(card: ModelCard) -> type[SchedulerMixin]:
     return cls
 
 
+DEFAULT_STEPS = 50  # the suite's sampling steps where no card sets them
+
+
+def sampling_steps(card: ModelCard) -> int:
+    """The sampler steps the card sets (``[scheduler] sampling_steps``), else the suite's 50: the
+    one place every consumer (cells, memorisation, `bench perf`, the pool count) reads them."""
+    return int(card.scheduler.get("sampling_steps", DEFAULT_STEPS))
+
+
 def unet_batch(card: ModelCard) -> int | None:
     """The most images one UNet call sees (``[scheduler] unet_batch``); None where every batch is
     seen whole (no key, or one of at least the suite's sampling batch). It fixes how outputs

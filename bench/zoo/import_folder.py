@@ -32,11 +32,9 @@ from bench.utils.atomic import write_text_atomic
 from bench.utils.paths import base_cards_writable, cards_dir
 from bench.utils.provenance import git_commit
 from bench.zoo import external
-from bench.zoo.build import config_keys
+from bench.zoo.build import DEFAULT_STEPS, config_keys
 from bench.zoo.checkpoint import prefixed, save_tensors, sha256
 from bench.zoo.load import load_denoiser
-
-DEFAULT_STEPS = 50
 
 
 def _toml_config(cls: type, config: dict[str, Any], where: Path) -> dict[str, Any]:

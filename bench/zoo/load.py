@@ -72,7 +72,8 @@ def _check_trained_config(card: ModelCard, trained: dict | None) -> None:
     """The card must still describe the network and schedule its checkpoint was trained with.
 
     Weights of the right shapes load into a UNet with another activation or normalisation and
-    give other outputs, so shapes alone prove nothing. How it samples (sampler, steps) may change.
+    give other outputs, so shapes alone prove nothing. How it samples (sampler, steps, the
+    images per UNet call) may change.
     """
     if trained is None:
         return

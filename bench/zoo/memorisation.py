@@ -15,7 +15,7 @@ from bench.cards import ModelCard
 from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.tally import GU_RATIO
 from bench.utils.imageio import to_unit
-from bench.zoo.build import build_sampler
+from bench.zoo.build import build_sampler, sampling_steps
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.pool import ModelPool
 from bench.zoo.sampling import BATCH, sample
@@ -66,7 +66,7 @@ def measure(
     batches carlini draws at the evaluation seed, and a grid later reads them from there."""
     n = int(card.evaluation.get("samples", 256))
     seed = int(card.evaluation.get("seed", 1))
-    steps = int(card.scheduler.get("sampling_steps", 50))
+    steps = sampling_steps(card)
     caps = None
     if denoiser.conditional:
         rng = np.random.default_rng(seed)

@@ -34,7 +34,8 @@ BATCH = 256
 
 
 class Guidance(Protocol):
-    """A classifier that supplies ∇_{x_t} log p(c | x_t, t) for target labels."""
+    """A classifier that supplies ∇_{x_t} log p(c | x_t, t) for target labels. Each row's
+    gradient must depend on its own row only: sampling takes it in the denoiser's slices."""
 
     scale: float
 

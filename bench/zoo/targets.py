@@ -23,12 +23,10 @@ from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.utils.device import compute_device
 from bench.zoo import external
-from bench.zoo.build import build_sampler
+from bench.zoo.build import DEFAULT_STEPS, build_sampler, sampling_steps
 from bench.zoo.checkpoint import sha256
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.load import load_denoiser, verified_digest
-
-DEFAULT_STEPS = 50  # the suite's sampling steps where no card sets them
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def zoo_target(attack: AttackCard, profile: str, model: str) -> Target:
         digest=verified_digest(card),
         load_denoiser=lambda: load_denoiser(card),
         make_sampler=lambda: build_sampler(card),
-        sampling_steps=int(card.scheduler.get("sampling_steps", DEFAULT_STEPS)),
+        sampling_steps=sampling_steps(card),
     )
 
 
