@@ -87,9 +87,13 @@ def test_carlini_and_side_score_the_same_bytes_with_and_without_the_pool(
     assert np.array_equal(_outputs(side), alone_outputs[1])
     # The cost is what SIDE pays alone; the pool field says what it reused and what it ran.
     assert side["cost"]["unet_evaluations"] == (32 + 16) * STEPS
-    assert side["pool"] == {"reused": [[1, 0, 0]], "unet_evaluations_run": 16 * STEPS}
-    assert carlini["pool"] == {"reused": [], "unet_evaluations_run": 32 * STEPS}
-    assert alone_side["pool"] == {"reused": [], "unet_evaluations_run": 48 * STEPS}
+    assert side["pool"] == {
+        "reused": [[1, 0, 0]],
+        "adopted": [],
+        "unet_evaluations_run": 16 * STEPS,
+    }
+    assert carlini["pool"] == {"reused": [], "adopted": [], "unet_evaluations_run": 32 * STEPS}
+    assert alone_side["pool"] == {"reused": [], "adopted": [], "unet_evaluations_run": 48 * STEPS}
     assert side["runtime"] == {"compiled": False, "threads": 1, "unet_batch": None}
 
 
@@ -103,21 +107,21 @@ def test_a_second_reader_runs_no_unet_evaluation(trained: Path, evaluations: lis
     assert second["outputs"] != first["outputs"]
     assert np.array_equal(_outputs(second), _outputs(first))
     assert second["cost"] == first["cost"]
-    assert second["pool"] == {"reused": [[4, 0, 0]], "unet_evaluations_run": 0}
+    assert second["pool"] == {"reused": [[4, 0, 0]], "adopted": [], "unet_evaluations_run": 0}
 
 
 def test_a_resumed_cell_does_not_count_its_own_batches_as_reused(trained: Path) -> None:
     first = cell_record("carlini", "8", seed=3, budget=300, overrides={"clique_k": 2})
     (bench_home() / first["outputs"] / "shard-00001.npz").unlink()  # killed before its write
     second = cell_record("carlini", "8", seed=3, budget=300, overrides={"clique_k": 2})
-    assert second["pool"] == {"reused": [], "unet_evaluations_run": 300 * STEPS}
+    assert second["pool"] == {"reused": [], "adopted": [], "unet_evaluations_run": 300 * STEPS}
     assert second["metrics"] == first["metrics"]
 
 
 def test_the_zoo_measures_memorisation_on_pooled_batches(trained: Path) -> None:
     """tiny-8's card measures 8 samples at seed 1: carlini at seed 1, N_G 8, reuses them."""
     record = cell_record("carlini", "8", seed=1, budget=8, overrides={"clique_k": 2})
-    assert record["pool"] == {"reused": [[1, 0, 0]], "unet_evaluations_run": 0}
+    assert record["pool"] == {"reused": [[1, 0, 0]], "adopted": [], "unet_evaluations_run": 0}
 
 
 def test_a_short_batch_is_keyed_by_its_length(trained: Path, evaluations: list[int]) -> None:
@@ -199,3 +203,67 @@ def test_the_pool_key_is_the_same_in_every_process() -> None:
         for seed in range(4)
     }
     assert len(folders) == 1, folders
+
+
+def test_a_larger_run_guides_only_the_shards_its_smaller_run_lacks(
+    trained: Path, evaluations: list[int]
+) -> None:
+    cell_record("side", "8", seed=0, budget=256, overrides=FAST_SIDE)  # one full shard
+    evaluations.clear()
+    larger = cell_record("side", "8", seed=0, budget=300, overrides=FAST_SIDE)
+    # Synthetic set and held-out check come from the pool, the classifier from the cell's
+    # preparation, shard 0 from the 256 run: only shard 1's 44 outputs are guided.
+    assert sum(evaluations) == 44 * STEPS
+    assert larger["pool"]["adopted"] == [[256, 0, 0]]
+    assert larger["pool"]["unet_evaluations_run"] == 44 * STEPS
+    fresh = cell_record("side", "8", seed=0, budget=300, overrides=FAST_SIDE, fresh=True)
+    assert fresh["pool"]["adopted"] == []
+    for key in ("metrics", "cost", "info", "canaries"):
+        assert larger[key] == fresh[key], key
+    assert np.array_equal(_outputs(larger), _outputs(fresh))
+
+
+def _donor_shard(folder: Path, labels: np.ndarray) -> None:
+    RunStore(folder).write_shard(
+        0, np.zeros((len(labels), 8, 8, 3), np.uint8), unet=4 * len(labels), labels=labels
+    )
+
+
+def test_a_shard_is_adopted_only_with_the_same_length_and_labels(tmp_path: Path) -> None:
+    labels = np.arange(6) % 3
+    _donor_shard(tmp_path / "seed0-n6", labels)
+    store = RunStore(tmp_path / "seed0-n9", donors=((6, tmp_path / "seed0-n6"),))
+    assert not store.adopt_shard(0, 9, np.arange(9) % 3)  # a short shard is another batch
+    assert not store.adopt_shard(0, 6, labels + 1)  # guided towards other targets
+    assert not store.adopt_shard(0, 6, None)  # unlabelled against labelled outputs
+    assert not store.has_shard(0)
+    assert store.adopt_shard(0, 6, labels)
+    assert np.array_equal(store.images(), np.zeros((6, 8, 8, 3), np.uint8))
+    assert store.pool_use(6 * 4) == {
+        "reused": [],
+        "adopted": [[6, 0, 0]],
+        "unet_evaluations_run": 0,
+    }
+    store.write_shard(0, np.ones((6, 8, 8, 3), np.uint8), unet=24, labels=labels)  # remade here
+    assert store.pool_use(6 * 4)["adopted"] == []
+    # The donor keeps its own shard: adopting linked or copied it, remaking replaced this one.
+    assert np.array_equal(RunStore(tmp_path / "seed0-n6").images(), np.zeros((6, 8, 8, 3)))
+
+
+def test_only_the_same_cell_at_another_budget_is_a_donor(tmp_path: Path) -> None:
+    from bench.runner.cell import other_budgets
+
+    for name in (
+        "seed0-n512-ub16",
+        "seed0-n2048-ub16",
+        "seed0-n512",
+        "seed1-n512-ub16",
+        "seed0-n512-compiled-ub16",
+        "seed0-n0512-ub16",
+        "seed0-n1024-ub16",
+    ):
+        (tmp_path / name).mkdir()
+    assert other_budgets(tmp_path, 0, 1024, "-ub16") == (
+        (2048, tmp_path / "seed0-n2048-ub16"),
+        (512, tmp_path / "seed0-n512-ub16"),
+    )

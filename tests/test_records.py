@@ -27,8 +27,8 @@ COMMITTED = sorted(
         (json.dumps(MINIMAL).replace('"metrics": {}', '"metrics": {"ams": NaN}'), "NaN is not"),
         ("[1, 2]", "is not a JSON object"),
         (
-            json.dumps({**MINIMAL, "schema": 7}),
-            "has schema 7; this code reads schemas 1, 2, 3, 4, 5, 6",
+            json.dumps({**MINIMAL, "schema": 8}),
+            "has schema 8; this code reads schemas 1, 2, 3, 4, 5, 6, 7",
         ),
         (json.dumps({**MINIMAL, "schema": "3"}), "has schema '3'"),
         (json.dumps({"attack": "carlini"}), "lacks model, seed, budget, params, metrics"),

@@ -31,8 +31,9 @@ def generate_outputs(
     Batch ``i`` is shard ``i`` and uses generator (seed, i), so a resumed run writes exactly the
     shards an uninterrupted one would have, and in a data-parallel job each process makes the
     missing shards it owns (``bench.utils.parallel``); all of them have every shard on return.
-    Unguided shards come from the pool where the store has one. ``phase`` names the progress bar
-    (default: "guided sampling" or "sampling").
+    Unguided shards come from the pool where the store has one; guided and captioned shards from
+    the store's donors (the same cell at another budget) where one holds them. ``phase`` names
+    the progress bar (default: "guided sampling" or "sampling").
     """
     store = view.store
     todo = [i for i in range(-(-n // SHARD)) if store.ranks.owns(i) and not store.has_shard(i)]
@@ -44,6 +45,7 @@ def generate_outputs(
             store.write_shard(drawn.index, drawn.images, unet=unet)
         store.ranks.wait()
         return store.shard_cost()
+    todo = [i for i in todo if not store.adopt_shard(i, *_shard_draw(i, n, labels))]
     batches = view.sample(
         n,
         seed,
@@ -57,12 +59,17 @@ def generate_outputs(
     for i, images in zip(todo, batches):
         unet = len(images) * view.sampling_steps
         classifier = unet if guidance is not None else 0
-        extra = (
-            {"labels": labels[i * SHARD : i * SHARD + len(images)]} if labels is not None else {}
-        )
+        extra = {"labels": _shard_draw(i, n, labels)[1]} if labels is not None else {}
         store.write_shard(i, images, unet=unet, classifier=classifier, **extra)
     store.ranks.wait()
     return store.shard_cost()
+
+
+def _shard_draw(i: int, n: int, labels: np.ndarray | None) -> tuple[int, np.ndarray | None]:
+    """Shard ``i`` of ``n`` outputs: its length and its outputs' labels (None when unlabelled)."""
+    first = i * SHARD
+    length = min(SHARD, n - first)
+    return length, None if labels is None else labels[first : first + length]
 
 
 def generate_prep(

@@ -13,6 +13,12 @@ A store may hold the model's sample pool (``bench.zoo.pool``), which unguided dr
 batch the cell reused and each it made, kept across resumes, so the record can say what the cell
 reused and what it ran although its cost is what it would pay alone.
 
+A store may also have donors: runs of the same cell (weights, card version, parameters, seed and
+rounding variant) at other budgets (``bench.runner.cell``). For an attack whose outputs are drawn
+one shard at a time in a fixed order (``Attack.prefix_valid``), a donor's shard ``i`` is the
+shard this run would write, so a budget curve after a grid cell takes the cell's shards instead of
+guiding them again; the ledger names them (``adopted``) and the cost still charges them.
+
 In a data-parallel job (``bench.utils.parallel``) every process opens the same store. Each writes
 only the shards it owns; cached preparation is made by the main process while the others wait at a
 barrier and then read it, so it is made once and every process uses the same bytes.
@@ -21,6 +27,8 @@ barrier and then read it, so it is made once and every process uses the same byt
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +48,8 @@ from bench.zoo.pool import ModelPool
 SHARD_FIELDS = ("images", "unet", "classifier")
 WALL_FILE = "wall.json"
 LEDGER_GLOB = "pool-rank*.json"
-LEDGER_KINDS = ("made", "reused")
+LEDGER_KINDS = ("made", "reused", "adopted")
+OPTIONAL_KINDS = ("adopted",)  # ledgers written before it lack it (record schema 7)
 T = TypeVar("T")
 
 
@@ -68,12 +77,14 @@ class RunStore:
         ranks: Ranks | None = None,
         resolution: int | None = None,
         pool: ModelPool | None = None,
+        donors: tuple[tuple[int, Path], ...] = (),
     ) -> None:
         self.root = root
         self.prep_root = prep_root or root / "prep"
         self.ranks = ranks or current_ranks()
         self.resolution = resolution  # checked in every shard read, where known
         self.pool = pool  # None: unguided draws are sampled for this store alone
+        self.donors = donors  # (budget, folder) of this cell's runs at other budgets
         self._ledger: dict[str, set[tuple[int, ...]]] | None = None
         make_folder(self.root)
 
@@ -125,6 +136,7 @@ class RunStore:
                 )
 
         write_atomic(self.shard_path(i), writer, images.nbytes)
+        self._forget_adopted(i)  # a shard remade here (the adopted one was damaged) is run here
 
     def shards(self) -> Iterator[dict[str, np.ndarray]]:
         """Shards 0, 1, … up to the first missing or corrupt one (which is removed)."""
@@ -148,6 +160,38 @@ class RunStore:
             classifier += int(s["classifier"])
         return unet, classifier
 
+    def adopt_shard(self, i: int, length: int, labels: np.ndarray | None = None) -> bool:
+        """Take shard ``i`` from a donor instead of making it; False where none holds it.
+
+        A donor's shard counts only with ``length`` images (a shorter last shard of a smaller
+        run was denoised as a smaller batch, which rounds differently) and, where the outputs
+        are guided towards labels, the same labels: a check that the donor drew what this run
+        would. The file is hard-linked where the file system allows, else copied.
+        """
+        target = self.shard_path(i)
+        for budget, folder in self.donors:
+            source = folder / target.name
+            shard = load_cached(source, self._read_shard, "output shard")
+            if shard is None or len(shard["images"]) != length:
+                continue
+            held = shard.get("labels")
+            if (held is None) != (labels is None) or (
+                labels is not None and not np.array_equal(held, labels)
+            ):
+                continue
+            try:
+                os.link(source, target)
+            except FileExistsError:
+                return True  # another process of this job took it first
+            except OSError:
+                write_atomic(
+                    target, lambda p, s=source: shutil.copyfile(s, p), source.stat().st_size
+                )
+            unet, classifier = int(shard["unet"]), int(shard["classifier"])
+            self._note("adopted", (budget, i, length, unet, classifier))
+            return True
+        return False
+
     # --- the pool's ledger -----------------------------------------------------------------
     def _ledger_path(self) -> Path:
         return self.root / f"pool-rank{self.ranks.rank}.json"
@@ -157,32 +201,57 @@ class RunStore:
     ) -> None:
         """Record that pool batch (seed, index, length) was reused or made by this cell, with its
         UNet evaluations and whether the attack's cost charges them (a diagnostic draw is not)."""
+        kind = "reused" if reused else "made"
+        self._note(kind, (int(seed), int(index), int(length), int(evaluations), int(charged)))
+
+    def _entries(self) -> dict[str, set[tuple[int, ...]]]:
         if self._ledger is None:
             self._ledger = _read_ledger(self._ledger_path()) or {k: set() for k in LEDGER_KINDS}
-        kind = "reused" if reused else "made"
-        entry = (int(seed), int(index), int(length), int(evaluations), int(charged))
-        if entry in self._ledger[kind]:
+        return self._ledger
+
+    def _note(self, kind: str, entry: tuple[int, ...]) -> None:
+        ledger = self._entries()
+        if entry not in ledger[kind]:
+            ledger[kind].add(entry)
+            self._write_ledger()
+
+    def _forget_adopted(self, i: int) -> None:
+        if not self._ledger_path().exists() and self._ledger is None:
             return
-        self._ledger[kind].add(entry)
+        ledger = self._entries()
+        stale = {e for e in ledger["adopted"] if e[1] == i}
+        if stale:
+            ledger["adopted"] -= stale
+            self._write_ledger()
+
+    def _write_ledger(self) -> None:
         write_json_atomic(
-            self._ledger_path(), {k: sorted(map(list, v)) for k, v in self._ledger.items()}
+            self._ledger_path(), {k: sorted(map(list, v)) for k, v in self._entries().items()}
         )
 
     def pool_use(self, unet_evaluations: int) -> dict[str, Any]:
-        """What the cell took from the pool: the batches it reused, as ``[seed, first, last]``
-        runs of batch indices, and the UNet evaluations it ran, ``unet_evaluations`` (its cost)
-        less those of the reused batches it charges. A batch this cell made (in this run, an
-        earlier interrupted one, or another process of its job) is never counted as reused."""
+        """What the cell took instead of running: the pool batches it reused, as ``[seed,
+        first, last]`` runs of batch indices, the shards it adopted from its runs at other
+        budgets, as ``[budget, first, last]`` runs of shard indices, and the UNet evaluations
+        it ran, ``unet_evaluations`` (its cost) less those of the reused batches it charges and
+        of the adopted shards. A batch this cell made (in this run, an earlier interrupted one,
+        or another process of its job) is never counted as reused."""
         made: set[tuple[int, int, int]] = set()
         reused: dict[tuple[int, int, int], tuple[int, int]] = {}
+        adopted: dict[tuple[int, int], int] = {}
         for path in sorted(self.root.glob(LEDGER_GLOB)):
             ledger = _read_ledger(path) or {k: set() for k in LEDGER_KINDS}
             made |= {e[:3] for e in ledger["made"]}
             reused.update({e[:3]: e[3:] for e in ledger["reused"]})
+            adopted.update({e[:2]: e[3] for e in ledger["adopted"]})
         kept = {k: v for k, v in reused.items() if k not in made}
         saved = sum(evaluations for evaluations, charged in kept.values() if charged)
-        runs = _runs(sorted(k[:2] for k in kept))
-        return {"reused": runs, "unet_evaluations_run": unet_evaluations - saved}
+        saved += sum(adopted.values())
+        return {
+            "reused": _runs(sorted(k[:2] for k in kept)),
+            "adopted": _runs(sorted(adopted)),
+            "unet_evaluations_run": unet_evaluations - saved,
+        }
 
     # --- cached preparation ---------------------------------------------------------------
     def _made_once(self, load: Callable[[], T | None], make: Callable[[], T]) -> T:
@@ -267,11 +336,15 @@ class RunStore:
 
 
 def _read_ledger(path: Path) -> dict[str, set[tuple[int, ...]]] | None:
-    """A pool ledger: for "made" and "reused", entries of five integers (seed, index, length,
-    evaluations, charged); None when missing, and removed with a notice when damaged."""
+    """A cell's ledger: for "made" and "reused" pool batches, entries of five integers (seed,
+    index, length, evaluations, charged); for "adopted" shards, (donor budget, index, length,
+    UNet evaluations, classifier evaluations). None when missing, and removed with a notice when
+    damaged."""
 
     def load(p: Path) -> dict[str, set[tuple[int, ...]]]:
         raw = json.loads(p.read_text())
+        if isinstance(raw, dict):
+            raw = {**{k: [] for k in OPTIONAL_KINDS}, **raw}
         ok = isinstance(raw, dict) and all(
             isinstance(raw.get(k), list)
             and all(
@@ -283,14 +356,15 @@ def _read_ledger(path: Path) -> dict[str, set[tuple[int, ...]]] | None:
             for k in LEDGER_KINDS
         )
         if not ok:
-            raise ValueError("it is not a ledger of made and reused pool batches")
+            raise ValueError("it is not a ledger of pool batches and adopted shards")
         return {k: {tuple(e) for e in raw[k]} for k in LEDGER_KINDS}
 
     return load_cached(path, load, "pool ledger")
 
 
 def _runs(batches: list[tuple[int, int]]) -> list[list[int]]:
-    """(seed, index) pairs, sorted, as ``[seed, first, last]`` runs of consecutive indices."""
+    """(key, index) pairs, sorted, as ``[key, first, last]`` runs of consecutive indices (the
+    key a pool batch's seed or an adopted shard's donor budget)."""
     runs: list[list[int]] = []
     for seed, index in batches:
         if runs and runs[-1][0] == seed and runs[-1][2] == index - 1:

@@ -20,8 +20,8 @@ from bench.errors import BenchError
 from bench.records.types import RunRecord
 from bench.utils.atomic import write_json_atomic
 
-SCHEMA = 6
-SUPPORTED = (1, 2, 3, 4, 5, 6)
+SCHEMA = 7
+SUPPORTED = (1, 2, 3, 4, 5, 6, 7)
 REQUIRED = ("attack", "model", "seed", "budget", "params", "metrics")
 # The types of the required fields: a record whose metrics is a string parses as JSON and used to
 # pass, then broke `bench report` with a TypeError.

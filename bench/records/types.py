@@ -10,7 +10,8 @@ also carry ``model_config`` and, for a user's own diffusers folder, ``external``
 and ``member_manifest``; 4 adds which members were hit (``metrics.members_hit``) and SIDE's
 cohesion filter and aim audit in ``info``; 5 adds what the cell took from the sample pool
 (``pool``) and how it computed (``runtime``: a compiled UNet, torch's threads); 6 adds the most
-images one UNet call saw (``runtime.unet_batch``). No schema changed
+images one UNet call saw (``runtime.unet_batch``); 7 adds the shards a cell took from its own
+runs at other budgets (``pool.adopted``). No schema changed
 the meaning of an older field, so every older record is read as it is.
 """
 
@@ -115,7 +116,7 @@ class Candidates(TypedDict, total=False):
     """Each candidate's ℓ2 to its nearest member, in rank order (absent when there are none)."""
 
 
-class PoolUse(TypedDict):
+class _PoolUse(TypedDict):
     """What a cell took from the sample pool (``bench.zoo.pool``; since schema 5). Its ``cost``
     stays what the attack would pay alone; this says how much of it the pool saved."""
 
@@ -123,8 +124,19 @@ class PoolUse(TypedDict):
     """Pool batches the cell read instead of sampling, as ``[seed, first, last]`` runs of batch
     indices (batches of 256, the last of a draw possibly shorter), diagnostic draws included."""
     unet_evaluations_run: int
-    """``cost.unet_evaluations`` less those of the reused batches that the cost charges: the
-    evaluations the cell actually ran for its cost. A budget-curve prefix carries its full run's."""
+    """``cost.unet_evaluations`` less those of the reused batches that the cost charges and of
+    the adopted shards: the evaluations the cell actually ran for its cost. A budget-curve
+    prefix carries its full run's."""
+
+
+class PoolUse(_PoolUse, total=False):
+    """What a cell took instead of running it: pool batches and, since schema 7, its own shards
+    at another budget. Its ``cost`` stays what the attack would pay alone."""
+
+    adopted: list[list[int]]
+    """Output shards the cell took from its run at another budget instead of making them (a
+    budget curve after a grid cell), as ``[budget, first, last]`` runs of shard indices; their
+    UNet and classifier evaluations were run once, by that run (since schema 7)."""
 
 
 class _Runtime(TypedDict):

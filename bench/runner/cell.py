@@ -8,6 +8,7 @@ library versions and machine.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,21 @@ def default_budget(dcard: DatasetCard, profile: str) -> int:
             f"dataset card {dcard.path} sets no [metrics.budget] for profile "
             f"{profile!r}; pass --budget"
         ) from None
+
+
+def other_budgets(
+    folder: Path, seed: int, budget: int, variant: str
+) -> tuple[tuple[int, Path], ...]:
+    """The cell's output folders under ``folder`` (one attack version and parameters on one
+    model's weights) at budgets other than ``budget``, largest first: the same seed and rounding
+    ``variant``, so shard ``i`` of each is the same draw."""
+    pattern = re.compile(rf"seed{seed}-n([1-9][0-9]*){re.escape(variant)}")
+    found = []
+    for run in folder.glob(f"seed{seed}-n*"):
+        match = pattern.fullmatch(run.name)
+        if match and int(match.group(1)) != budget and run.is_dir():
+            found.append((int(match.group(1)), run))
+    return tuple(sorted(found, reverse=True))
 
 
 def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
@@ -150,7 +166,13 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     data = data_root(spec.data_root)
     member_set = member_subset(mcard, data, target.listed)
     nonmember_set = nonmembers(mcard, data)
-    store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution)
+    # A budget curve after a grid cell (or a larger rerun) takes the shards the cell already made.
+    donors = (
+        other_budgets(run_dir.parent, seed, budget, variant)
+        if attack.prefix_valid and not options.fresh
+        else ()
+    )
+    store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution, donors=donors)
     # In a data-parallel job (bench.utils.parallel) the main process holds the lock, scores and
     # writes; the others only make their shards and return its record.
     lock = lock_cell(run_dir) if ranks.is_main else None
