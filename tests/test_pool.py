@@ -267,3 +267,17 @@ def test_only_the_same_cell_at_another_budget_is_a_donor(tmp_path: Path) -> None
         (2048, tmp_path / "seed0-n2048-ub16"),
         (512, tmp_path / "seed0-n512-ub16"),
     )
+
+
+def test_the_preflight_counts_a_donor_s_full_shards_as_made(tmp_path: Path) -> None:
+    from bench.runner.preflight import missing_outputs
+
+    small, large = tmp_path / "seed0-n300", tmp_path / "seed0-n600"
+    for folder, shards in ((small, (0, 1)), (large, (2,))):
+        folder.mkdir()
+        for i in shards:
+            (folder / f"shard-{i:05d}.npz").write_bytes(b"")
+    # Of 600 outputs: shard 0 is the 300 run's (full there), its shard 1 holds only 44 images,
+    # and shard 2 is this run's own.
+    assert missing_outputs(large, 600, 256, ((300, small),)) == 600 - 256 - 88
+    assert missing_outputs(large, 600, 256) == 600 - 88

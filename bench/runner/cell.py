@@ -139,7 +139,13 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}{variant}"
     # Every folder the cell writes, and the disk its outputs need, before any slow work.
     ranks = current_ranks()
-    missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD)
+    # A budget curve after a grid cell (or a larger rerun) takes the shards the cell already made.
+    donors = (
+        other_budgets(run_dir.parent, seed, budget, variant)
+        if attack.prefix_valid and not options.fresh
+        else ()
+    )
+    missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD, donors)
     disk = preflight.output_bytes(missing, mcard.resolution, SHARD)
     pool_disk = 0  # the unguided batches the sample pool lacks take as much again
     draws = attack.draws(budget, seed)
@@ -166,12 +172,6 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     data = data_root(spec.data_root)
     member_set = member_subset(mcard, data, target.listed)
     nonmember_set = nonmembers(mcard, data)
-    # A budget curve after a grid cell (or a larger rerun) takes the shards the cell already made.
-    donors = (
-        other_budgets(run_dir.parent, seed, budget, variant)
-        if attack.prefix_valid and not options.fresh
-        else ()
-    )
     store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution, donors=donors)
     # In a data-parallel job (bench.utils.parallel) the main process holds the lock, scores and
     # writes; the others only make their shards and return its record.

@@ -35,10 +35,22 @@ def check_folders(folders: dict[Path, str]) -> None:
         probe_writable(path, what)
 
 
-def missing_outputs(run_dir: Path, budget: int, shard: int) -> int:
-    """Outputs the cell still has to make: the budget less the shards already on disk."""
-    done = len(list(run_dir.glob("shard-*.npz"))) if run_dir.is_dir() else 0
-    return max(0, budget - done * shard)
+def missing_outputs(
+    run_dir: Path, budget: int, shard: int, donors: tuple[tuple[int, Path], ...] = ()
+) -> int:
+    """Outputs the cell still has to make: the budget less the shards on disk, its own or a
+    donor's full ones (the same cell at another budget, ``bench.runner.cell.other_budgets``).
+    It reads the folders, never the budget's range: a budget of 10^12 is refused, not listed."""
+    made = {i for i in _shard_indices(run_dir) if i * shard < budget}
+    for n, folder in donors:
+        made |= {i for i in _shard_indices(folder) if (i + 1) * shard <= min(n, budget)}
+    return budget - sum(min(shard, budget - i * shard) for i in made)
+
+
+def _shard_indices(folder: Path) -> set[int]:
+    if not folder.is_dir():
+        return set()
+    return {int(p.stem[6:]) for p in folder.glob("shard-*.npz") if p.stem[6:].isdigit()}
 
 
 def output_bytes(n: int, resolution: int, shard: int) -> int:
