@@ -238,18 +238,18 @@ class RunStore:
         or another process of its job) is never counted as reused."""
         made: set[tuple[int, int, int]] = set()
         reused: dict[tuple[int, int, int], tuple[int, int]] = {}
-        adopted: dict[tuple[int, int], int] = {}
+        adopted: dict[int, tuple[int, int]] = {}  # shard index -> (donor budget, UNet evals)
         for path in sorted(self.root.glob(LEDGER_GLOB)):
             ledger = _read_ledger(path) or {k: set() for k in LEDGER_KINDS}
             made |= {e[:3] for e in ledger["made"]}
             reused.update({e[:3]: e[3:] for e in ledger["reused"]})
-            adopted.update({e[:2]: e[3] for e in ledger["adopted"]})
+            adopted.update({e[1]: (e[0], e[3]) for e in ledger["adopted"]})
         kept = {k: v for k, v in reused.items() if k not in made}
         saved = sum(evaluations for evaluations, charged in kept.values() if charged)
-        saved += sum(adopted.values())
+        saved += sum(evaluations for _, evaluations in adopted.values())
         return {
             "reused": _runs(sorted(k[:2] for k in kept)),
-            "adopted": _runs(sorted(adopted)),
+            "adopted": _runs(sorted((budget, i) for i, (budget, _) in adopted.items())),
             "unet_evaluations_run": unet_evaluations - saved,
         }
 
