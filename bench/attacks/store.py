@@ -48,9 +48,21 @@ from bench.zoo.pool import ModelPool
 SHARD_FIELDS = ("images", "unet", "classifier")
 WALL_FILE = "wall.json"
 LEDGER_GLOB = "pool-rank*.json"
+SHARD_GLOB = "shard-*.npz"
 LEDGER_KINDS = ("made", "reused", "adopted")
 OPTIONAL_KINDS = ("adopted",)  # ledgers written before it lack it (record schema 7)
 T = TypeVar("T")
+
+
+def shard_name(i: int) -> str:
+    return f"shard-{i:05d}.npz"
+
+
+def shard_indices(folder: Path) -> set[int]:
+    """The indices of the shard files in ``folder`` (finished or not: writes are atomic)."""
+    if not folder.is_dir():
+        return set()
+    return {int(p.stem[6:]) for p in folder.glob(SHARD_GLOB) if p.stem[6:].isdigit()}
 
 
 def read_shard(path: Path, resolution: int | None = None) -> dict[str, np.ndarray]:
@@ -98,7 +110,7 @@ class RunStore:
 
     # --- output shards --------------------------------------------------------------------
     def shard_path(self, i: int) -> Path:
-        return self.root / f"shard-{i:05d}.npz"
+        return self.root / shard_name(i)
 
     def has_shard(self, i: int) -> bool:
         """Whether shard ``i`` is finished and loads (a corrupt one is removed, to be remade)."""
@@ -106,7 +118,7 @@ class RunStore:
 
     def clear_outputs(self) -> None:
         """Remove every output shard (preparation stays), so the next run starts from shard 0."""
-        for path in [*self.root.glob("shard-*.npz"), *self.root.glob(LEDGER_GLOB)]:
+        for path in [*self.root.glob(SHARD_GLOB), *self.root.glob(LEDGER_GLOB)]:
             path.unlink()
         (self.root / WALL_FILE).unlink(missing_ok=True)
         self._ledger = None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from bench.attacks.store import shard_indices
 from bench.errors import BenchError
 from bench.utils.folders import probe_writable
 from bench.utils.notice import notice
@@ -41,16 +42,10 @@ def missing_outputs(
     """Outputs the cell still has to make: the budget less the shards on disk, its own or a
     donor's full ones (the same cell at another budget, ``bench.runner.cell.other_budgets``).
     It reads the folders, never the budget's range: a budget of 10^12 is refused, not listed."""
-    made = {i for i in _shard_indices(run_dir) if i * shard < budget}
+    made = {i for i in shard_indices(run_dir) if i * shard < budget}
     for n, folder in donors:
-        made |= {i for i in _shard_indices(folder) if (i + 1) * shard <= min(n, budget)}
+        made |= {i for i in shard_indices(folder) if (i + 1) * shard <= min(n, budget)}
     return budget - sum(min(shard, budget - i * shard) for i in made)
-
-
-def _shard_indices(folder: Path) -> set[int]:
-    if not folder.is_dir():
-        return set()
-    return {int(p.stem[6:]) for p in folder.glob("shard-*.npz") if p.stem[6:].isdigit()}
 
 
 def output_bytes(n: int, resolution: int, shard: int) -> int:
