@@ -226,9 +226,12 @@ class RunRecord(_Required, total=False):
     outputs: str
     """The output shards' folder, relative to BENCH_HOME."""
     wall_seconds: float
-    """The attack's wall time (scoring excluded)."""
+    """The attack's wall time in this process (scoring excluded): shards adopted from a donor
+    cell (``pool.adopted``) were paid for, and timed, in that cell's record."""
     prefix_of: int
-    """Budget-curve records only: the budget of the run whose prefix this record scores."""
+    """Budget-curve records only: the budget of the run whose prefix this record scores. Its
+    ``outputs``, ``wall_seconds``, ``pool`` and ``runtime`` describe that run; ``cost`` is the
+    prefix's share (``bench.runner.curves.prefix_cost``)."""
     pool: PoolUse
     """The sample-pool batches the cell reused and the UNet evaluations it ran (since
     schema 5)."""
