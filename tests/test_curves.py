@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.cards import model_card
+from bench.report.curves import curve_pivot
 from bench.runner.curves import prefix_cost
 from bench.utils.paths import reports_dir
 from tests.conftest import FAST_SIDE, cell_record, curve_records
@@ -26,6 +28,44 @@ def test_prefix_cost_keeps_preparation_and_scales_the_rest() -> None:
         "classifier_evaluations": 32 + 16 * 10,
         "prep_classifier_evaluations": 32,
     }
+
+
+def test_curve_pivot_reads_each_attack_across_budgets() -> None:
+    def rec(model: str, attack: str, budget: int, hits: int, **kw: object) -> dict:
+        base = {"stale": "", "defaults": True, "scale": model.split("-")[1], "members": 100}
+        base["nm_hit_high"] = 0.01
+        return {
+            **base,
+            "model": model,
+            "attack": attack,
+            "budget": budget,
+            "distinct_high": hits,
+            **kw,
+        }
+
+    df = pd.DataFrame(
+        [
+            rec("celeba-1k-x", "side", 32, 3),
+            rec("celeba-1k-x", "side", 32, 5),
+            rec("celeba-1k-x", "side", 64, 7),
+            rec("celeba-64-x", "carlini", 64, 9),
+            rec("celeba-64-x", "carlini", 64, 99, stale="older card"),
+            rec("celeba-64-x", "carlini", 64, 99, defaults=False),
+        ]
+    )
+    pivot = curve_pivot(df)
+    assert list(pivot.columns) == ["model", "attack", "seeds", "32", "64"]
+    # 64 members sort before 1k; stale and non-default records never enter a cell.
+    assert pivot.to_dict("records") == [
+        {"model": "celeba-64-x", "attack": "carlini", "seeds": 1, "32": "-", "64": "9.0 (1.0)"},
+        {
+            "model": "celeba-1k-x",
+            "attack": "side",
+            "seeds": 1,
+            "32": "4.0 ± 1.4 (1.0)",
+            "64": "7.0 (1.0)",
+        },
+    ]
 
 
 def test_curve_prefix_equals_a_run_at_that_budget(trained: Path) -> None:

@@ -45,6 +45,38 @@ def curve_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def curve_pivot(df: pd.DataFrame) -> pd.DataFrame:
+    """Distinct high-band members, one row per model × attack and one column per N_G.
+
+    The long table above gives every statistic; this one is read across, so an attack's growth
+    with budget, and where another attack overtakes it, shows on one line. Current records with
+    the card's defaults only; each cell is the mean ± sd over its seeds ('-' where that budget
+    did not run) and, in brackets, chance: the same outputs' hit rate on non-members scaled to
+    the member set, so a count that only chance explains reads as one. ``seeds`` gives the
+    fewest seeds behind any of the row's cells.
+    """
+    current = df[(df["stale"] == "") & df["defaults"]]
+    if current.empty:
+        return pd.DataFrame()
+    budgets = sorted(int(b) for b in current["budget"].unique())
+    rows = []
+    for model in model_order(current):
+        of_model = current[current["model"] == model]
+        for attack, g in of_model.groupby("attack", sort=True):
+            by_budget = {int(b): seeds for b, seeds in g.groupby("budget")}
+            row = {"model": model, "attack": attack}
+            row["seeds"] = min(len(seeds) for seeds in by_budget.values())
+            for b in budgets:
+                row[f"{b:,}"] = _with_chance(by_budget[b]) if b in by_budget else "-"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _with_chance(seeds: pd.DataFrame) -> str:
+    chance = float((seeds["nm_hit_high"] * seeds["members"]).mean())
+    return f"{pm(seeds['distinct_high'], 1.0, 1)} ({chance:.1f})"
+
+
 def model_order(df: pd.DataFrame) -> list[str]:
     """Models by member-set size (64 before 1k, which text order reverses), then by name."""
     scales = df.groupby("model")["scale"].first()

@@ -24,6 +24,7 @@ from bench.report.answer import answer_paragraph, answer_table, equal_compute, l
 from bench.report.curves import (
     PLOT_DPI,
     PLOT_SIZE,
+    curve_pivot,
     curve_table,
     model_order,
     plot_curves,
@@ -270,6 +271,13 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
         curve_table(curves),
     )
     parts += ["", f"![distinct members against budget]({png})"]
+    parts += _section(
+        f"Distinct members by N_G{label}",
+        "The high-band column above read across: one row per model and attack with the card's "
+        "defaults, mean ± sd over seeds at each budget of the curves, and in brackets chance (the "
+        "same outputs' non-member hit rate scaled to the member set).",
+        curve_pivot(curves),
+    )
     current = curves[(curves["stale"] == "") & curves["defaults"]]
     ends = current.groupby("model")["budget"].transform("max")
     parts += _section(
