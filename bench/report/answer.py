@@ -119,6 +119,13 @@ def new_members(df: pd.DataFrame, against: str, key: str = "high") -> pd.Series:
     return pd.Series(out, index=df.index, dtype=float)
 
 
+def chance_members(rows: pd.DataFrame) -> float:
+    """Distinct members chance alone would put in the high band: each row's non-member hit rate
+    scaled to its member set, averaged over the rows (seeds). It sits beside every count, so a
+    count that look-alikes explain reads as one."""
+    return float((rows["nm_hit_high"] * rows["members"]).mean())
+
+
 def _fmt(values: list[float]) -> str:
     mean, lo, hi = interval(values)
     if len(values) < 2:
@@ -155,7 +162,7 @@ def answer_table(
             for a, part in g.groupby("attack")
         }
         members = int(g["members"].iloc[0])
-        chance = float(g["nm_hit_high"].mean()) * members
+        chance = chance_members(g)
         row: dict[str, Any] = {
             "model": model,
             "memorised": "-" if memorised.get(model) is None else f"{100 * memorised[model]:.0f}%",

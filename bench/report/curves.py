@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cards import scale_order
+from bench.report.answer import chance_members
 from bench.report.tables import pm
 from bench.utils.atomic import write_atomic
 
@@ -73,8 +74,7 @@ def curve_pivot(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_chance(seeds: pd.DataFrame) -> str:
-    chance = float((seeds["nm_hit_high"] * seeds["members"]).mean())
-    return f"{pm(seeds['distinct_high'], 1.0, 1)} ({chance:.1f})"
+    return f"{pm(seeds['distinct_high'], 1.0, 1)} ({chance_members(seeds):.1f})"
 
 
 def model_order(df: pd.DataFrame) -> list[str]:
