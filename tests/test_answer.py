@@ -9,6 +9,7 @@ import pytest
 from bench.report.answer import (
     answer_paragraph,
     answer_table,
+    equal_compute,
     judge_margin,
     largest_budget,
     new_members,
@@ -133,3 +134,17 @@ def test_the_largest_budget_is_one_every_attack_in_the_claim_reached() -> None:
     picked = largest_budget(long, claim, shared=512)
     assert set(picked["budget"]) == {2048}  # carlini stops at 2,048, so the claim is read there
     assert largest_budget(short, claim, shared=512).empty  # nothing beyond the shared N_G
+
+
+def test_equal_compute_puts_chance_beside_every_count() -> None:
+    shipped = _frame([7, 8, 7], [], 5000).assign(evals=556_800)
+    cheap = _frame([], [9, 12, 10], 5000).assign(evals=102_400, budget=2048, nm_hit_high=0.002)
+    costly = cheap.assign(evals=1_000_000, budget=8192)  # beyond side's compute: never read
+    claim = {**MARGIN, "baselines": ["carlini"]}
+    row = equal_compute(shipped, pd.concat([cheap, costly]), claim).iloc[0].to_dict()
+    # carlini's 10.3 members at N_G 2,048 are what 0.2% non-member hits give 5,000 members (10.0).
+    assert row == {
+        "model": "m",
+        "side (chance); evals": "7.3 (0.0); 556,800",
+        "carlini at ≤ equal evals": "10.3 (10.0); N_G 2048, 102,400",
+    }

@@ -126,6 +126,10 @@ def chance_members(rows: pd.DataFrame) -> float:
     return float((rows["nm_hit_high"] * rows["members"]).mean())
 
 
+def _with_chance(rows: pd.DataFrame) -> str:
+    return f"{rows['distinct_high'].mean():.1f} ({chance_members(rows):.1f})"
+
+
 def _fmt(values: list[float]) -> str:
     mean, lo, hi = interval(values)
     if len(values) < 2:
@@ -270,7 +274,11 @@ def equal_compute(
     shipped: pd.DataFrame, curves: pd.DataFrame, claim: dict[str, Any]
 ) -> pd.DataFrame:
     """The claiming attack at the shared N_G against each baseline's curve at no more model
-    evaluations (UNet + classifier, preparation included): the comparison at equal compute."""
+    evaluations (UNet + classifier, preparation included): the comparison at equal compute.
+
+    Every count carries its chance in brackets (``chance_members``): a cheap baseline run to a
+    large N_G meets non-member look-alikes too, and a count chance explains must read as one.
+    """
     rows = []
     if curves.empty:
         return pd.DataFrame(rows)
@@ -279,7 +287,7 @@ def equal_compute(
         evals = float(g["evals"].mean())
         row: dict[str, Any] = {
             "model": model,
-            f"{claim['attack']} (evals)": f"{g['distinct_high'].mean():.1f} ({evals:,.0f})",
+            f"{claim['attack']} (chance); evals": f"{_with_chance(g)}; {evals:,.0f}",
         }
         for base in claim["baselines"]:
             c = curves[(curves["model"] == model) & (curves["attack"] == base)]
@@ -289,8 +297,8 @@ def equal_compute(
                 continue
             best = c[c["budget"] == c["budget"].max()]
             row[f"{base} at ≤ equal evals"] = (
-                f"{best['distinct_high'].mean():.1f} (N_G {int(best['budget'].iloc[0])}, "
-                f"{best['evals'].mean():,.0f})"
+                f"{_with_chance(best)}; N_G {int(best['budget'].iloc[0])}, "
+                f"{best['evals'].mean():,.0f}"
             )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -252,7 +252,9 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str
         parts += _section(
             f"At equal compute{label}",
             f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
-            "more model evaluations (UNet + classifier, preparation included).",
+            "more model evaluations (UNet + classifier, preparation included): distinct "
+            "high-band members, mean over seeds, with chance in brackets (the same outputs' "
+            "non-member hit rate scaled to the member set), then N_G and evaluations.",
             equal_compute(shipped, current, claim),
         )
     return parts
