@@ -3,6 +3,8 @@ reads "no", and new members are counted member by member against the same seed's
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -13,6 +15,7 @@ from bench.report.answer import (
     judge_margin,
     largest_budget,
     new_members,
+    turnover,
 )
 from bench.report.tables import ordering_table
 
@@ -94,6 +97,15 @@ def test_new_members_are_counted_against_the_same_seed() -> None:
     assert new.tolist() == [2.0, 2.0]  # seed 0: {5, 6} beyond {0, 1}; seed 1: {1, 9} beyond {0}
     older = df.assign(hits_high=None)
     assert new_members(older, "carlini").isna().all()  # records before schema 4 cannot say
+
+
+def test_new_members_stand_beside_the_baselines_own_turnover() -> None:
+    df = _frame([3, 3], [2, 1], 100)  # carlini's seeds hit {0, 1} and {0}
+    df.loc[df["attack"] == "side", "hits_high"] = [frozenset({0, 5, 6}), frozenset({0, 1, 9})]
+    assert turnover(df, "carlini") == 0.5  # seed 0 finds 1 that seed 1 misses; seed 1, none
+    assert math.isnan(turnover(df[df["seed"] == 0], "carlini"))  # one seed has no turnover
+    row = answer_table(df, MARGIN, {}).iloc[0]
+    assert row["new vs carlini (its turnover)"] == "2.0 (0.5)"
 
 
 def test_the_answer_reads_cannot_tell_when_no_model_has_power() -> None:

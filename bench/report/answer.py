@@ -119,6 +119,17 @@ def new_members(df: pd.DataFrame, against: str, key: str = "high") -> pd.Series:
     return pd.Series(out, index=df.index, dtype=float)
 
 
+def turnover(df: pd.DataFrame, attack: str, key: str = "high") -> float:
+    """Members one seed of ``attack`` hit that another seed of it missed (same model and N_G),
+    averaged over ordered pairs of seeds: what "new" counts when an attack is merely run again.
+    Beside ``new_members`` it says whether another attack's new members are more than a fresh
+    draw would find. NaN with fewer than two seeds that record per-member hits."""
+    col = f"hits_{key}"
+    sets = [h for h in df.loc[df["attack"] == attack, col] if h is not None]
+    pairs = [len(a - b) for i, a in enumerate(sets) for j, b in enumerate(sets) if i != j]
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
 def chance_members(rows: pd.DataFrame) -> float:
     """Distinct members chance alone would put in the high band: each row's non-member hit rate
     scaled to its member set, averaged over the rows (seeds). It sits beside every count, so a
@@ -185,9 +196,10 @@ def answer_table(
             verdict = judge_margin(per_attack[claim["attack"]], bases, claim["factor"], members)
             verdict = f"{verdict.verdict} (bar: {verdict.baseline})"
             new = new_members(g, claim["new_against"])[g["attack"] == claim["attack"]]
-            new_count = "-" if new.isna().all() else f"{new.mean():.1f}"
+            turn = turnover(g, claim["new_against"])
+            new_count = "-" if new.isna().all() else f"{new.mean():.1f} ({turn:.1f})"
         row[f"{claim['attack']} ≥ {claim['factor']:g}× the better baseline?"] = verdict
-        row[f"new vs {claim['new_against']}"] = new_count
+        row[new_column(claim)] = new_count
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -237,13 +249,14 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any], where: str | No
         f"{len(no)}{_names(no)}, and is inside seed noise on {len(noise)}{_names(noise)}. "
         f"{len(blind)} cannot decide it (no power){_names(blind)}."
     ]
-    new_col = f"new vs {claim['new_against']}"
+    new_col = new_column(claim)
     if new_col in table:
         known = table[table[new_col] != "-"]
         if not known.empty:
             parts.append(
                 f" New members (found by {claim['attack']}, missed by {claim['new_against']} at "
-                f"the same seed and N_G), mean per seed: "
+                f"the same seed and N_G; in brackets, what one {claim['new_against']} seed finds "
+                f"that another misses), mean per seed: "
                 + ", ".join(f"{m} {n}" for m, n in zip(known["model"], known[new_col]))
                 + "."
             )
@@ -264,6 +277,11 @@ def answer_paragraph(table: pd.DataFrame, claim: dict[str, Any], where: str | No
     else:
         parts.append(" **Answer: it depends on the model** (see the rows).")
     return "".join(parts)
+
+
+def new_column(claim: dict[str, Any]) -> str:
+    """The answer table's column of new members, with the baseline's own turnover."""
+    return f"new vs {claim['new_against']} (its turnover)"
 
 
 def _names(models: list[str]) -> str:

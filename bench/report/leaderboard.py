@@ -20,7 +20,13 @@ from tabulate import tabulate
 from bench.cards import AttackCard, attack_card, attack_names, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
-from bench.report.answer import answer_paragraph, answer_table, equal_compute, largest_budget
+from bench.report.answer import (
+    answer_paragraph,
+    answer_table,
+    equal_compute,
+    largest_budget,
+    new_column,
+)
 from bench.report.curves import (
     PLOT_DPI,
     PLOT_SIZE,
@@ -228,8 +234,11 @@ def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str
             f"members in the high band, mean and 95% t interval over seeds; `ceiling` is the "
             f"member count, `chance` the same count for non-members scaled to it; `winner` only "
             f"beyond two standard errors. The claim column gives the verdict with its power "
-            f"({claim['source']}); `new vs {claim['new_against']}` counts members "
-            f"{claim['attack']} found that {claim['new_against']} missed at the same seed.",
+            f"({claim['source']}); `{new_column(claim)}` counts members "
+            f"{claim['attack']} found that {claim['new_against']} missed at the same seed, and "
+            f"in brackets those one {claim['new_against']} seed found that another missed: "
+            f"new members are evidence only beyond what running {claim['new_against']} again "
+            f"would find.",
             "",
             _table(table),
         ]
