@@ -106,6 +106,8 @@ def test_new_members_stand_beside_the_baselines_own_turnover() -> None:
     assert math.isnan(turnover(df[df["seed"] == 0], "carlini"))  # one seed has no turnover
     row = answer_table(df, MARGIN, {}).iloc[0]
     assert row["new vs carlini (its turnover)"] == "2.0 (0.5)"
+    alone = answer_table(df[(df["attack"] == "side") | (df["seed"] == 0)], MARGIN, {})
+    assert alone["new vs carlini (its turnover)"].iloc[0] == "2.0"  # no turnover from one seed
 
 
 def test_the_answer_reads_cannot_tell_when_no_model_has_power() -> None:

@@ -137,7 +137,7 @@ def chance_members(rows: pd.DataFrame) -> float:
     return float((rows["nm_hit_high"] * rows["members"]).mean())
 
 
-def _with_chance(rows: pd.DataFrame) -> str:
+def _mean_with_chance(rows: pd.DataFrame) -> str:
     return f"{rows['distinct_high'].mean():.1f} ({chance_members(rows):.1f})"
 
 
@@ -197,7 +197,8 @@ def answer_table(
             verdict = f"{verdict.verdict} (bar: {verdict.baseline})"
             new = new_members(g, claim["new_against"])[g["attack"] == claim["attack"]]
             turn = turnover(g, claim["new_against"])
-            new_count = "-" if new.isna().all() else f"{new.mean():.1f} ({turn:.1f})"
+            shown = "" if np.isnan(turn) else f" ({turn:.1f})"  # one baseline seed: no turnover
+            new_count = "-" if new.isna().all() else f"{new.mean():.1f}{shown}"
         row[f"{claim['attack']} ≥ {claim['factor']:g}× the better baseline?"] = verdict
         row[new_column(claim)] = new_count
         rows.append(row)
@@ -305,7 +306,7 @@ def equal_compute(
         evals = float(g["evals"].mean())
         row: dict[str, Any] = {
             "model": model,
-            f"{claim['attack']} (chance); evals": f"{_with_chance(g)}; {evals:,.0f}",
+            f"{claim['attack']} (chance); evals": f"{_mean_with_chance(g)}; {evals:,.0f}",
         }
         for base in claim["baselines"]:
             c = curves[(curves["model"] == model) & (curves["attack"] == base)]
@@ -315,7 +316,7 @@ def equal_compute(
                 continue
             best = c[c["budget"] == c["budget"].max()]
             row[f"{base} at ≤ equal evals"] = (
-                f"{_with_chance(best)}; N_G {int(best['budget'].iloc[0])}, "
+                f"{_mean_with_chance(best)}; N_G {int(best['budget'].iloc[0])}, "
                 f"{best['evals'].mean():,.0f}"
             )
         rows.append(row)
