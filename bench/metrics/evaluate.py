@@ -23,7 +23,8 @@ from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, score
 from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.samples import IMAGE_SUFFIXES, load_samples
-from bench.metrics.sscd import require_model_file
+from bench.metrics.sscd import check_similarity_spec, similarity_model
+from bench.metrics.sscd_bands import resolution_bands
 from bench.utils.imageio import to_unit
 from bench.utils.notice import notice
 from bench.utils.paths import data_root
@@ -135,7 +136,7 @@ def evaluate_samples(
     profile: str = "cpu",
     crop: str = "none",
     data: str | Path | None = None,
-    sscd: Path | None = None,
+    similarity: str = "l2",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score images against a zoo model's members, beside the same against its non-members.
@@ -148,7 +149,9 @@ def evaluate_samples(
             card's crop to full aligned frames; either way they are resized to the model's
             resolution (announced).
         data: the CelebA root (default ``BENCH_DATA``).
-        sscd: a local TorchScript SSCD model, for SIDE's similarity bands.
+        similarity: ``l2`` (always scored), or also ``sscd`` / ``sscd-distilled`` (the
+            registry wheel's ONNX models) or a TorchScript SSCD file's path, scored in the
+            SSCD bands calibrated for the model's resolution (refused where none separate).
 
     Returns:
         ``bench.metrics.score``'s result plus ``model``, ``preprocessing`` (what was done to the
@@ -161,12 +164,11 @@ def evaluate_samples(
         raise BenchError(
             f"dataset card {dcard.path} has no [metrics] deltas; add e.g. deltas = [0.05, 0.1]"
         )
-    sscd_bands = None
-    if sscd is not None:
-        require_model_file(sscd)
-        sscd_bands = dcard.metrics.get("sscd", {}).get("bands")
-        if sscd_bands is None:
-            raise BenchError(f"dataset card {dcard.path} has no [metrics.sscd] bands")
+    sscd, sscd_bands = None, None
+    if similarity != "l2":
+        spec = check_similarity_spec(similarity, "--similarity")
+        sscd_bands = resolution_bands(dcard.metrics, spec, card.resolution)
+        sscd = similarity_model(spec)  # loaded before decoding, so a missing install is one line
     if isinstance(samples, np.ndarray):
         raw, names = samples, [str(i) for i in range(len(samples))]
         if raw.dtype != np.uint8 or raw.ndim != 4 or raw.shape[-1] != 3 or not len(raw):
@@ -178,7 +180,8 @@ def evaluate_samples(
     done["expected"] = expected_preprocessing(card)
     root = data_root(data)
     member_set = members(card, root)
-    nonmember_images = nonmembers(card, root).images
+    nonmember_set = nonmembers(card, root)
+    nonmember_images = nonmember_set.images
     result = score(
         images,
         member_set.images,
@@ -187,6 +190,7 @@ def evaluate_samples(
         dcard.metrics["deltas"],
         sscd=sscd,
         sscd_bands=sscd_bands,
+        keys=(member_set.cache_key, nonmember_set.cache_key),
         progress=progress,
     )
     rows = per_image(images, member_set.images, member_set.files, bands)

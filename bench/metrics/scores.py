@@ -7,14 +7,14 @@ chance level each member number must beat.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
 from bench.metrics.bands import BAND_NAMES, band_edges
-from bench.metrics.sscd import SscdEmbedder, sscd_scores
+from bench.metrics.sscd import SimilarityModel
+from bench.metrics.sscd_bands import sscd_scores
 from bench.metrics.tally import PoolTally
 from bench.metrics.vectors import unit_chunks
 from bench.utils.imageio import to_unit
@@ -36,15 +36,17 @@ def score(
     bands: dict[str, Any],
     deltas: list[float],
     *,
-    sscd: Path | None = None,
+    sscd: SimilarityModel | None = None,
     sscd_bands: dict[str, Any] | None = None,
+    keys: tuple[str | None, str | None] = (None, None),
     progress: bool = False,
 ) -> dict[str, Any]:
     """Every statistic of the outputs against the members, and the same against the non-members.
 
     ``bands`` holds normalised-ℓ2 ``{"lo", "hi"}`` per band (extra keys such as the false-match
-    rate are passed through to the result). ``sscd`` adds AMS/UMS on SSCD cosine similarity with
-    ``sscd_bands`` (similarities). The result is plain JSON: numbers, strings and dicts.
+    rate are passed through to the result). ``sscd`` (a loaded SSCD model) adds AMS/UMS and
+    members hit on SSCD cosine similarity in ``sscd_bands``, with the reference descriptors cached
+    under the member and non-member array ``keys`` where given. The result is plain JSON.
     """
     for images, what in ((outputs, "outputs"), (members, "members"), (nonmembers, "non-members")):
         _check_images(images, what)
@@ -59,8 +61,6 @@ def score(
     deltas_t = tuple(float(d) for d in deltas)
     if sscd is not None and sscd_bands is None:
         raise ValueError("sscd_bands must accompany sscd")
-    # Load SSCD first, so a missing file fails before the long search and not after it.
-    embedder = SscdEmbedder(sscd) if sscd is not None else None
     member = PoolTally(to_unit(members), edges, deltas_t)
     chance = PoolTally(to_unit(nonmembers), edges, deltas_t)
     for _, vectors in unit_chunks(outputs, progress):
@@ -75,6 +75,6 @@ def score(
         "nonmember": chance.result(n),
         "bands": {b: {k: float(v) for k, v in bands[b].items()} for b in BAND_NAMES},
     }
-    if embedder is not None:
-        result["sscd"] = sscd_scores(embedder, outputs, members, nonmembers, sscd_bands, progress)
+    if sscd is not None:
+        result["sscd"] = sscd_scores(sscd, outputs, members, nonmembers, sscd_bands, keys)
     return result

@@ -20,39 +20,63 @@ SLACK = 2**20  # plus this many bytes: a few batches' bookkeeping, not outputs
 def _ratio_rows(name: str, m: dict[str, Any], batch: int) -> list[list[str]]:
     where, steps = f"{name} ({m['resolution']} px)", m["steps"]
     loop, guided, train, scoring = m["loop"], m["guided"], m["train"], m["scoring"]
-    return [
+    return (
         [
-            where,
-            f"sampling loop vs bare UNet forward (batch {batch}, {steps} steps)",
-            f"{loop['loop_s']:.3g} s vs {loop['bare_s']:.3g} s",
-            f"**{loop['ratio']:.3f}** of bare throughput ({loop['image_steps_per_s']:,.0f} "
-            "image-steps/s)",
-        ],
-        [
-            where,
-            f"zoo training step vs bare diffusers loop (batch {train['batch']})",
-            f"{train['zoo_s']:.3g} s vs {train['bare_s']:.3g} s",
-            f"**{train['ratio']:.3f}** of bare throughput (goal ≥ {TRAIN_GOAL}: "
-            f"{'met' if train['ratio'] >= TRAIN_GOAL else 'not met'}; "
-            f"{train['images_per_s']:,.0f} images/s)",
-        ],
-        [
-            where,
-            "scoring vs generating the outputs it scores",
-            f"{scoring['score_s']:.3g} s vs {scoring['generate_s']:.3g} s",
-            f"**{scoring['score_s'] / scoring['generate_s']:.4f}×** the generation time",
-        ],
-    ] + [
-        [
-            where,
-            f"guided ({attack}: classifier width {g['width']}, {g['classes']} classes, "
-            f"{'time-dependent' if g['time_dependent'] else 'time-independent'}, "
-            f"λ = {g['scale']:g}) vs unguided sampling (batch {batch}, {steps} steps)",
-            f"{g['guided_s']:.3g} s vs {g['unguided_s']:.3g} s",
-            f"**{g['ratio']:.2f}×** the unguided step's time",
+            [
+                where,
+                f"sampling loop vs bare UNet forward (batch {batch}, {steps} steps)",
+                f"{loop['loop_s']:.3g} s vs {loop['bare_s']:.3g} s",
+                f"**{loop['ratio']:.3f}** of bare throughput ({loop['image_steps_per_s']:,.0f} "
+                "image-steps/s)",
+            ],
+            [
+                where,
+                f"zoo training step vs bare diffusers loop (batch {train['batch']})",
+                f"{train['zoo_s']:.3g} s vs {train['bare_s']:.3g} s",
+                f"**{train['ratio']:.3f}** of bare throughput (goal ≥ {TRAIN_GOAL}: "
+                f"{'met' if train['ratio'] >= TRAIN_GOAL else 'not met'}; "
+                f"{train['images_per_s']:,.0f} images/s)",
+            ],
+            [
+                where,
+                "scoring vs generating the outputs it scores",
+                f"{scoring['score_s']:.3g} s vs {scoring['generate_s']:.3g} s",
+                f"**{scoring['score_s'] / scoring['generate_s']:.4f}×** the generation time",
+            ],
         ]
-        for attack, g in guided.items()
-    ]
+        + _sscd_rows(where, m.get("sscd", {}))
+        + [
+            [
+                where,
+                f"guided ({attack}: classifier width {g['width']}, {g['classes']} classes, "
+                f"{'time-dependent' if g['time_dependent'] else 'time-independent'}, "
+                f"λ = {g['scale']:g}) vs unguided sampling (batch {batch}, {steps} steps)",
+                f"{g['guided_s']:.3g} s vs {g['unguided_s']:.3g} s",
+                f"**{g['ratio']:.2f}×** the unguided step's time",
+            ]
+            for attack, g in guided.items()
+        ]
+    )
+
+
+def _sscd_rows(where: str, sscd: dict[str, Any]) -> list[list[str]]:
+    """SSCD descriptors per image against generating one output: what SSCD adds to a record."""
+    rows = []
+    for spec, t in sscd.items():
+        what = f"{spec} descriptors (upsampled to 288 px) vs generating an output"
+        per_image, per_output = t["seconds_per_image"], t["generate_s_per_output"]
+        if per_image is None:
+            rows.append([where, what, "not installed", "-"])
+            continue
+        rows.append(
+            [
+                where,
+                what,
+                f"{per_image:.3g} s vs {per_output:.3g} s",
+                f"**{per_image / per_output:.3f}×** the generation time",
+            ]
+        )
+    return rows
 
 
 def _slice_rows(name: str, m: dict[str, Any]) -> list[list[str]]:

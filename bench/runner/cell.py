@@ -25,6 +25,7 @@ from bench.errors import BenchError
 from bench.metrics import score
 from bench.metrics.candidates import score_candidates
 from bench.metrics.neighbours import NeighbourIndex
+from bench.metrics.sscd_bands import record_similarity
 from bench.metrics.tiers import canary_metrics
 from bench.records import (
     RunRecord,
@@ -214,8 +215,17 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     outputs = store.images()
     if len(outputs) != budget:
         raise BenchError(f"attack {acard.name} produced {len(outputs)} outputs, budget {budget}")
+    sscd, sscd_bands = record_similarity(dcard.metrics, mcard.resolution)
     metrics = score(
-        outputs, member_set.images, nonmember_set.images, bands, deltas, progress=options.progress
+        outputs,
+        member_set.images,
+        nonmember_set.images,
+        bands,
+        deltas,
+        sscd=sscd,
+        sscd_bands=sscd_bands,
+        keys=(member_set.cache_key, nonmember_set.cache_key),
+        progress=options.progress,
     )
     if result.audit is not None:
         result.info["scored"] = audit_against(result.audit, member_set.images, bands)

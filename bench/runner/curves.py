@@ -21,6 +21,7 @@ from bench.cards import attack_card, dataset_card, model_card, validate
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
+from bench.metrics.sscd_bands import record_similarity
 from bench.metrics.tiers import canary_metrics
 from bench.records import RunRecord, curve_path, user_results, write_record
 from bench.runner.cell import default_budget, resolve_model, run_cell
@@ -69,6 +70,8 @@ def run_curve(
     member_set, nonmember_set = members(mcard, data, listed), nonmembers(mcard, data)
     dcard = dataset_card(mcard.dataset)
     bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
+    sscd, sscd_bands = record_similarity(dcard.metrics, mcard.resolution)
+    keys = (member_set.cache_key, nonmember_set.cache_key)
     grid_budget = default_budget(dcard, mcard.profile) if not overrides else None
     written = []
     for seed in seeds:
@@ -91,7 +94,16 @@ def run_curve(
                     "budget": n,
                     "prefix_of": n_run,
                     "cost": prefix_cost(full["cost"], n, n_run),
-                    "metrics": score(part, member_set.images, nonmember_set.images, bands, deltas),
+                    "metrics": score(
+                        part,
+                        member_set.images,
+                        nonmember_set.images,
+                        bands,
+                        deltas,
+                        sscd=sscd,
+                        sscd_bands=sscd_bands,
+                        keys=keys,
+                    ),
                     # The clique filter ranks the whole output set; curves score outputs only.
                     "candidates": None,
                     "canaries": canary_metrics(part, member_set, bands, deltas),

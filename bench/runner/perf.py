@@ -28,7 +28,7 @@ from bench.runner.throughput import (
     perf_model,
     train_vs_bare,
 )
-from bench.runner.workload import time_scoring
+from bench.runner.workload import time_scoring, time_sscd
 from bench.zoo.build import sampling_steps
 
 
@@ -45,6 +45,7 @@ class PerfSettings:
         repeats: timed repeats of each side of a ratio (the fastest counts).
         train_steps: training steps per timed repeat.
         outputs, members: the scoring workload set against generation.
+        sscd_images: images embedded per SSCD model to time its throughput.
         memory_budgets: the N_G at which peak memory is measured.
         memory_members: members scored against in the memory measurement.
         grid_seeds: the seeds of the grid whose pool saving is counted.
@@ -57,6 +58,7 @@ class PerfSettings:
     train_steps: int = 10
     outputs: int = 100_000
     members: int = 10_000
+    sscd_images: int = 64
     memory_budgets: tuple[int, ...] = (512, 2_048, 8_192)
     memory_members: int = 1_000
     grid_seeds: tuple[int, ...] = (0, 1, 2)
@@ -69,6 +71,7 @@ QUICK = {
     "train_steps": 2,
     "outputs": 2_000,
     "members": 200,
+    "sscd_images": 8,
     "memory_budgets": (64, 256, 1_024),
     "memory_members": 100,
 }
@@ -113,6 +116,14 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
             "scoring": {
                 "score_s": score_s,
                 "generate_s": loop["seconds_per_output"] * settings.outputs,
+            },
+            # SSCD seconds per image against the seconds one output takes to generate.
+            "sscd": {
+                spec: {
+                    "seconds_per_image": time_sscd(spec, settings.sscd_images, res),
+                    "generate_s_per_output": loop["seconds_per_output"],
+                }
+                for spec in ("sscd", "sscd-distilled")
             },
             "memory": memory,
         }

@@ -42,3 +42,20 @@ def time_scoring(n_outputs: int, n_members: int, res: int) -> float:
     start = time.perf_counter()
     score(outputs, members, nonmembers, BANDS, DELTAS)
     return time.perf_counter() - start
+
+
+def time_sscd(spec: str, n_images: int, res: int) -> float | None:
+    """Seconds per image for SSCD descriptors of ``res`` px images (upsampling included), or None
+    when the SSCD wheel is not installed (``bench perf`` then says so instead of a number)."""
+    from bench.errors import BenchError
+    from bench.metrics.sscd import similarity_model
+
+    try:
+        model = similarity_model(spec)
+    except BenchError:
+        return None
+    images = synthetic_workload(n_images, 1, 1, res)[0]
+    model.embed(images[:2])  # the session's first call allocates; time the steady state
+    start = time.perf_counter()
+    model.embed(images)
+    return (time.perf_counter() - start) / n_images
