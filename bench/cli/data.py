@@ -111,6 +111,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ]
     print(tabulate(rows, headers=["band", "SSCD above", "up to", "edge", "false-match rate"]))
     verdict = "allowed" if entry["allowed"] else "refused (copies do not clear the high edge)"
-    print(f"noisy copies' 5th percentile similarity {entry['copy_similarity_q05']}: {verdict}")
+    print(f"blurred copies' 5th percentile similarity {entry['copy_similarity_q05']}: {verdict}")
     print(f'written to {path} under [metrics.sscd_bands."{args.resolution}".{args.similarity}]')
     return 0

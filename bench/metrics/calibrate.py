@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from bench.cards import DatasetCard, dataset_card
 from bench.cards.registry import tomllib
 from bench.cards.schema import _toml_value
 from bench.data.celeba import read_index
 from bench.data.manifests import members, read_manifest
-from bench.data.preprocess import load_images
+from bench.data.preprocess import cached_images
 from bench.errors import BenchError
 from bench.metrics.bands import BAND_NAMES, BAND_QUANTILES, calibrate_bands
 from bench.metrics.sscd import similarity_model
@@ -35,7 +37,8 @@ def largest_committed_scale(card: DatasetCard) -> str:
 
 def _reference_sets(
     card: DatasetCard, scale: str | None, resolution: int, root: str | None
-) -> tuple[str, Any, Any]:
+) -> tuple[str, tuple[np.ndarray, str], tuple[np.ndarray, str]]:
+    """The scale, and the member and non-member images with their array caches' keys."""
     scale = scale or largest_committed_scale(card)
     card.check_scale(scale)
     if not 1 <= resolution <= MAX_RESOLUTION:
@@ -44,9 +47,9 @@ def _reference_sets(
             f"got {resolution}"
         )
     base = data_root(root)
-    member_images = load_images(card, base, members(card, scale, read_index(base)), resolution)
-    nonmember_images = load_images(card, base, read_manifest(card.nonmembers), resolution)
-    return scale, member_images, nonmember_images
+    member_files = members(card, scale, read_index(base))
+    member_set = cached_images(card, base, member_files, resolution)
+    return scale, member_set, cached_images(card, base, read_manifest(card.nonmembers), resolution)
 
 
 def calibrate(
@@ -58,12 +61,12 @@ def calibrate(
     similarity: str | None = None,
 ) -> dict[str, Any]:
     """Calibrate the ℓ2 bands at ``resolution`` (or, with ``similarity``, that SSCD model's
-    bands, which need the ℓ2 ones first), store them in the dataset card, return the entry."""
+    bands), store them in the dataset card, return the entry."""
     card = dataset_card(dataset)
-    if similarity is not None:
-        model = similarity_model(similarity)  # one line before decoding when SSCD is missing
-        l2_high = float(card.bands(resolution)["high"]["hi"])
-    scale, member_images, nonmember_images = _reference_sets(card, scale, resolution, root)
+    model = None if similarity is None else similarity_model(similarity)  # before decoding
+    scale, (member_images, member_key), (nonmember_images, nonmember_key) = _reference_sets(
+        card, scale, resolution, root
+    )
     entry: dict[str, Any] = {
         "calibrated_on": {
             "scale": scale,
@@ -71,11 +74,12 @@ def calibrate(
             "nonmembers": len(nonmember_images),
         }
     }
-    if similarity is None:
+    if model is None:
         entry.update(calibrate_bands(member_images, nonmember_images, progress))
         write_bands(card, resolution, entry)
     else:
-        entry.update(calibrate_sscd_bands(model, member_images, nonmember_images, l2_high))
+        keys = (member_key, nonmember_key)
+        entry.update(calibrate_sscd_bands(model, member_images, nonmember_images, keys))
         write_bands(card, resolution, entry, table="sscd_bands", name=similarity)
     return entry
 
@@ -114,7 +118,7 @@ def write_bands(
         lines += [
             "# SSCD cosine bands (lo < s ≤ hi) per resolution and model: the paper's edge where",
             "# non-members stay within the ℓ2 band's rate, else that quantile (edge = calibrated);",
-            "# allowed = noisy copies clear the high edge. Rule: bench/metrics/sscd_bands.py.",
+            "# allowed = blurred copies clear the high edge. Rule: bench/metrics/sscd_bands.py.",
         ]
     for res in sorted(tables["sscd_bands"], key=int):
         for model, values in sorted(tables["sscd_bands"][res].items()):

@@ -11,11 +11,16 @@ of the ℓ2 rule in ``bands.py``:
   0.1%, mid 1%, low 5%); otherwise its lower edge is that quantile of the non-member similarities
   ("calibrated"), so it can only rise;
 - SSCD scoring is allowed at a resolution only if its high band separates copies from non-members:
-  members degraded to a copy in the middle of the ℓ2 high band (Gaussian pixel noise at half the
-  band's edge) must stay above the high edge at least ``COPY_QUANTILE`` of the time. Where they
-  do not (16 px), asking for SSCD is one line. The half was fixed before any 32 or 64 px number
-  was seen: at the full edge, noise is as far from the member in pixels as the closest unseen
-  faces are, which no descriptor should be asked to call a copy.
+  members blurred as a memorised output is (a Gaussian blur of ``COPY_BLUR_PX`` pixels at the
+  model's resolution: a diffusion model's copy differs from its member by smooth, low-frequency
+  error, not by pixel noise) must stay above the high edge at least ``COPY_QUANTILE`` of the time.
+  Where they do not (16 px), asking for SSCD is one line.
+
+  History, so the choice can be judged: the first rule degraded members by Gaussian pixel noise at
+  half the ℓ2 high edge. It refused 64 px (noisy copies' 5th percentile 0.488 against a high edge
+  of 0.639), because SSCD reads white noise upsampled 4.5× as texture, which no generated copy
+  carries. The blur rule replaced it after that one result and before any blur result at 32 or
+  64 px was seen (at 16 px a 1 px blur gave 0.41 against 0.73, refused like the noise).
 
 Every SSCD count is computed against the held-out non-members by the same code, its chance level.
 """
@@ -28,6 +33,8 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from bench.errors import BenchError
 from bench.metrics.bands import BAND_NAMES, BAND_QUANTILES, band_edges
@@ -45,10 +52,10 @@ PAPER_EDGES = {"high": 0.6, "mid": 0.5, "low": 0.4}
 # Cumulative false-match rate each band's lower edge may let through: the quantiles the ℓ2
 # bands end at (non-members whose nearest member is above the edge, all bands above it included).
 CUMULATIVE_RATE = dict(BAND_QUANTILES)
-# Copies checked per calibration, their distance as a share of the ℓ2 high edge, and the share
-# of them that must clear the SSCD high edge.
+# Copies checked per calibration, their blur (pixels at the model's resolution), and the share of
+# them that must clear the SSCD high edge.
 COPY_SAMPLES = 200
-COPY_L2_FRACTION = 0.5
+COPY_BLUR_PX = 1.0
 COPY_QUANTILE = 0.95
 COPY_SEED = 20321
 EMBEDDING_VERSION = 1  # bump when the upsampling or the descriptor code changes
@@ -61,26 +68,34 @@ def nearest_similarity(queries: np.ndarray, base: np.ndarray) -> np.ndarray:
     return 1.0 - (dist.astype(np.float64) ** 2) * base.shape[1] / 2.0
 
 
-def noisy_copies(images: np.ndarray, l2: float, seed: int) -> np.ndarray:
-    """``images`` with Gaussian pixel noise whose normalised ℓ2 (RMS on [0, 1]) is ``l2``."""
-    rng = np.random.default_rng(seed)
-    x = images.astype(np.float64) / 255.0
-    noisy = np.clip(x + rng.normal(0.0, l2, size=x.shape), 0.0, 1.0)
-    return np.round(noisy * 255.0).astype(np.uint8)
+def blurred_copies(images: np.ndarray, sigma: float) -> np.ndarray:
+    """``images`` under a separable Gaussian blur of ``sigma`` pixels (edges replicated)."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).repeat(3, 1, 1, 1)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = F.conv2d(
+        F.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel.view(3, 1, 1, -1), groups=3
+    )
+    x = F.conv2d(
+        F.pad(x, (0, 0, radius, radius), mode="replicate"), kernel.view(3, 1, -1, 1), groups=3
+    )
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def calibrate_sscd_bands(
     model: SimilarityModel,
     members: np.ndarray,
     nonmembers: np.ndarray,
-    l2_high_edge: float,
+    keys: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any]:
     """The card entry for one resolution: edges, their source, false-match rates, copy check."""
-    member_desc = model.embed(members)
-    sims = nearest_similarity(model.embed(nonmembers), member_desc)
+    member_desc = cached_descriptors(model, members, keys[0])
+    sims = nearest_similarity(cached_descriptors(model, nonmembers, keys[1]), member_desc)
     rng = np.random.default_rng(COPY_SEED)
     pick = rng.choice(len(members), size=min(COPY_SAMPLES, len(members)), replace=False)
-    copies = model.embed(noisy_copies(members[pick], COPY_L2_FRACTION * l2_high_edge, COPY_SEED))
+    copies = model.embed(blurred_copies(members[pick], COPY_BLUR_PX))
     copy_sims = (copies * member_desc[pick]).sum(axis=1)
     lower, source = {}, {}
     for band in BAND_NAMES:
@@ -99,7 +114,7 @@ def calibrate_sscd_bands(
     entry: dict[str, Any] = {
         "model_sha256": model.digest,
         "allowed": copy_floor > lower["high"],
-        "copy_l2": round(COPY_L2_FRACTION * l2_high_edge, 6),
+        "copy_blur_px": COPY_BLUR_PX,
         "copy_similarity_q05": round(copy_floor, 6),
         "nonmember_similarity_median": round(float(np.median(sims)), 6),
     }
@@ -129,8 +144,8 @@ def resolution_bands(metrics: dict[str, Any], spec: str, resolution: int) -> dic
     if not entry.get("allowed", False):
         raise BenchError(
             f"SSCD scoring is refused at {resolution} px: no similarity edge separates copies "
-            f"from unseen faces there (noisy copies' 5th percentile {entry['copy_similarity_q05']}"
-            f" <= high edge {entry['high']['lo']}); use ℓ2, or a model of 64 px or more"
+            "from unseen faces there (blurred copies' 5th percentile "
+            f"{entry['copy_similarity_q05']} <= high edge {entry['high']['lo']}); use ℓ2"
         )
     return entry
 
