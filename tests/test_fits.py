@@ -88,3 +88,44 @@ def test_a_target_past_the_measured_budgets_is_marked_extrapolated() -> None:
     ]
     reading = fit_table(pd.DataFrame(rows))["N_G for 10 members"].iloc[0]
     assert reading.endswith("(extrapolated)")  # 10 members need N ≈ 2,500 > 512
+
+
+def _rows(fit: CurveFit, budgets: np.ndarray, members: int = 1000) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "scale": "1k",
+                "model": "m",
+                "attack": "a",
+                "seed": s,
+                "budget": int(n),
+                "members": members,
+                "distinct_high": float(fit.at(n)),
+            }
+            for s in range(3)
+            for n in budgets
+        ]
+    )
+
+
+def test_a_reading_below_the_smallest_budget_is_marked_extrapolated() -> None:
+    fit = CurveFit(members=200.0, theta=1e-3, shape=1.0, rmse=0.0)  # 1 member at N ≈ 5
+    table = fit_table(_rows(fit, BUDGETS[BUDGETS >= 64]))
+    assert fit.budget_for(1) < 64
+    assert table["N_G for 1 member"].iloc[0].endswith("(extrapolated)")
+
+
+def test_a_fit_on_its_grids_edge_is_not_identified() -> None:
+    line = BUDGETS[BUDGETS <= 512] / 32.0  # a straight line: k runs to its grid's edge
+    fit = fit_curve(BUDGETS[BUDGETS <= 512], line, ceiling=1000)
+    assert fit is not None and fit.unidentified
+    rows = _rows(CurveFit(1.0, 1.0, 1.0, 0.0), BUDGETS[BUDGETS <= 512]).assign(
+        distinct_high=np.tile(line, 3)
+    )
+    table = fit_table(rows)
+    assert table["fit M [1 − (1 + θN)^−k]"].iloc[0].startswith("not identified:")
+    assert table["N_G for 10 members"].iloc[0] not in ("", "-")
+    # 10 members lie inside the measured budgets (320 < 512): the fit interpolates them.
+    assert not table["N_G for 10 members"].iloc[0].startswith("not identified")
+    slow = rows.assign(distinct_high=rows["distinct_high"] / 10)  # 10 members only past 512
+    assert fit_table(slow)["N_G for 10 members"].iloc[0].startswith("not identified (3/3 seeds")

@@ -5,6 +5,7 @@
 plots; ``summary`` is one record for a person.
 """
 
-from bench.report.leaderboard import write_gallery, write_leaderboard
+from bench.report.gallery import write_gallery
+from bench.report.leaderboard import write_leaderboard
 
 __all__ = ["write_gallery", "write_leaderboard"]

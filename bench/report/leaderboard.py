@@ -13,31 +13,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.cards import AttackCard, attack_card, attack_names, model_cards
+from bench.cards import attack_card, model_cards
 from bench.metrics import BAND_NAMES
-from bench.records import read_record
-from bench.report.answer import (
-    answer_paragraph,
-    answer_table,
-    equal_compute,
-    largest_budget,
-    new_column,
-)
-from bench.report.curves import (
-    PLOT_DPI,
-    PLOT_SIZE,
-    curve_pivot,
-    curve_table,
-    model_order,
-    plot_curves,
-    short_name,
-)
+from bench.report import columns as C
+from bench.report.answer import answer_rows, equal_compute, largest_budget
+from bench.report.claims import leaks_more_claims, margin_claims, order_claims
+from bench.report.curves import curve_pivot, curve_table
 from bench.report.fits import EXTRAPOLATE, fit_table
 from bench.report.frame import load_records
+from bench.report.plots import plot, plot_curves
 from bench.report.profiles import (
     PROFILE_ORDER,
     borrowed_lines,
@@ -55,8 +42,18 @@ from bench.report.tables import (
     signal_table,
     tiers_table,
 )
-from bench.utils.atomic import write_atomic, write_text_atomic
-from bench.utils.paths import bench_home, reports_dir
+from bench.report.view import (
+    GLOSSARY,
+    answer_frame,
+    answer_paragraph,
+    answer_text,
+    equal_compute_frame,
+    equal_compute_text,
+    far_text,
+    first_screen,
+)
+from bench.utils.atomic import write_text_atomic
+from bench.utils.paths import reports_dir
 from bench.zoo.manage import zoo_rows
 
 BANDS = BAND_NAMES
@@ -73,69 +70,6 @@ INTRO = (
 )
 
 
-def plot(df: pd.DataFrame, path: Path) -> None:
-    """UMS by band: one panel per band, models in scale order, one bar per attack (± sd over
-    seeds), each bar's chance level (the same statistic against non-members) as a grey tick and
-    each model's ceiling (members / N_G, UMS's maximum) as a dashed line, so a small model at
-    its ceiling no longer looks weaker than a large one below its own."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = model_order(df)
-    attacks = sorted(df["attack"].unique())
-    colours = dict(zip(attacks, plt.get_cmap("tab10").colors))
-    width = 0.8 / len(attacks)
-    fig, axes = plt.subplots(1, len(BANDS), figsize=PLOT_SIZE, squeeze=False)
-    for ax, band in zip(axes[0], BANDS):
-        # The axis fits the bars; a ceiling far above them (a large model's 100 %) is written at
-        # the top instead of squeezing every bar flat.
-        means = df.groupby(["model", "attack"])[f"ums_{band}"]
-        top = 100 * max(float((means.mean() + means.std().fillna(0)).max()) * 1.3, 0.05)
-        for j, model in enumerate(models):
-            part = df[df["model"] == model]
-            ceiling = 100 * min(1.0, part["members"].iloc[0] / part["budget"].iloc[0])
-            if ceiling <= top:
-                ax.hlines(ceiling, j - 0.45, j + 0.45, colors="black", linestyles="dashed", lw=1)
-            else:
-                ax.annotate(
-                    f"{ceiling:.0f}%↑", (j, top), ha="center", va="top", fontsize=7, rotation=90
-                )
-            for i, attack in enumerate(attacks):
-                runs = part[part["attack"] == attack]
-                if runs.empty:
-                    continue
-                x = j - 0.4 + width * (i + 0.5)
-                ums = 100 * runs[f"ums_{band}"]
-                ax.bar(
-                    x,
-                    ums.mean(),
-                    width,
-                    yerr=ums.std(ddof=1) if len(ums) > 1 else None,
-                    color=colours[attack],
-                    capsize=2,
-                )
-                chance = 100 * runs[f"chance_ums_{band}"].mean()
-                ax.hlines(chance, x - width / 2, x + width / 2, colors="0.45", lw=2.5)
-        ax.set_title(f"{band} band")
-        ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=45, ha="right")
-        ax.set_xlim(-0.6, len(models) - 0.4)
-        ax.set_ylim(0, top)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("UMS (% of N_G)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[a]) for a in attacks]
-    handles += [
-        plt.Line2D([], [], color="black", ls="dashed", lw=1),
-        plt.Line2D([], [], color="0.45", lw=2.5),
-    ]
-    labels = [*attacks, "ceiling (members / N_G; n%↑ above the axis)", "chance (non-members)"]
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
-    write_atomic(path, lambda p: fig.savefig(p, dpi=PLOT_DPI, format="png"))
-    plt.close(fig)
-
-
 def _table(frame: pd.DataFrame) -> str:
     return tabulate(
         frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True
@@ -146,16 +80,6 @@ def _section(title: str, text: str, frame: pd.DataFrame) -> list[str]:
     if frame.empty:
         return []
     return ["", f"## {title}", "", text, "", _table(frame)]
-
-
-def claims(kind: str) -> list[tuple[AttackCard, dict]]:
-    """Every attack card's claim of one kind (``[claims.<kind>]``), by card name."""
-    found = []
-    for name in attack_names():
-        card = attack_card(name)
-        if kind in card.claims:
-            found.append((card, card.claims[kind]))
-    return found
 
 
 def _plot_name(stem: str, profile: str) -> str:
@@ -186,87 +110,80 @@ def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) 
     )
     for title, text, table in diagnostics_tables(shipped):
         parts += _section(title + label, text, table)
-    margins = {c["by"]: c for _, c in claims("margin")}
-    for _, claim in claims("order"):
+    margins = {c.by: c for c in margin_claims()}
+    for claim in order_claims():
         parts += _section(
-            f"Against the {claim['by']} paper's order{label}",
-            f"{claim['by']} reports {' > '.join(claim['attacks'])} on UMS in every band. Ranked "
+            f"Against the {claim.by} paper's order{label}",
+            f"{claim.by} reports {' > '.join(claim.attacks)} on UMS in every band. Ranked "
             "by mean UMS per model and band (ties and reversals count as not holding); judged "
             "only where some attack hits members more often than non-members. A verdict marked "
             "'within seed noise' rests on a gap smaller than two standard errors over seeds: the "
             "seeds cannot tell it apart.",
-            ordering_table(shipped, claim["attacks"], margin=margins.get(claim["by"])),
+            ordering_table(shipped, claim.attacks, margin=margins.get(claim.by)),
         )
-    for card, claim in claims("leaks_more"):
-        than = attack_card(claim["than"])
+    for claim in leaks_more_claims():
+        card, than = attack_card(claim.card), attack_card(claim.than)
         conditioning, plain = card.applies_to[0], than.applies_to[0]
         parts += _section(
             f"{card.name[:1].upper()}{card.name[1:]} against {plain} extraction{label}",
-            f"{claim['by']} find {claim['statement']}: {card.name} extraction on the "
+            f"{claim.by} find {claim.statement}: {card.name} extraction on the "
             f"{conditioning} model against {than.name} on the plain {plain} model of the same "
             "subset (mean UMS %).",
-            conditional_table(shipped, card.name, than.name, claim["verdict"]),
+            conditional_table(shipped, card.name, than.name, claim.verdict),
         )
     return parts
 
 
-def _answer(df: pd.DataFrame, curves: pd.DataFrame, label: str = "") -> list[str]:
-    """The first screen: each margin claim answered per model, with its power and evidence.
+def _answers(
+    df: pd.DataFrame, curves: pd.DataFrame, profile: str, label: str = ""
+) -> tuple[list[str], list[str]]:
+    """Each margin claim answered for one profile: the lines of the first screen, and the detail
+    (per-model tables at the shared N_G, at the curves' largest budget, at equal compute).
     ``label`` names the profile in the headings when the records span several."""
     if df.empty:
-        return []
-    shipped = df[(df["stale"] == "") & df["shipped"] & ~df["external"]]
+        return [], []
+    shipped = df[(df[C.STALE] == "") & df[C.SHIPPED] & ~df[C.EXTERNAL]]
     memorised = {c.name: c.trained.get("memorised_fraction") for c in model_cards()}
-    current = curves[(curves["stale"] == "") & curves["defaults"]] if not curves.empty else curves
-    parts = []
-    for _, claim in claims("margin"):
-        table = answer_table(shipped, claim, memorised)
-        if table.empty:
+    current = curves[(curves[C.STALE] == "") & curves[C.DEFAULTS]] if not curves.empty else curves
+    screen, detail = [], []
+    for claim in margin_claims():
+        rows = answer_rows(shipped, claim, memorised)
+        if not rows:
             continue
-        parts += [
+        equal = equal_compute(shipped, current, claim)
+        screen += [
             "",
-            f"## The answer{label}: does {claim['attack']} extract what its baselines miss?",
+            f"### {claim.statement}{label}",
             "",
-            answer_paragraph(table, claim),
-            "",
-            f"Per model at the shared N_G (scale order; `memorised` is the card's measured "
-            f"fraction of unguided samples that copy a member): attacks ranked by distinct "
-            f"members in the high band, mean and 95% t interval over seeds; `ceiling` is the "
-            f"member count, `chance` the same count for non-members scaled to it; `winner` only "
-            f"beyond two standard errors. The claim column gives the verdict with its power "
-            f"({claim['source']}); `{new_column(claim)}` counts members "
-            f"{claim['attack']} found that {claim['new_against']} missed at the same seed, and "
-            f"in brackets those one {claim['new_against']} seed found that another missed: "
-            f"new members are evidence only beyond what running {claim['new_against']} again "
-            f"would find.",
-            "",
-            _table(table),
+            *first_screen(rows, equal, claim, profile),
         ]
-        shared_budget = int(table["N_G"].max())
-        far = largest_budget(current, claim, shared_budget)
+        detail += [
+            "",
+            f"## The answer in detail{label}: {claim.statement}",
+            "",
+            answer_paragraph(rows, claim),
+            "",
+            answer_text(claim),
+            "",
+            _table(answer_frame(rows, claim)),
+        ]
+        far = largest_budget(current, claim, max(r.budget for r in rows))
         if not far.empty:
-            far_table = answer_table(far, claim, memorised)
-            parts += [
+            far_rows = answer_rows(far, claim, memorised)
+            detail += [
                 "",
                 f"### At the curves' largest budget{label}",
                 "",
-                answer_paragraph(far_table, claim, where="At the curves' largest budget"),
+                answer_paragraph(far_rows, claim, where="at the curves' largest budget"),
                 "",
-                "The same columns for the models whose budget curves go beyond the shared N_G, "
-                "read at the largest budget every attack in the claim reached (the outputs there "
-                "are one seeded run each; smaller budgets are its prefixes).",
+                far_text(),
                 "",
-                _table(far_table),
+                _table(answer_frame(far_rows, claim)),
             ]
-        parts += _section(
-            f"At equal compute{label}",
-            f"{claim['attack']} at the shared N_G against each baseline's budget curve at no "
-            "more model evaluations (UNet + classifier, preparation included): distinct "
-            "high-band members, mean over seeds, with chance in brackets (the same outputs' "
-            "non-member hit rate scaled to the member set), then N_G and evaluations.",
-            equal_compute(shipped, current, claim),
+        detail += _section(
+            f"At equal compute{label}", equal_compute_text(claim), equal_compute_frame(equal, claim)
         )
-    return parts
+    return screen, detail
 
 
 def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
@@ -289,13 +206,13 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
         "same outputs' non-member hit rate scaled to the member set).",
         curve_pivot(curves),
     )
-    current = curves[(curves["stale"] == "") & curves["defaults"]]
-    ends = current.groupby("model")["budget"].transform("max")
+    current = curves[(curves[C.STALE] == "") & curves[C.DEFAULTS]]
+    ends = current.groupby(C.MODEL)[C.BUDGET].transform("max")
     parts += _section(
         f"Duplicated members by tier across budgets{label}",
         "The ladder and canary models' tiers at the shared N_G and at the largest budget "
         "of their curves: which duplicate counts each attack reaches as N_G grows.",
-        tiers_table(current[current["shipped"] | (current["budget"] == ends)]),
+        tiers_table(current[current[C.SHIPPED] | (current[C.BUDGET] == ends)]),
     )
     parts += _section(
         f"Budget needed for 1 and 10 members{label}",
@@ -308,19 +225,19 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
         f"beyond {EXTRAPOLATE}× it or above the fitted M.",
         fit_table(current),
     )
-    for _, claim in claims("order"):
+    for claim in order_claims():
         parts += _section(
             f"The paper's order across budgets{label}",
-            f"{claim['by']}'s claim is about efficiency, so the order is also judged at "
+            f"{claim.by}'s claim is about efficiency, so the order is also judged at "
             "every budget of the curves, in the high band (UMS × N_G is the distinct "
             "members above), with the same rules as the table at the shared N_G: judged "
             "only where members are hit more often than non-members, and a gap inside two "
             "standard errors over seeds marked as seed noise.",
             ordering_table(
                 current,
-                claim["attacks"],
+                claim.attacks,
                 bands=("high",),
-                margin={c["by"]: c for _, c in claims("margin")}.get(claim["by"]),
+                margin={c.by: c for c in margin_claims()}.get(claim.by),
             ),
         )
     return parts
@@ -335,9 +252,14 @@ def write_leaderboard(root: Path | None = None) -> Path:
     # resolution and training budget, so its rows never rank against another profile's.
     every = profiles(df, curves)
     labels = {p: profile_label(p) if len(every) > 1 else "" for p in every}
-    parts = ["# memorization-bench leaderboard"]
+    screen, detail = [], []
     for p in every:
-        parts += _answer(of_profile(df, p), of_profile(curves, p), labels[p])
+        lines, more = _answers(of_profile(df, p), of_profile(curves, p), p, labels[p])
+        screen, detail = screen + lines, detail + more
+    parts = ["# memorization-bench leaderboard"]
+    if screen:
+        parts += ["", "## The answer in 30 seconds", *screen, "", GLOSSARY]
+    parts += detail
     parts += [
         "",
         INTRO,
@@ -346,26 +268,26 @@ def write_leaderboard(root: Path | None = None) -> Path:
         "",
         tabulate(zoo_rows(committed_only=True), headers="keys", tablefmt="github", missingval="-"),
     ]
-    external = df[df["external"]] if not df.empty else df
-    df = df[~df["external"]] if not df.empty else df
+    external = df[df[C.EXTERNAL]] if not df.empty else df
+    df = df[~df[C.EXTERNAL]] if not df.empty else df
     if df.empty:
         parts += ["", "## Attacks at the shared budget", "", "No run records yet."]
     else:
-        current = df[df["stale"] == ""]
+        current = df[df[C.STALE] == ""]
         for p in profiles(current) or [PROFILE_ORDER[0]]:
             parts += ["", f"## Attacks at the shared budget{labels.get(p, '')}", ""]
             mine = of_profile(current, p)
             parts += borrowed_lines(mine, p)
-            parts += _main_sections(mine[mine["shipped"]], root, p, labels.get(p, ""))
+            parts += _main_sections(mine[mine[C.SHIPPED]], root, p, labels.get(p, ""))
         parts += _section(
             "Other configurations",
             "Current runs at another N_G or with parameters other than the card defaults "
             "(overrides), grouped by N_G.",
-            leaderboard_table(current[~current["shipped"]]),
+            leaderboard_table(current[~current[C.SHIPPED]]),
         )
-        stale = df[df["stale"] != ""]
+        stale = df[df[C.STALE] != ""]
         if not stale.empty:
-            reasons = stale.groupby(["attack", "stale"]).size().reset_index(name="records")
+            reasons = stale.groupby([C.ATTACK, C.STALE]).size().reset_index(name="records")
             parts += _section(
                 "Superseded records",
                 "Made by an older attack card or checkpoint, so not comparable with the tables "
@@ -382,7 +304,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
             leaderboard_table(external),
         )
     if not curves.empty:
-        curves = curves[~curves["external"]]
+        curves = curves[~curves[C.EXTERNAL]]
         for p in profiles(curves):
             parts += _curve_sections(of_profile(curves, p), root, p, labels.get(p, ""))
     floor_files = sorted((root / "floors").glob("*.json"))
@@ -401,55 +323,3 @@ def write_leaderboard(root: Path | None = None) -> Path:
     path = root / "leaderboard.md"
     write_text_atomic(path, "\n".join(parts) + "\n")
     return path
-
-
-def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) -> Path | None:
-    """A PNG of a run's outputs closest to a member, each beside that member and the distance,
-    under BENCH_HOME (never in the repository: the members are CelebA faces).
-
-    Returns None when this machine does not hold the run's outputs (records travel, shards
-    don't) or the run attacked an external folder, whose member set the record only names.
-    """
-    from PIL import Image, ImageDraw
-
-    from bench.attacks.store import RunStore
-    from bench.cards import dataset_card, model_card
-    from bench.data.subset import members
-    from bench.metrics.neighbours import NeighbourIndex
-    from bench.utils.imageio import to_unit
-    from bench.utils.paths import data_root as celeba_root
-
-    rec = read_record(record_path)
-    run_dir = bench_home() / rec["outputs"]
-    if rec.get("external") or not (run_dir / "shard-00000.npz").is_file():
-        return None
-    outputs = RunStore(run_dir).images()
-    card = model_card(rec["model"])
-    member_set = members(card, celeba_root(data_root))
-    bands = dataset_card(card.dataset).bands(card.resolution)
-    dist, idx = NeighbourIndex(to_unit(member_set.images)).knn(to_unit(outputs), 1)
-    order = np.argsort(dist[:, 0], kind="stable")[:n]
-    zoom, label, cols = 4, 14, 8
-    side = card.resolution * zoom
-    cell_w, cell_h = 2 * side + 6, side + label + 6
-    rows = -(-len(order) // cols)
-    canvas = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
-    draw = ImageDraw.Draw(canvas)
-    for k, i in enumerate(order):
-        r, c = divmod(k, cols)
-        x, y = c * cell_w, r * cell_h
-        pair = (outputs[i], member_set.images[idx[i, 0]])
-        for j, image in enumerate(pair):
-            tile = Image.fromarray(image).resize((side, side), Image.Resampling.NEAREST)
-            canvas.paste(tile, (x + j * side, y))
-        d = float(dist[i, 0])
-        band = next((b for b in BANDS if bands[b]["lo"] <= d < bands[b]["hi"]), "-")
-        draw.text((x + 2, y + side + 1), f"l2 {d:.3f} {band}", fill="black")
-    out = (
-        bench_home()
-        / "galleries"
-        / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, lambda p: canvas.save(p, format="PNG"))
-    return out

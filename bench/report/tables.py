@@ -15,8 +15,11 @@ import pandas as pd
 
 from bench.cards import attack_card, attack_names, scale_order
 from bench.metrics.seednoise import NOISE_SE, beyond_noise, gap_se
-from bench.report.answer import MarginCheck, judge_margin
+from bench.report import columns as C
+from bench.report.answer import PAIRED
+from bench.report.claims import MarginClaim
 from bench.report.frame import BANDS
+from bench.report.verdicts import MarginTest, judge_margin
 
 TUNED_MARK = "†"
 GROUP = ["scale", "model", "attack", "budget", "params"]
@@ -57,7 +60,7 @@ def _head(keys: tuple, g: pd.DataFrame) -> dict[str, object]:
         "scale": scale,
         "model": _model_label(model, attack),
         "attack": attack,
-        "config": g["record"].iloc[0].rsplit("-", 1)[-1].removesuffix(".json"),
+        "config": g[C.CONFIG].iloc[0],
         "seeds": len(g),
     }
 
@@ -150,7 +153,7 @@ def ordering_table(
     df: pd.DataFrame,
     order: tuple[str, ...] | list[str],
     bands: tuple[str, ...] = BANDS,
-    margin: dict | None = None,
+    margin: MarginClaim | None = None,
 ) -> pd.DataFrame:
     """Per model, N_G and band, the attacks ranked by mean UMS against a paper's ``order`` (an
     attack card's ``[claims.order]``, e.g. SIDE's side > side-ti > carlini).
@@ -161,8 +164,8 @@ def ordering_table(
     two standard errors over seeds, and a verdict that rests on a gap inside them says so.
 
     With a ``margin`` claim (an attack card's ``[claims.margin]``) each row also states the
-    smallest gap its seeds could detect and whether the claimed margin was detectable there; a
-    row that could not detect it reads "undecided (no power)", whatever the means say.
+    power of that claim's test (``bench.report.verdicts``) in the band; a row without power
+    reads "undecided (no power)", whatever the means say.
     """
     rows = []
     groups = _in_scale_order(df).groupby(["scale", "model", "budget"], sort=False)
@@ -186,17 +189,17 @@ def ordering_table(
             ranked = col.sort_values(ascending=False, kind="stable")
             verdict = _verdict(gaps) if signal else "no signal above chance"
             power = {}
-            if margin is not None and margin["attack"] in present:
+            if margin is not None and margin.attack in present:
                 check = _margin_check(g, margin, band)
                 if check is not None:
+                    test = check.test
                     power = {
-                        "smallest detectable gap (2 SE, members)": f"{check.detectable:.1f}",
-                        f"{margin['factor']:g}× claim detectable": (
-                            "yes" if check.powered else check.verdict.removeprefix("undecided ")
+                        f"{margin.factor:g}× claim: power": (
+                            f"{test.power:.2f}" if test.verdict.powered else test.reason
                         ),
                     }
-                    if not check.powered:
-                        verdict = "undecided (no power)"
+                    if not test.verdict.powered:
+                        verdict = test.verdict.value
             rows.append(
                 {
                     "N_G": budget,
@@ -214,16 +217,16 @@ def ordering_table(
     return pd.DataFrame(rows)
 
 
-def _margin_check(g: pd.DataFrame, margin: dict, band: str) -> MarginCheck | None:
+def _margin_check(g: pd.DataFrame, margin: MarginClaim, band: str) -> MarginTest | None:
     """The margin claim judged on distinct members (UMS × N_G) of one band, per seed."""
     counts = {
-        a: (part.sort_values("seed")[f"ums_{band}"] * part["budget"]).tolist()
-        for a, part in g.groupby("attack")
+        a: dict(zip(part[C.SEED].astype(int), part[C.ums(band)] * part[C.BUDGET]))
+        for a, part in g.groupby(C.ATTACK)
     }
-    bases = {b: counts[b] for b in margin["baselines"] if b in counts}
+    bases = {b: counts[b] for b in margin.baselines if b in counts}
     if not bases:
         return None
-    return judge_margin(counts[margin["attack"]], bases, margin["factor"], g["members"].iloc[0])
+    return judge_margin(counts[margin.attack], bases, margin.factor, g[C.MEMBERS].iloc[0], PAIRED)
 
 
 def _gap(
