@@ -34,6 +34,7 @@ def test_curve_pivot_reads_each_attack_across_budgets() -> None:
     def rec(model: str, attack: str, budget: int, hits: int, **kw: object) -> dict:
         base = {"stale": "", "defaults": True, "scale": model.split("-")[1], "members": 100}
         base["nm_hit_high"] = 0.01
+        base["chance_high"] = 0.01 * 100  # the frame's chance column: hit rate × members
         return {
             **base,
             "model": model,

@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from bench.cards import attack_card, attack_names, scale_order
-from bench.metrics.seednoise import NOISE_SE, beyond_noise, gap_se
 from bench.report import columns as C
 from bench.report.answer import PAIRED
 from bench.report.claims import MarginClaim
 from bench.report.frame import BANDS
-from bench.report.verdicts import MarginTest, judge_margin
+from bench.report.verdicts import ALPHA, Contrast, MarginTest, Verdict, contrast, judge_margin, rank
 
 TUNED_MARK = "†"
 GROUP = ["scale", "model", "attack", "budget", "params"]
@@ -160,34 +159,35 @@ def ordering_table(
 
     The order is judged only where some attack beats chance: a band whose member hit rate is no
     higher than its non-member hit rate for every attack has nothing to extract, so ranking
-    attacks there would rank noise. Each gap between neighbours in the paper's order is shown with
-    two standard errors over seeds, and a verdict that rests on a gap inside them says so.
+    attacks there would rank noise. Each gap between neighbours in the paper's order is tested
+    one-sided at ALPHA, paired by seed (``bench.report.verdicts``): the order holds when every
+    gap is above zero beyond its test, fails when one is below zero beyond it, and is undecided
+    otherwise (an order claims no effect size, so there is no power to state).
 
     With a ``margin`` claim (an attack card's ``[claims.margin]``) each row also states the
-    power of that claim's test (``bench.report.verdicts``) in the band; a row without power
-    reads "undecided (no power)", whatever the means say.
+    power of that claim's test in the band; a row without power reads "undecided (no power)",
+    whatever the means say.
     """
     rows = []
-    groups = _in_scale_order(df).groupby(["scale", "model", "budget"], sort=False)
+    groups = _in_scale_order(df).groupby([C.SCALE, C.MODEL, C.BUDGET], sort=False)
     for (scale, model, budget), g in groups:
-        present = [a for a in order if a in set(g["attack"])]
+        present = [a for a in order if a in set(g[C.ATTACK])]
         if len(present) < 2:
             continue
-        by_attack = g.groupby("attack")[
+        means = g.groupby(C.ATTACK)[
             [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
-        ]
-        means, sds, counts = by_attack.mean(), by_attack.std(ddof=1), by_attack.count()
+        ].mean()
         for band in bands:
-            col = means.loc[present, f"ums_{band}"] * 100
-            signal = (
-                means.loc[present, f"hit_{band}"] > means.loc[present, f"nm_hit_{band}"]
-            ).any()
+            per_seed = {
+                a: dict(zip(part[C.SEED].astype(int), 100 * part[C.ums(band)]))
+                for a, part in g.groupby(C.ATTACK)
+            }
+            signal = (means.loc[present, C.hit(band)] > means.loc[present, C.nm_hit(band)]).any()
             gaps = [
-                _gap(col, sds[f"ums_{band}"] * 100, counts[f"ums_{band}"], a, b)
+                (a, b, contrast(per_seed[a], per_seed[b], 1.0, PAIRED))
                 for a, b in zip(present, present[1:], strict=False)
             ]
-            ranked = col.sort_values(ascending=False, kind="stable")
-            verdict = _verdict(gaps) if signal else "no signal above chance"
+            verdict = _verdict([c for _, _, c in gaps]) if signal else "no signal above chance"
             power = {}
             if margin is not None and margin.attack in present:
                 check = _margin_check(g, margin, band)
@@ -200,21 +200,43 @@ def ordering_table(
                     }
                     if not test.verdict.powered:
                         verdict = test.verdict.value
+            ranked = rank({a: per_seed[a] for a in present}, PAIRED)
             rows.append(
                 {
                     "N_G": budget,
                     "scale": scale,
                     "model": model,
                     "band": band,
-                    "measured (mean UMS %)": " ≥ ".join(f"{a} {v:.2f}" for a, v in ranked.items()),
-                    "gaps in the paper's order (± 2 SE)": "; ".join(
-                        f"{a} − {b}: {d:+.2f} ± {NOISE_SE * se:.2f}" for a, b, d, se in gaps
+                    "measured (mean UMS %)": ranked.text(
+                        {a: f"{a} {v:.2f}" for a, v in ranked.order}
+                    ),
+                    f"gaps in the paper's order (one-sided p, α {ALPHA:g})": "; ".join(
+                        f"{a} − {b}: {c.mean:+.2f} (p {_p_text(c)})" for a, b, c in gaps
                     ),
                     **power,
                     "paper's order holds": verdict,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _p_text(c: Contrast) -> str:
+    """The p of the gap's own direction (one seed: no test)."""
+    if c.seeds < 2:
+        return "one seed"
+    return f"{c.p_above() if c.mean > 0 else c.p_below():.3f}"
+
+
+def _verdict(gaps: list[Contrast]) -> str:
+    """Holds only for a strict order every gap of which its test confirms; fails when a test
+    confirms a reversal; undecided otherwise."""
+    if any(c.seeds < 2 for c in gaps):
+        return "undecided (one seed)"
+    if all(c.mean > 0 and c.p_above() < ALPHA for c in gaps):
+        return Verdict.HOLDS.value
+    if any(c.p_below() < ALPHA for c in gaps):
+        return Verdict.FAILS.value
+    return "undecided"
 
 
 def _margin_check(g: pd.DataFrame, margin: MarginClaim, band: str) -> MarginTest | None:
@@ -227,26 +249,6 @@ def _margin_check(g: pd.DataFrame, margin: MarginClaim, band: str) -> MarginTest
     if not bases:
         return None
     return judge_margin(counts[margin.attack], bases, margin.factor, g[C.MEMBERS].iloc[0], PAIRED)
-
-
-def _gap(
-    means: pd.Series, sds: pd.Series, counts: pd.Series, a: str, b: str
-) -> tuple[str, str, float, float]:
-    """Mean UMS of ``a`` minus ``b`` and its standard error over seeds (0 where one seed ran)."""
-    ses = [
-        sds[x] / np.sqrt(counts[x]) if counts[x] > 1 and not np.isnan(sds[x]) else 0.0
-        for x in (a, b)
-    ]
-    return a, b, float(means[a] - means[b]), gap_se(*ses)
-
-
-def _verdict(gaps: list[tuple[str, str, float, float]]) -> str:
-    """'yes' only for a strict order; a gap within two standard errors qualifies the verdict."""
-    clear = [beyond_noise(d, se) for _, _, d, se in gaps]
-    if all(d > 0 for _, _, d, _ in gaps):
-        return "yes" if all(clear) else "yes, within seed noise"
-    reversed_clearly = any(d <= 0 and c for (_, _, d, _), c in zip(gaps, clear, strict=True))
-    return "no" if reversed_clearly else "no, within seed noise"
 
 
 def conditional_table(df: pd.DataFrame, attack: str, than: str, verdict: str) -> pd.DataFrame:
