@@ -13,25 +13,25 @@ from bench.cards import scale_order
 from bench.report import columns as C
 from bench.report.tables import pm
 
-CURVE_METRICS = {"distinct_high": "high band", "extracted_0.05": "δ = 0.05"}
+CURVE_METRICS = {C.DISTINCT_HIGH: "high band", C.extracted("0.05"): "δ = 0.05"}
 
 
 def curve_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    current = df[df["stale"] == ""]
-    ordered = current.assign(_s=current["scale"].map(scale_order)).sort_values(
-        ["_s", "model", "attack", "budget"], kind="stable"
+    current = df[df[C.STALE] == ""]
+    ordered = current.assign(_s=current[C.SCALE].map(scale_order)).sort_values(
+        ["_s", C.MODEL, C.ATTACK, C.BUDGET], kind="stable"
     )
     for (model, attack, _params, budget), g in ordered.groupby(
-        ["model", "attack", "params", "budget"], sort=False
+        [C.MODEL, C.ATTACK, C.PARAMS, C.BUDGET], sort=False
     ):
         row = {"model": model, "attack": attack, "N_G": budget, "seeds": len(g)}
         for col, label in CURVE_METRICS.items():
             row[f"distinct members, {label}"] = pm(g[col], 1.0, 1)
-        row["model evaluations (UNet + clf)"] = f"{int(g['evals'].mean()):,}"
+        row["model evaluations (UNet + clf)"] = f"{int(g[C.EVALS].mean()):,}"
         row["evaluations per member (high band)"] = (
-            f"{g['evals'].mean() / g['distinct_high'].mean():,.0f}"
-            if g["distinct_high"].mean() > 0
+            f"{g[C.EVALS].mean() / g[C.DISTINCT_HIGH].mean():,.0f}"
+            if g[C.DISTINCT_HIGH].mean() > 0
             else "-"
         )
         rows.append(row)
@@ -48,15 +48,15 @@ def curve_pivot(df: pd.DataFrame) -> pd.DataFrame:
     the member set, so a count that only chance explains reads as one. ``seeds`` gives the
     fewest seeds behind any of the row's cells.
     """
-    current = df[(df["stale"] == "") & df["defaults"]]
+    current = df[(df[C.STALE] == "") & df[C.DEFAULTS]]
     if current.empty:
         return pd.DataFrame()
-    budgets = sorted(int(b) for b in current["budget"].unique())
+    budgets = sorted(int(b) for b in current[C.BUDGET].unique())
     rows = []
     for model in model_order(current):
-        of_model = current[current["model"] == model]
-        for attack, g in of_model.groupby("attack", sort=True):
-            by_budget = {int(b): seeds for b, seeds in g.groupby("budget")}
+        of_model = current[current[C.MODEL] == model]
+        for attack, g in of_model.groupby(C.ATTACK, sort=True):
+            by_budget = {int(b): seeds for b, seeds in g.groupby(C.BUDGET)}
             row = {"model": model, "attack": attack}
             row["seeds"] = min(len(seeds) for seeds in by_budget.values())
             for b in budgets:
@@ -71,7 +71,7 @@ def _with_chance(seeds: pd.DataFrame) -> str:
 
 def model_order(df: pd.DataFrame) -> list[str]:
     """Models by member-set size (64 before 1k, which text order reverses), then by name."""
-    scales = df.groupby("model")["scale"].first()
+    scales = df.groupby(C.MODEL)[C.SCALE].first()
     return sorted(scales.index, key=lambda m: (scale_order(scales[m]), m))
 
 

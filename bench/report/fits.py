@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cards import scale_order
+from bench.report import columns as C
 
 THETAS = np.logspace(-7, 0, 141)
 SHAPES = np.logspace(-1.5, 2, 36)
@@ -134,26 +135,26 @@ def fit_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Per model × attack: the fitted curve (on the seed mean, for the reader) and the N_G each
     target needs, from each seed's own fit."""
     rows = []
-    ordered = curves.assign(_s=curves["scale"].map(scale_order)).sort_values(
-        ["_s", "model", "attack"], kind="stable"
+    ordered = curves.assign(_s=curves[C.SCALE].map(scale_order)).sort_values(
+        ["_s", C.MODEL, C.ATTACK], kind="stable"
     )
-    for (model, attack), g in ordered.groupby(["model", "attack"], sort=False):
-        ceiling = int(g["members"].iloc[0])
-        largest = int(g["budget"].max())
-        mean = g.groupby("budget")["distinct_high"].mean()
+    for (model, attack), g in ordered.groupby([C.MODEL, C.ATTACK], sort=False):
+        ceiling = int(g[C.MEMBERS].iloc[0])
+        largest = int(g[C.BUDGET].max())
+        mean = g.groupby(C.BUDGET)[C.DISTINCT_HIGH].mean()
         overall = fit_curve(mean.index.to_numpy(), mean.to_numpy(), ceiling)
         row = {
             "model": model,
             "attack": attack,
-            "budgets": f"{int(g['budget'].min()):,}–{largest:,}",
-            "seeds": g["seed"].nunique(),
+            "budgets": f"{int(g[C.BUDGET].min()):,}–{largest:,}",
+            "seeds": g[C.SEED].nunique(),
             "fit M [1 − (1 + θN)^−k]": _describe(overall, largest),
         }
         per_seed = [
-            fit_curve(s["budget"].to_numpy(), s["distinct_high"].to_numpy(), ceiling)
-            for _, s in g.groupby("seed")
+            fit_curve(s[C.BUDGET].to_numpy(), s[C.DISTINCT_HIGH].to_numpy(), ceiling)
+            for _, s in g.groupby(C.SEED)
         ]
-        smallest = int(g["budget"].min())
+        smallest = int(g[C.BUDGET].min())
         for target in TARGETS:
             label = f"N_G for {target} member{'s' if target > 1 else ''}"
             row[label] = _reading(per_seed, target, smallest, largest)

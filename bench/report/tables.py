@@ -21,7 +21,7 @@ from bench.report.frame import BANDS
 from bench.report.verdicts import ALPHA, Contrast, MarginTest, Verdict, contrast, judge_margin, rank
 
 TUNED_MARK = "†"
-GROUP = ["scale", "model", "attack", "budget", "params"]
+GROUP = [C.SCALE, C.MODEL, C.ATTACK, C.BUDGET, C.PARAMS]
 
 
 def pm(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
@@ -42,8 +42,8 @@ def _model_label(model: str, attack: str) -> str:
 def _in_scale_order(df: pd.DataFrame) -> pd.DataFrame:
     """Rows by N_G, then by subset size (64 before 1k, which text order would reverse)."""
     return (
-        df.assign(_s=df["scale"].map(scale_order))
-        .sort_values(["budget", "_s", "model", "attack"], kind="stable")
+        df.assign(_s=df[C.SCALE].map(scale_order))
+        .sort_values([C.BUDGET, "_s", C.MODEL, C.ATTACK], kind="stable")
         .drop(columns="_s")
     )
 
@@ -70,22 +70,23 @@ def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
     for keys, g in _groups(df):
         row = _head(keys, g)
         for band in BANDS:
-            row[f"UMS {band} %"] = pm(g[f"ums_{band}"])
-            row[f"AMS {band} %"] = pm(g[f"ams_{band}"])
-        row["chance UMS high %"] = pm(g["chance_ums_high"])
+            row[f"UMS {band} %"] = pm(g[C.ums(band)])
+            row[f"AMS {band} %"] = pm(g[C.ams(band)])
+        row["chance UMS high %"] = pm(g[C.chance_ums("high")])
         # UMS counts distinct members, so it can never exceed members / N_G.
         budget = keys[3]
-        row["UMS ceiling %"] = f"{100 * min(g['members'].iloc[0], budget) / budget:.2f}"
-        for c in sorted(c for c in g.columns if c.startswith("extracted_")):
-            row[f"extracted δ={c.split('_', 1)[1]}"] = pm(g[c], 1.0, 1)
-        row["Gu %"] = pm(g["gu"])
+        ceiling = min(g[C.MEMBERS].iloc[0], budget)
+        row["UMS ceiling %"] = f"{100 * ceiling / budget:.2f}"
+        for c in sorted(c for c in g.columns if c.startswith(C.EXTRACTED)):
+            row[f"extracted δ={c.removeprefix(C.EXTRACTED)}"] = pm(g[c], 1.0, 1)
+        row["Gu %"] = pm(g[C.GU])
         row["candidates / extracted at min δ"] = (
-            f"{pm(g['candidates'], 1.0, 1)} / {pm(g['candidates_extracted'], 1.0, 1)}"
-            if g["candidates"].notna().all()
+            f"{pm(g[C.CANDIDATES], 1.0, 1)} / {pm(g[C.CANDIDATES_EXTRACTED], 1.0, 1)}"
+            if g[C.CANDIDATES].notna().all()
             else "-"
         )
-        row["UNet evals"] = f"{int(g['unet_evals'].mean()):,}"
-        row["clf evals"] = f"{int(g['clf_evals'].mean()):,}"
+        row["UNet evals"] = f"{int(g[C.UNET_EVALS].mean()):,}"
+        row["clf evals"] = f"{int(g[C.CLF_EVALS].mean()):,}"
         out.append(row)
     return pd.DataFrame(out)
 
@@ -98,15 +99,15 @@ def signal_table(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = []
     for keys, g in _groups(df):
-        if g["hit_high"].isna().all():
+        if g[C.hit("high")].isna().all():
             continue
         row = _head(keys, g)
         for band in BANDS:
             row[f"{band}: members / non-members hit %"] = (
-                f"{pm(g[f'hit_{band}'])} / {pm(g[f'nm_hit_{band}'])}"
+                f"{pm(g[C.hit(band)])} / {pm(g[C.nm_hit(band)])}"
             )
         row["nearest member / non-member (median ℓ2)"] = (
-            f"{pm(g['nearest'], 1.0, 4)} / {pm(g['nm_nearest'], 1.0, 4)}"
+            f"{pm(g[C.NEAREST], 1.0, 4)} / {pm(g[C.NM_NEAREST], 1.0, 4)}"
         )
         out.append(row)
     return pd.DataFrame(out)
@@ -116,14 +117,14 @@ def tiers_table(df: pd.DataFrame) -> pd.DataFrame:
     """Duplicated members in the high band per tier, and the lowest tier each seed reached."""
     out = []
     for keys, g in _groups(df):
-        if not g["tier_hits"].astype(bool).any():
+        if not g[C.TIER_HITS].astype(bool).any():
             continue
         row = _head(keys, g)
-        low = g["lowest_tier"]
+        low = g[C.LOWEST_TIER]
         row["lowest tier reached, per seed"] = ", ".join(
             "none" if np.isnan(v) else f"×{int(v)}" for v in low
         )
-        row["high-band hits per tier, per seed"] = " | ".join(g["tier_hits"])
+        row["high-band hits per tier, per seed"] = " | ".join(g[C.TIER_HITS])
         out.append(row)
     return pd.DataFrame(out)
 
@@ -132,19 +133,19 @@ def diagnostics_tables(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """(title, text, table) per diagnostics section the attacks declare: their mechanism,
     measured (for SIDE: does guidance land in the target cluster, and can the classifier tell the
     clusters apart at the noise levels where it steers?)."""
-    if "diag_title" not in df:
+    if C.DIAG_TITLE not in df:
         return []
     out = []
-    for title in sorted(t for t in df["diag_title"].unique() if t):
-        part = df[df["diag_title"] == title]
-        columns = [c for c in df.columns if c.startswith("diag:") and part[c].notna().any()]
+    for title in sorted(t for t in df[C.DIAG_TITLE].unique() if t):
+        part = df[df[C.DIAG_TITLE] == title]
+        columns = [c for c in df.columns if c.startswith(C.DIAG) and part[c].notna().any()]
         rows = []
         for keys, g in _groups(part):
             row = _head(keys, g)
             for c in columns:
-                row[c.removeprefix("diag:")] = pm(g[c])
+                row[c.removeprefix(C.DIAG)] = pm(g[c])
             rows.append(row)
-        out.append((title, part["diag_text"].iloc[0], pd.DataFrame(rows)))
+        out.append((title, part[C.DIAG_TEXT].iloc[0], pd.DataFrame(rows)))
     return out
 
 
@@ -255,21 +256,21 @@ def conditional_table(df: pd.DataFrame, attack: str, than: str, verdict: str) ->
     """Per scale and band: ``attack`` (on its conditional model) against ``than`` on the plain
     models of the same subset (no duplicated members), as an attack card's
     ``[claims.leaks_more]`` states."""
-    text = df[df["attack"] == attack]
-    uncond = df[(df["attack"] == than) & ~df["duplicated"]]
+    text = df[df[C.ATTACK] == attack]
+    uncond = df[(df[C.ATTACK] == than) & ~df[C.DUPLICATED]]
     rows = []
-    for scale in sorted(text["scale"].unique(), key=scale_order):
-        t, u = text[text["scale"] == scale], uncond[uncond["scale"] == scale]
+    for scale in sorted(text[C.SCALE].unique(), key=scale_order):
+        t, u = text[text[C.SCALE] == scale], uncond[uncond[C.SCALE] == scale]
         if u.empty:
             continue
         for band in BANDS:
-            tv, uv = t[f"ums_{band}"].mean() * 100, u[f"ums_{band}"].mean() * 100
+            tv, uv = t[C.ums(band)].mean() * 100, u[C.ums(band)].mean() * 100
             rows.append(
                 {
                     "scale": scale,
                     "band": band,
-                    attack: f"{tv:.2f} ({', '.join(sorted(set(t['model'])))})",
-                    than: f"{uv:.2f} ({', '.join(sorted(set(u['model'])))})",
+                    attack: f"{tv:.2f} ({', '.join(sorted(set(t[C.MODEL])))})",
+                    than: f"{uv:.2f} ({', '.join(sorted(set(u[C.MODEL])))})",
                     verdict: "yes" if tv > uv else "no",
                 }
             )
