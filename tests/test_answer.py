@@ -90,10 +90,10 @@ def test_the_paragraph_reads_typed_verdicts_not_strings() -> None:
     rows = answer_rows(_frame([64, 64, 64], [64, 64, 64], 64), MARGIN, {"m": 0.98})
     assert rows[0].margin.test.verdict is Verdict.NO_POWER
     text = answer_paragraph(rows, MARGIN)
-    assert "cannot tell" in text and "undecided (no power) on 1 (m)" in text
+    assert "Cannot tell" in text and "undecided (no power) on 1 (m)" in text
     failing = answer_rows(_frame([10, 11, 10], [20, 21, 20], 1000), MARGIN, {})
     assert failing[0].margin.test.verdict is Verdict.FAILS
-    assert answer_paragraph(failing, MARGIN).startswith("**side ≥ 1.5× the better of")
+    assert answer_paragraph(failing, MARGIN).startswith("**Is side ≥ 1.5× the better of")
     assert "fails on 1 (m)" in answer_paragraph(failing, MARGIN)
 
 
@@ -122,7 +122,7 @@ def test_each_question_names_the_variant_and_the_metric() -> None:
     questions = [x for x in lines if x.startswith("- ")]
     assert (
         questions[0].startswith("- **Does side find members carlini misses")
-        and "yes" in questions[0]
+        and "** Yes." in questions[0]
     )
     assert questions[1].startswith("- **The paper's margin")
 
