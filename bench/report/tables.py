@@ -166,8 +166,8 @@ def ordering_table(
     otherwise (an order claims no effect size, so there is no power to state).
 
     With a ``margin`` claim (an attack card's ``[claims.margin]``) each row also states the
-    power of that claim's test in the band; a row without power reads "undecided (no power)",
-    whatever the means say.
+    power of that claim's test in the band; an undecided row without that power reads
+    "undecided (no power)".
     """
     rows = []
     groups = _in_scale_order(df).groupby([C.SCALE, C.MODEL, C.BUDGET], sort=False)
@@ -199,7 +199,9 @@ def ordering_table(
                             f"{test.power:.2f}" if test.verdict.powered else test.reason
                         ),
                     }
-                    if not test.verdict.powered:
+                    # A decided order stands: its own test rejected. Only an undecided one is
+                    # qualified by the margin test's lack of power.
+                    if verdict == "undecided" and not test.verdict.powered:
                         verdict = test.verdict.value
             ranked = rank({a: per_seed[a] for a in present}, PAIRED)
             rows.append(
@@ -241,15 +243,20 @@ def _verdict(gaps: list[Contrast]) -> str:
 
 
 def _margin_check(g: pd.DataFrame, margin: MarginClaim, band: str) -> MarginTest | None:
-    """The margin claim judged on distinct members (UMS × N_G) of one band, per seed."""
+    """The margin claim judged on distinct members (UMS × N_G) of one band less chance (the
+    band's non-member hit rate × the members), per seed, as the answer table judges it."""
+    members = g[C.MEMBERS]
+    found = g[C.ums(band)] * g[C.BUDGET] - g[C.nm_hit(band)] * members
     counts = {
-        a: dict(zip(part[C.SEED].astype(int), part[C.ums(band)] * part[C.BUDGET]))
+        a: dict(zip(g.loc[part.index, C.SEED].astype(int), found[part.index]))
         for a, part in g.groupby(C.ATTACK)
     }
     bases = {b: counts[b] for b in margin.baselines if b in counts}
     if not bases:
         return None
-    return judge_margin(counts[margin.attack], bases, margin.factor, g[C.MEMBERS].iloc[0], PAIRED)
+    chance = float((g[C.nm_hit(band)] * members)[g[C.ATTACK] == margin.attack].mean())
+    ceiling = float(members.iloc[0]) - chance
+    return judge_margin(counts[margin.attack], bases, margin.factor, ceiling, PAIRED)
 
 
 def conditional_table(df: pd.DataFrame, attack: str, than: str, verdict: str) -> pd.DataFrame:
