@@ -189,3 +189,15 @@ def test_each_profile_gets_its_own_sections(trained: Path) -> None:
     assert "![distinct members against budget](curves-cpu32.png)" in board
     assert (reports_dir() / "curves.png").is_file()
     assert (reports_dir() / "curves-cpu32.png").is_file()
+
+
+def test_the_config_hash_comes_from_the_record_not_its_file_name(trained: Path) -> None:
+    """The leaderboard's `config` is the record's cell key, computed from what the record holds;
+    a renamed file changes nothing."""
+    from bench.records import cell_key
+
+    rec = cell_record("carlini", "8", seed=0, results=reports_dir())
+    path = record_path(rec, root=reports_dir())
+    path.rename(path.with_name("seed0-n16-renamed.json"))
+    (row,) = _rows(write_leaderboard().read_text(), "Attacks at the shared budget")
+    assert f"| {cell_key(rec)} " in row and "renamed" not in row

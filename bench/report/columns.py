@@ -7,6 +7,8 @@ band or per δ are functions of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 ATTACK = "attack"
 MODEL = "model"
 SCALE = "scale"
@@ -38,38 +40,19 @@ DIAG = "diag:"  # prefix of the attack's own diagnostics columns
 CHANCE_HIGH = "chance_high"  # distinct members chance explains: non-member hit rate × members
 
 
-def ums(band: str) -> str:
-    return f"ums_{band}"
+def _per(prefix: str) -> Callable[[str], str]:
+    """The column of one band or δ: ``<prefix>_<key>``."""
+    return lambda key: f"{prefix}_{key}"
 
 
-def ams(band: str) -> str:
-    return f"ams_{band}"
-
-
-def chance_ums(band: str) -> str:
-    return f"chance_ums_{band}"
-
-
-def distinct(band: str) -> str:
-    return f"distinct_{band}"
-
-
-def hit(band: str) -> str:
-    return f"hit_{band}"
-
-
-def nm_hit(band: str) -> str:
-    return f"nm_hit_{band}"
-
-
-def hits(key: str) -> str:
-    """Which members a record hit (a frozenset; None before schema 4) in a band or within δ."""
-    return f"hits_{key}"
-
-
-def extracted(delta: str) -> str:
-    return f"extracted_{delta}"
-
+ums = _per("ums")
+ams = _per("ams")
+chance_ums = _per("chance_ums")  # the non-members' UMS, a share of a pool of its own size
+distinct = _per("distinct")
+hit = _per("hit")
+nm_hit = _per("nm_hit")
+hits = _per("hits")  # which members a record hit (a frozenset; None before schema 4)
+extracted = _per("extracted")
 
 EXTRACTED = "extracted_"  # prefix of the ``extracted(δ)`` columns
 DISTINCT_HIGH = distinct("high")

@@ -38,13 +38,14 @@ def chance_ums(runs: pd.DataFrame, band: str) -> pd.Series:
     return runs[C.nm_hit(band)] * runs[C.MEMBERS] / runs[C.BUDGET]
 
 
-CHANCE_STYLE = {"color": "crimson", "marker": "_", "markersize": 9, "mew": 2.5, "ls": "none"}
+# Black, thick and short: the attacks take tab10's colours (red too), the ceiling a dashed line.
+CHANCE_STYLE = {"color": "black", "marker": "_", "markersize": 9, "mew": 3, "ls": "none"}
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
     """UMS by band: one panel per band, models in scale order, one bar per attack (± sd over
     seeds, never below zero), each bar's chance level (its non-member hit rate scaled to the
-    member set) as a red tick and each model's ceiling (members / N_G, UMS's maximum) as a
+    member set) as a black tick and each model's ceiling (members / N_G, UMS's maximum) as a
     dashed line, so a small model at its ceiling no longer looks weaker than a large one below
     its own."""
     import matplotlib

@@ -252,9 +252,12 @@ def equal_compute_frame(rows: Sequence[EqualComputeRow], claim: MarginClaim) -> 
                     if m.curve_evals >= row.evals * (1 - 1e-9)
                     else f"; its curve stops at {100 * m.curve_evals / row.evals:.0f}%"
                 )
+                # What the baseline would have to run to spend the attack's evaluations.
+                equal = row.evals / (m.evals / m.budget)
                 read = (
                     f"N_G {m.budget:,}: {_count(m.counts)}; {m.evals:,.0f} evals = "
-                    f"{100 * m.ratio:.0f}% of {claim.attack}'s{reach}"
+                    f"{100 * m.ratio:.0f}% of {claim.attack}'s{reach} (equal compute is "
+                    f"N_G ≈ {equal:,.0f})"
                 )
             entry[f"{m.baseline} at ≤ equal evals"] = read
             entry[f"{claim.attack} > {m.baseline}?"] = test_text(m.test)
