@@ -5,6 +5,7 @@ that says what it matched."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from bench.report.answer import (
     answer_rows,
@@ -59,6 +60,17 @@ def test_the_cards_margin_claim_is_typed() -> None:
     (claim,) = margin_claims()
     assert claim.attack == "side" and claim.baselines == ("side-ti", "carlini")
     assert claim.factor == 1.5 and isinstance(claim.factor, float)
+
+
+def test_a_malformed_claim_is_one_clear_error() -> None:
+    from bench.errors import BenchError
+    from bench.report.claims import _margin
+
+    raw = {"by": "X", "attack": "a", "baselines": ["b"], "factor": "1.5", "new_against": "b"}
+    with pytest.raises(BenchError, match="claim field 'factor' must be a float"):
+        _margin("a", {**raw, "source": "s"})
+    with pytest.raises(BenchError, match="needs factor ≥ 1"):
+        _margin("a", {**raw, "factor": 0.5, "source": "s"})
 
 
 def test_new_members_are_counted_both_ways_against_the_same_seed() -> None:
