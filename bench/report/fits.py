@@ -18,11 +18,13 @@ fit, and reported as the median with the seeds' range. A reading outside the mea
 ``EXTRAPOLATE`` × the largest, or above the fitted M, it is reported as not reached rather than as
 a number the data cannot support.
 
-A fit whose parameters sit on an edge of their grid (θ or k at its first or last value) or whose M
-is held at the member count has not found an optimum, only a bound: its parameters are not
-identified by the data. Inside the measured budgets it still interpolates the points it passes
-through, but read outside them it would print the grid's choice as if it were the data's, so such
-a reading, and such a fit's parameters, are reported as "not identified" with the reason.
+A fit whose θ or k sits on an edge of its grid has found a bound, not an optimum, and a curve
+that has not bent by the largest budget (under half its M) trades M against θ: in both cases the
+parameters are not identified by the data. (M held at the member count is not such a case: a
+saturated model's M is its member count.) Inside the measured budgets the fit still interpolates
+the points it passes through, but read outside them it would print the grid's choice as if it
+were the data's, so such a reading, and such a fit's parameters, are reported as "not identified"
+with the reason.
 """
 
 from __future__ import annotations
@@ -50,19 +52,26 @@ class CurveFit:
     shape: float
     rmse: float
 
-    ceiling: float = float("inf")  # the member count M was held to
+    largest: float = float("inf")  # the largest budget fitted
+
+    @property
+    def rising(self) -> bool:
+        """Whether the curve is still under half its M at the largest budget: it has not bent,
+        so M and θ trade off against each other and only the slope there is measured."""
+        return bool(self.at(self.largest) < self.members / 2)
 
     @property
     def unidentified(self) -> str:
-        """Why the parameters are not identified ('' when they are): a parameter on its
-        grid's edge, or M held at the member count."""
+        """Why the parameters are not identified ('' when they are): θ or k on its grid's
+        edge, or a curve that has not bent by the largest budget (M not identified). M held at
+        the member count is not among them: a saturated model's M is its member count."""
         edges = [
             f"{name} at its grid's edge ({value:.2g})"
             for name, value, grid in (("θ", self.theta, THETAS), ("k", self.shape, SHAPES))
             if value in (grid[0], grid[-1])
         ]
-        if self.members >= self.ceiling:
-            edges.append(f"M held at the {self.ceiling:g} members")
+        if self.rising:
+            edges.append(f"M not identified (still rising at N_G {self.largest:,.0f})")
         return ", ".join(edges)
 
     def at(self, n: np.ndarray | float) -> np.ndarray:
@@ -91,7 +100,7 @@ def fit_curve(budgets: np.ndarray, distinct: np.ndarray, ceiling: int) -> CurveF
         float(THETAS[i]),
         float(SHAPES[j]),
         float(np.sqrt(sse[i, j] / len(n))),
-        float(ceiling),
+        float(n.max()),
     )
 
 
@@ -100,14 +109,14 @@ def _describe(fit: CurveFit | None, largest: int) -> str:
     M and θ trade off against each other; what the data does measure is the slope there."""
     if fit is None:
         return "no members found"
-    if fit.unidentified:
-        return f"not identified: {fit.unidentified} (rmse {fit.rmse:.2f})"
-    if fit.at(largest) < fit.members / 2:
+    if fit.rising:
         rate = fit.members * fit.theta * fit.shape * (1 + fit.theta * largest) ** -(fit.shape + 1)
         return (
             f"still rising at N_G {largest:,}: {1000 * rate:.2g} members per 1,000 more "
             f"generations, M not identified (rmse {fit.rmse:.2f})"
         )
+    if fit.unidentified:
+        return f"not identified: {fit.unidentified} (rmse {fit.rmse:.2f})"
     return f"M {fit.members:.1f}, θ {fit.theta:.2g}, k {fit.shape:.2g} (rmse {fit.rmse:.2f})"
 
 
