@@ -170,7 +170,6 @@ def _frame(models: list[tuple[str, str, int]], budgets: tuple[int, ...] = (512,)
                     row.update(attack=attack, seed=seed, stale="", evals=budget * 50)
                     for band in ("high", "mid", "low"):
                         row[f"ums_{band}"] = 0.01 * (seed + 1)
-                        row[f"chance_ums_{band}"] = 0.001
                         row[f"nm_hit_{band}"] = 0.001
                     row["distinct_high"] = seed
                     row["chance_high"] = 0.001 * members

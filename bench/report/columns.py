@@ -47,7 +47,6 @@ def _per(prefix: str) -> Callable[[str], str]:
 
 ums = _per("ums")
 ams = _per("ams")
-chance_ums = _per("chance_ums")  # the non-members' UMS, a share of a pool of its own size
 distinct = _per("distinct")
 hit = _per("hit")
 nm_hit = _per("nm_hit")

@@ -120,7 +120,6 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for band in BANDS:
         row[C.ams(band)] = m["ams"][band]
         row[C.ums(band)] = m["ums"][band]
-        row[C.chance_ums(band)] = m["nonmember"]["ums"][band]
         row[C.distinct(band)] = round(m["ums"][band] * rec["budget"])
         # Older records lack hit_rate; it is exactly the distinct hits (UMS × N_G) over the pool.
         hits = m["ums"][band] * rec["budget"]

@@ -43,7 +43,9 @@ def summary(record: dict[str, Any], path: Path) -> str:
 
     Chance is what the same outputs reach on the held-out non-members, scaled to the member set
     as the leaderboard scales it (× members / pool): a pool of 1,000 non-members against 5,000
-    members would otherwise make look-alikes read as a fifth of what they are."""
+    members would otherwise make look-alikes read as a fifth of what they are. UMS's chance is
+    exact (the non-member hit rate × members / N_G); AMS's, a share of outputs near any one of
+    the set, is scaled linearly, which holds while the share is small."""
     m = record["metrics"]
     chance = m["nonmember"]
     members = member_count(record)
@@ -57,7 +59,7 @@ def summary(record: dict[str, Any], path: Path) -> str:
             f"{ceiling:.2f}",
             f"{100 * chance['hit_rate'][band] * members / budget:.2f}",
             f"{100 * m['ams'][band]:.2f}",
-            f"{100 * chance['ams'][band]:.2f}",
+            f"{100 * min(1.0, scale * chance['ams'][band]):.2f}",
             f"{100 * m['hit_rate'][band]:.2f}",
             f"{100 * chance['hit_rate'][band]:.2f}",
         ]
@@ -75,7 +77,7 @@ def summary(record: dict[str, Any], path: Path) -> str:
             "UMS ceiling %",
             "chance UMS % (scaled to members)",
             "AMS %",
-            "chance AMS %",
+            "chance AMS % (× members / pool)",
             "members hit %",
             "non-members hit %",
         ],

@@ -72,7 +72,9 @@ def leaderboard_table(df: pd.DataFrame) -> pd.DataFrame:
         for band in BANDS:
             row[f"UMS {band} %"] = pm(g[C.ums(band)])
             row[f"AMS {band} %"] = pm(g[C.ams(band)])
-        row["chance UMS high %"] = pm(g[C.chance_ums("high")])
+        # Scaled to the member set: the non-members' own UMS counts hits in a pool of another
+        # size, which made look-alikes on a large model read as a fifth of what they are.
+        row["chance UMS high % (scaled)"] = pm(g[C.CHANCE_HIGH] / g[C.BUDGET])
         # UMS counts distinct members, so it can never exceed members / N_G.
         budget = keys[3]
         ceiling = min(g[C.MEMBERS].iloc[0], budget)
