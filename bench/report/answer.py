@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from bench.cards import scale_order
 from bench.report import columns as C
@@ -46,8 +47,6 @@ PAIRED = True
 
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and a two-sided Student t interval over seeds (the mean twice for one seed)."""
-    from scipy import stats
-
     mean = float(np.mean(values))
     if len(values) < 2:
         return mean, mean, mean
