@@ -340,8 +340,8 @@ def order(claim: OrderClaim) -> str:
         f"{claim.by} reports {' > '.join(claim.attacks)} on UMS in every band. Ranked by mean "
         "UMS per model and band ('=' is a tie); judged only where some attack hits members more "
         "often than non-members. Each gap in the paper's order is tested one-sided, paired by "
-        f"seed, at α = {ALPHA:g}: the order holds when every gap is confirmed, fails when a "
-        "reversal is, and is undecided otherwise."
+        f"seed, at α = {ALPHA:g}, and printed with the p of its own sign: the order holds when "
+        "every gap is confirmed, fails when a reversal is, and is undecided otherwise."
     )
 
 
