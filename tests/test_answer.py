@@ -1,58 +1,36 @@
-"""Verdicts that state their power: a cell that could not have shown the claimed margin never
-reads "no", and new members are counted member by member against the same seed's baseline."""
+"""The first screen's answers: each question its own test, read from typed verdicts, never from
+the strings the report wrote; new members counted both ways against the same seed; equal compute
+that says what it matched."""
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 import pytest
 
 from bench.report.answer import (
-    answer_paragraph,
-    answer_table,
+    answer_rows,
     equal_compute,
-    judge_margin,
     largest_budget,
     new_members,
     turnover,
 )
+from bench.report.claims import MarginClaim, margin_claims
 from bench.report.tables import ordering_table
+from bench.report.verdicts import Verdict
+from bench.report.view import answer_frame, answer_paragraph, first_screen, margin_column
 
-MARGIN = {
-    "by": "SIDE",
-    "attack": "side",
-    "baselines": ["side-ti", "carlini"],
-    "factor": 1.5,
-    "new_against": "carlini",
-    "source": "test",
-}
-
-
-@pytest.mark.parametrize(
-    ("side", "carlini", "ceiling", "verdict"),
-    [
-        ([64, 64, 64], [64, 64, 64], 64, "undecided (no power: 1.5× the baseline exceeds"),
-        ([10, 20, 30], [10, 12, 14], 1000, "undecided (no power: the claimed gap"),
-        ([0, 0, 1], [0, 0, 0], 1000, "undecided (no power: no attack finds"),
-        ([10, 11, 10], [20, 21, 20], 1000, "no"),
-        ([40, 42, 41], [20, 21, 20], 1000, "yes"),
-        ([29, 31, 30], [20, 21, 20], 1000, "undecided (within seed noise)"),
-        ([5], [3], 1000, "undecided (no power: one seed"),
-    ],
+MARGIN = MarginClaim(
+    by="SIDE",
+    attack="side",
+    baselines=("side-ti", "carlini"),
+    factor=1.5,
+    new_against="carlini",
+    source="test",
 )
-def test_a_margin_verdict_states_its_power(side, carlini, ceiling, verdict) -> None:
-    check = judge_margin(side, {"carlini": carlini}, 1.5, ceiling)
-    assert check.verdict.startswith(verdict)
-    assert check.powered == (not verdict.startswith("undecided (no power"))
+ONE_BASELINE = MarginClaim("SIDE", "side", ("carlini",), 1.5, "carlini", "test")
 
 
-def test_the_better_baseline_sets_the_bar() -> None:
-    check = judge_margin([30, 31, 30], {"carlini": [10, 11, 10], "side-ti": [25, 26, 25]}, 1.5, 500)
-    assert check.baseline == "side-ti" and check.verdict == "no"  # 30.3 < 1.5 × 25.3
-
-
-def _frame(side: list[float], carlini: list[float], members: int) -> pd.DataFrame:
+def _frame(side: list[float], carlini: list[float], members: int, nm: float = 0.0) -> pd.DataFrame:
     rows = []
     for attack, counts in (("side", side), ("carlini", carlini)):
         for seed, n in enumerate(counts):
@@ -69,96 +47,130 @@ def _frame(side: list[float], carlini: list[float], members: int) -> pd.DataFram
                     "distinct_high": n,
                     "ums_high": n / 512,
                     "hit_high": n / members,
-                    "nm_hit_high": 0.0,
+                    "nm_hit_high": nm,
+                    "chance_high": nm * members,
+                    "evals": 556_800 if attack == "side" else 25_600,
                     "hits_high": frozenset(range(n)) if attack == "carlini" else None,
                 }
             )
     return pd.DataFrame(rows)
 
 
-def test_an_ordering_verdict_without_power_never_reads_no() -> None:
-    saturated = _frame([60, 61, 62], [64, 64, 64], 64)  # side below carlini, carlini at ceiling
-    without = ordering_table(saturated, ["side", "carlini"], bands=("high",))
-    assert without["paper's order holds"].iloc[0].startswith("no")  # what the old table said
-    row = ordering_table(saturated, ["side", "carlini"], bands=("high",), margin=MARGIN).iloc[0]
-    assert row["paper's order holds"] == "undecided (no power)"
-    assert row["1.5× claim detectable"].startswith("(no power: 1.5× the baseline exceeds")
-    powered = ordering_table(
-        _frame([10, 11, 10], [20, 21, 20], 1000), ["side", "carlini"], ("high",), MARGIN
-    ).iloc[0]
-    assert powered["paper's order holds"] == "no" and powered["1.5× claim detectable"] == "yes"
-    assert float(powered["smallest detectable gap (2 SE, members)"]) == 0.9  # 2 × 0.47
+def test_the_cards_margin_claim_is_typed() -> None:
+    (claim,) = margin_claims()
+    assert claim.attack == "side" and claim.baselines == ("side-ti", "carlini")
+    assert claim.factor == 1.5 and isinstance(claim.factor, float)
 
 
-def test_new_members_are_counted_against_the_same_seed() -> None:
-    df = _frame([3, 3], [2, 1], 100)
-    df.loc[df["attack"] == "side", "hits_high"] = [frozenset({0, 5, 6}), frozenset({0, 1, 9})]
-    new = new_members(df, "carlini")[df["attack"] == "side"]
-    assert new.tolist() == [2.0, 2.0]  # seed 0: {5, 6} beyond {0, 1}; seed 1: {1, 9} beyond {0}
-    older = df.assign(hits_high=None)
-    assert new_members(older, "carlini").isna().all()  # records before schema 4 cannot say
+def test_a_malformed_claim_is_one_clear_error() -> None:
+    from bench.errors import BenchError
+    from bench.report.claims import _margin
+
+    raw = {"by": "X", "attack": "a", "baselines": ["b"], "factor": "1.5", "new_against": "b"}
+    with pytest.raises(BenchError, match="claim field 'factor' must be a float"):
+        _margin("a", {**raw, "source": "s"})
+    with pytest.raises(BenchError, match="needs factor ≥ 1"):
+        _margin("a", {**raw, "factor": 0.5, "source": "s"})
 
 
-def test_new_members_stand_beside_the_baselines_own_turnover() -> None:
+def test_new_members_are_counted_both_ways_against_the_same_seed() -> None:
     df = _frame([3, 3], [2, 1], 100)  # carlini's seeds hit {0, 1} and {0}
     df.loc[df["attack"] == "side", "hits_high"] = [frozenset({0, 5, 6}), frozenset({0, 1, 9})]
-    assert turnover(df, "carlini") == 0.5  # seed 0 finds 1 that seed 1 misses; seed 1, none
-    assert math.isnan(turnover(df[df["seed"] == 0], "carlini"))  # one seed has no turnover
-    row = answer_table(df, MARGIN, {}).iloc[0]
-    assert row["new vs carlini (its turnover)"] == "2.0 (0.5)"
-    alone = answer_table(df[(df["attack"] == "side") | (df["seed"] == 0)], MARGIN, {})
-    assert alone["new vs carlini (its turnover)"].iloc[0] == "2.0"  # no turnover from one seed
+    new = new_members(df, "side", "carlini")
+    assert new.found == {0: 2.0, 1: 2.0}  # seed 0: {5, 6} beyond {0, 1}; seed 1: {1, 9}
+    assert new.missed == {0: 1.0, 1: 0.0}  # seed 0: carlini's 1 that side missed
+    assert new.turnover == {0: 0.0, 1: 1.0}  # seed 1 misses the 1 that seed 0 found
+    assert turnover({0: frozenset({1})}) == {}  # one seed has no turnover
+    assert new_members(df.assign(hits_high=None), "side", "carlini") is None  # pre-schema 4
 
 
-def test_the_answer_reads_cannot_tell_when_no_model_has_power() -> None:
-    table = answer_table(_frame([64, 64, 64], [64, 64, 64], 64), MARGIN, {"m": 0.98})
-    assert table["side ≥ 1.5× the better baseline?"].iloc[0].startswith("undecided (no power")
-    assert table["ceiling"].iloc[0] == 64 and table["memorised"].iloc[0] == "98%"
-    text = answer_paragraph(table, MARGIN)
-    assert "**Answer: cannot tell**" in text and "1 cannot decide it (no power) (m)" in text
+def test_the_margin_is_judged_on_counts_less_chance() -> None:
+    """0.2% of 5,000 non-members hit: chance explains 10 members of every count. Raw, side's
+    16 against carlini's 10 passes 1.5×; less chance it is 6 against 0 with a noisy spread."""
+    df = _frame([16, 17, 15], [10, 11, 9], 5000, nm=0.002)
+    (row,) = answer_rows(df, ONE_BASELINE, {})
+    assert row.margin.bar_mean == 0.0 and row.margin.attack_mean == 6.0
+    rendered = answer_frame([row], ONE_BASELINE).iloc[0]
+    assert "side 6.0" in rendered["distinct members less chance, mean [95% CI], ranked"]
+    assert (
+        "(raw 16.0 − chance 10.0)"
+        in rendered["distinct members less chance, mean [95% CI], ranked"]
+    )
 
 
-def test_the_answer_reads_cannot_tell_when_every_powered_cell_is_inside_noise() -> None:
-    """Neither a yes nor a no: a margin inside seed noise is not "it depends on the model"."""
-    table = answer_table(_frame([29, 31, 30], [20, 21, 20], 1000), MARGIN, {})
-    assert table["side ≥ 1.5× the better baseline?"].iloc[0].startswith("undecided (within")
-    text = answer_paragraph(table, MARGIN)
-    assert "**Answer: cannot tell**: where a cell had the power" in text
-    assert "depends" not in text and "Of 1 model, 1 could decide it" in text
+def test_the_paragraph_reads_typed_verdicts_not_strings() -> None:
+    rows = answer_rows(_frame([64, 64, 64], [64, 64, 64], 64), MARGIN, {"m": 0.98})
+    assert rows[0].margin.test.verdict is Verdict.NO_POWER
+    text = answer_paragraph(rows, MARGIN)
+    assert "Cannot tell" in text and "undecided (no power) on 1 (m)" in text
+    failing = answer_rows(_frame([10, 11, 10], [20, 21, 20], 1000), MARGIN, {})
+    assert failing[0].margin.test.verdict is Verdict.FAILS
+    assert answer_paragraph(failing, MARGIN).startswith("**Is side ≥ 1.5× the better of")
+    assert "fails on 1 (m)" in answer_paragraph(failing, MARGIN)
 
 
 def test_a_model_without_the_claiming_attack_is_not_counted() -> None:
     both = _frame([64, 64, 64], [64, 64, 64], 64)
     alone = _frame([], [10, 11, 12], 1000).assign(model="n", scale="1k")
-    table = answer_table(pd.concat([both, alone]), MARGIN, {})
-    verdicts = table.set_index("model")["side ≥ 1.5× the better baseline?"]
+    rows = answer_rows(pd.concat([both, alone]), MARGIN, {})
+    assert [r.model for r in rows] == ["m", "n"] and rows[1].margin is None
+    assert answer_frame(rows, MARGIN).iloc[1][margin_column(MARGIN)] == "no current side runs"
+    assert "Of 1 model:" in answer_paragraph(rows, MARGIN)
+
+
+def test_each_question_names_the_variant_and_the_metric() -> None:
+    df = _frame([5, 6, 4], [1, 1, 1], 1000)
+    df.loc[df["attack"] == "side", "hits_high"] = [
+        frozenset(range(10, 15)),
+        frozenset(range(20, 26)),
+        frozenset(range(30, 34)),
+    ]
+    rows = answer_rows(df, ONE_BASELINE, {})
+    assert rows[0].new.test.verdict is Verdict.HOLDS  # 5, 6, 4 new against a turnover of 0
+    lines = first_screen(rows, [], ONE_BASELINE, "cpu")
+    assert lines[0].startswith("Judged: side (card v")  # the SIDE variant
+    assert "distinct members in the high band less chance" in lines[0]  # the metric
+    assert "α = 0.05" in lines[0]
+    questions = [x for x in lines if x.startswith("- ")]
     assert (
-        verdicts["n"] == "no current side runs"
-        and table.set_index("model").loc["n", "memorised"] == "-"
+        questions[0].startswith("- **Does side find members carlini misses")
+        and "** Yes." in questions[0]
     )
-    text = answer_paragraph(table, MARGIN)
-    assert "Of 1 model, 0 could decide it" in text and "(n)" not in text
+    assert questions[1].startswith("- **The paper's margin")
 
 
 def test_the_largest_budget_is_one_every_attack_in_the_claim_reached() -> None:
     short = _frame([3, 3], [2, 1], 100)
     long = pd.concat([short, short.assign(budget=5120), short.assign(budget=2048)])
     long = long[~((long["attack"] == "carlini") & (long["budget"] == 5120))]
-    claim = {**MARGIN, "baselines": ["carlini"]}
-    picked = largest_budget(long, claim, shared=512)
+    picked = largest_budget(long, ONE_BASELINE, shared=512)
     assert set(picked["budget"]) == {2048}  # carlini stops at 2,048, so the claim is read there
-    assert largest_budget(short, claim, shared=512).empty  # nothing beyond the shared N_G
+    assert largest_budget(short, ONE_BASELINE, shared=512).empty  # nothing beyond the shared N_G
 
 
-def test_equal_compute_puts_chance_beside_every_count() -> None:
-    shipped = _frame([7, 8, 7], [], 5000).assign(evals=556_800)
-    cheap = _frame([], [9, 12, 10], 5000).assign(evals=102_400, budget=2048, nm_hit_high=0.002)
+def test_equal_compute_says_what_it_matched_and_never_wins_on_less() -> None:
+    shipped = _frame([17, 18, 17], [], 5000).assign(evals=556_800)
+    cheap = _frame([], [9, 12, 10], 5000).assign(evals=102_400, budget=2048)
     costly = cheap.assign(evals=1_000_000, budget=8192)  # beyond side's compute: never read
-    claim = {**MARGIN, "baselines": ["carlini"]}
-    row = equal_compute(shipped, pd.concat([cheap, costly]), claim).iloc[0].to_dict()
-    # carlini's 10.3 members at N_G 2,048 are what 0.2% non-member hits give 5,000 members (10.0).
-    assert row == {
-        "model": "m",
-        "side (chance); evals": "7.3 (0.0); 556,800",
-        "carlini at ≤ equal evals": "10.3 (10.0); N_G 2048, 102,400",
-    }
+    (row,) = equal_compute(shipped, pd.concat([cheap, costly]), ONE_BASELINE)
+    (matched,) = row.matched
+    assert matched.budget == 2048 and abs(matched.ratio - 102_400 / 556_800) < 1e-12
+    # Side leads clearly, but carlini was read at 18% of its evaluations: not a win.
+    assert matched.test.verdict is Verdict.UNMATCHED and "18%" in matched.test.reason
+    losing = _frame([5, 6, 5], [], 5000).assign(evals=556_800)
+    (row,) = equal_compute(losing, cheap, ONE_BASELINE)
+    assert row.matched[0].test.verdict is Verdict.FAILS  # more members with less compute
+
+
+def test_an_undecided_order_without_power_says_so_and_a_decided_one_stands() -> None:
+    # Side − carlini per seed: −2, 0, −1 (mean −1, SE 0.58, t −1.73, p 0.11): undecided, and the
+    # margin could not have been shown (1.5 × 64 exceeds the 64 members): no power.
+    close = _frame([62, 64, 63], [64, 64, 64], 64)
+    row = ordering_table(close, ["side", "carlini"], ("high",), ONE_BASELINE).iloc[0]
+    assert row["paper's order holds"] == "undecided (no power)"
+    assert "exceeds the 64 members" in row["1.5× claim: power"]
+    # −4, −3, −2 (SE 0.58, t −5.2, p 0.018): a reversal the test confirms stays "fails", whatever
+    # the margin's power: the order is its own claim, with its own test.
+    below = _frame([60, 61, 62], [64, 64, 64], 64)
+    row = ordering_table(below, ["side", "carlini"], ("high",), ONE_BASELINE).iloc[0]
+    assert row["paper's order holds"] == "fails"

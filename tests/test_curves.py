@@ -34,6 +34,7 @@ def test_curve_pivot_reads_each_attack_across_budgets() -> None:
     def rec(model: str, attack: str, budget: int, hits: int, **kw: object) -> dict:
         base = {"stale": "", "defaults": True, "scale": model.split("-")[1], "members": 100}
         base["nm_hit_high"] = 0.01
+        base["chance_high"] = 0.01 * 100  # the frame's chance column: hit rate × members
         return {
             **base,
             "model": model,
@@ -114,3 +115,12 @@ def test_curve_refuses_non_positive_budgets(trained: Path) -> None:
 
     with pytest.raises(BenchError, match="output budget N_G must be ≥ 1"):
         curve_records("carlini", "tiny-8", [0, 8], [0])
+
+
+def test_count_bars_never_reach_below_zero_and_chance_is_scaled() -> None:
+    from bench.report.plots import _spread, chance_ums
+
+    mean, low, high = _spread(pd.Series([0.0, 0.0, 3.0]))  # mean 1, sd 1.73
+    assert mean == 1.0 and low == 1.0 and abs(high - 3**0.5) < 1e-12  # cut at zero, not 1 − 1.73
+    runs = pd.DataFrame({"nm_hit_low": [0.011], "members": [5000], "budget": [512]})
+    assert chance_ums(runs, "low").iloc[0] == 0.011 * 5000 / 512  # 10.7%, not the pool's 2.1%

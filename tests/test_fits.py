@@ -71,7 +71,8 @@ def test_nothing_found_is_no_fit_and_reads_not_reached() -> None:
 
 
 def test_a_target_past_the_measured_budgets_is_marked_extrapolated() -> None:
-    fit = CurveFit(members=50.0, theta=1e-4, shape=1.0, rmse=0.0)
+    # Bent by 512 (9.2 of M = 11), so identified; 10 members need N = 1,000 > 512.
+    fit = CurveFit(members=11.0, theta=1e-2, shape=1.0, rmse=0.0)
     assert abs(fit.at(fit.budget_for(10)) - 10) < 1e-9  # budget_for inverts at()
     rows = [
         {
@@ -87,4 +88,55 @@ def test_a_target_past_the_measured_budgets_is_marked_extrapolated() -> None:
         for n in BUDGETS[BUDGETS <= 512]
     ]
     reading = fit_table(pd.DataFrame(rows))["N_G for 10 members"].iloc[0]
-    assert reading.endswith("(extrapolated)")  # 10 members need N ≈ 2,500 > 512
+    assert reading.endswith("(extrapolated)") and reading.startswith("1,000 ")
+
+
+def _rows(fit: CurveFit, budgets: np.ndarray, members: int = 1000) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "scale": "1k",
+                "model": "m",
+                "attack": "a",
+                "seed": s,
+                "budget": int(n),
+                "members": members,
+                "distinct_high": float(fit.at(n)),
+            }
+            for s in range(3)
+            for n in budgets
+        ]
+    )
+
+
+def test_a_reading_below_the_smallest_budget_is_marked_extrapolated() -> None:
+    fit = CurveFit(members=200.0, theta=1e-3, shape=1.0, rmse=0.0)  # 1 member at N ≈ 5
+    table = fit_table(_rows(fit, BUDGETS[BUDGETS >= 64]))
+    assert fit.budget_for(1) < 64
+    assert table["N_G for 1 member"].iloc[0].endswith("(extrapolated)")
+
+
+def test_a_fit_on_its_grids_edge_is_not_identified() -> None:
+    line = BUDGETS[BUDGETS <= 512] / 32.0  # a straight line: k runs to its grid's edge
+    fit = fit_curve(BUDGETS[BUDGETS <= 512], line, ceiling=1000)
+    assert fit is not None and "k at its grid's edge" in fit.unidentified
+    assert "M not identified" in fit.unidentified  # and it has not bent: M trades with θ
+    rows = _rows(CurveFit(1.0, 1.0, 1.0, 0.0), BUDGETS[BUDGETS <= 512]).assign(
+        distinct_high=np.tile(line, 3)
+    )
+    table = fit_table(rows)
+    assert table["fit M [1 − (1 + θN)^−k]"].iloc[0].startswith("still rising at N_G 512")
+    assert table["N_G for 10 members"].iloc[0] not in ("", "-")
+    # 10 members lie inside the measured budgets (320 < 512): the fit interpolates them.
+    assert not table["N_G for 10 members"].iloc[0].startswith("not identified")
+    slow = rows.assign(distinct_high=rows["distinct_high"] / 10)  # 10 members only past 512
+    assert fit_table(slow)["N_G for 10 members"].iloc[0].startswith("not identified (3/3 seeds")
+
+
+def test_a_single_rate_curve_puts_k_on_its_edge_and_shows_no_parameters() -> None:
+    """One shared copy rate is the k → ∞ limit: the grid's largest k is a bound, not an
+    estimate, so the fit column names the edge instead of printing k = 100 as a finding."""
+    single = 20 * (1 - np.exp(-BUDGETS / 100))
+    rows = _rows(CurveFit(1.0, 1.0, 1.0, 0.0), BUDGETS).assign(distinct_high=np.tile(single, 3))
+    fit = fit_table(rows)["fit M [1 − (1 + θN)^−k]"].iloc[0]
+    assert fit.startswith("not identified: k at its grid's edge (1e+02)")

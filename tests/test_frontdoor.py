@@ -170,8 +170,9 @@ def _frame(models: list[tuple[str, str, int]], budgets: tuple[int, ...] = (512,)
                     row.update(attack=attack, seed=seed, stale="", evals=budget * 50)
                     for band in ("high", "mid", "low"):
                         row[f"ums_{band}"] = 0.01 * (seed + 1)
-                        row[f"chance_ums_{band}"] = 0.001
+                        row[f"nm_hit_{band}"] = 0.001
                     row["distinct_high"] = seed
+                    row["chance_high"] = 0.001 * members
                     rows.append(row)
     return pd.DataFrame(rows)
 
@@ -185,8 +186,8 @@ ZOO = [
 
 
 def test_the_plots_fit_a_page_with_models_in_scale_order(tmp_path: Path) -> None:
-    from bench.report.curves import model_order, plot_curves
-    from bench.report.leaderboard import plot
+    from bench.report.curves import model_order
+    from bench.report.plots import plot, plot_curves
 
     df = _frame(ZOO)
     assert model_order(df) == [
@@ -215,6 +216,7 @@ def test_the_committed_plots_fit_a_page() -> None:
 
 
 def test_the_summary_shows_memorisation_ceiling_and_chance(trained: Path) -> None:
+    from bench.report.frame import member_count, pool_size
     from bench.report.summary import summary
     from tests.conftest import cell_record
 
@@ -222,8 +224,11 @@ def test_the_summary_shows_memorisation_ceiling_and_chance(trained: Path) -> Non
     text = summary(rec, Path("x.json"))
     assert "attacked model: tiny-8, measured memorised fraction" in text
     assert "UMS ceiling %" in text and re.search(r"\|\s+50(\.00)?\s+\|", text)  # 8 / N_G 16
+    # Chance is the non-members' count scaled to the member set, as the leaderboard scales it.
+    scale = member_count(rec) / pool_size(rec["dataset"])
     for d, n in rec["metrics"]["extracted"].items():
-        assert f"δ={d}: {n} (chance {rec['metrics']['nonmember']['extracted'][d]})" in text
+        chance = scale * rec["metrics"]["nonmember"]["extracted"][d]
+        assert f"δ={d}: {n} (chance {chance:.0f})" in text
     assert "calibrated: " in text and text.count("(chance ") >= 5
 
 

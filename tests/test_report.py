@@ -69,11 +69,13 @@ def _ordering_rows(hits: dict[str, float], chance: float) -> pd.DataFrame:
                 "model": "m",
                 "budget": 512,
                 "attack": a,
-                **{f"ums_{b}": v for b in BAND_NAMES},
+                "seed": seed,
+                **{f"ums_{b}": v + 0.01 * seed for b in BAND_NAMES},
                 **{f"hit_{b}": hits[a] for b in BAND_NAMES},
                 **{f"nm_hit_{b}": chance for b in BAND_NAMES},
             }
             for a, v in (("side", 0.3), ("side-ti", 0.2), ("carlini", 0.2))
+            for seed in range(3)
         ]
     )
 
@@ -85,8 +87,9 @@ def ordering_table(df):  # the order SIDE's card claims
 def test_ordering_table_compares_with_the_paper_where_there_is_signal() -> None:
     table = ordering_table(_ordering_rows({"side": 0.5, "side-ti": 0.1, "carlini": 0.1}, 0.1))
     assert len(table) == len(BAND_NAMES)
-    assert set(table["paper's order holds"]) == {"no"}  # a tie is not the paper's strict order
-    assert table["measured (mean UMS %)"].iloc[0].startswith("side 30.00 ≥ side-ti 20.00")
+    # A tie is not the paper's strict order, and it is printed as one.
+    assert set(table["paper's order holds"]) == {"undecided"}
+    assert table["measured (mean UMS %)"].iloc[0] == "side 31.00 > carlini 21.00 = side-ti 21.00"
 
 
 def test_ordering_verdicts_say_when_seed_noise_decides_them() -> None:
@@ -98,25 +101,31 @@ def test_ordering_verdicts_say_when_seed_noise_decides_them() -> None:
                     "model": "m",
                     "budget": 512,
                     "attack": a,
+                    "seed": seed,
                     **{f"ums_{b}": v for b in BAND_NAMES},
                     **{f"hit_{b}": 0.5 for b in BAND_NAMES},
                     **{f"nm_hit_{b}": 0.1 for b in BAND_NAMES},
                 }
                 for a, vs in values.items()
-                for v in vs
+                for seed, v in enumerate(vs)
             ]
         )
 
     def verdict(values: dict[str, list[float]]) -> str:
         return ordering_table(seeds(values))["paper's order holds"].iloc[0]
 
+    # Paired by seed, one-sided at α = 0.05 on 2 df. Side − side-ti per seed: 20, 20, 20 (SE 0);
+    # side-ti − carlini: 20, 21, 19 (SE 0.58, t 34.6, p 0.0004).
     apart = {"side": [0.50, 0.51, 0.49], "side-ti": [0.30, 0.31, 0.29], "carlini": [0.1, 0.1, 0.1]}
-    assert verdict(apart) == "yes"
-    assert verdict({**apart, "side": [0.2, 0.5, 0.5]}) == "yes, within seed noise"
-    assert verdict({**apart, "side": [0.1, 0.0, 0.2]}) == "no"
-    assert verdict({**apart, "side": [0.1, 0.3, 0.4]}) == "no, within seed noise"
-    gaps = ordering_table(seeds(apart))["gaps in the paper's order (± 2 SE)"].iloc[0]
-    assert gaps.startswith("side − side-ti: +20.00 ± 1.63; side-ti − carlini: +20.00 ± 1.15")
+    assert verdict(apart) == "holds"
+    # −10, 19, 21: mean 10, SE 10, t 1, p 0.21: a lead the seeds cannot confirm.
+    assert verdict({**apart, "side": [0.2, 0.5, 0.5]}) == "undecided"
+    # −20, −31, −9: mean −20, SE 6.35, t −3.15, p 0.044: a reversal they do confirm.
+    assert verdict({**apart, "side": [0.1, 0.0, 0.2]}) == "fails"
+    assert verdict({**apart, "side": [0.1, 0.3, 0.4]}) == "undecided"  # −20, −1, 11
+    column = "gaps in the paper's order (one-sided p, α 0.05)"
+    gaps = ordering_table(seeds(apart))[column].iloc[0]
+    assert gaps == "side − side-ti: +20.00 (p 0.000); side-ti − carlini: +20.00 (p 0.000)"
 
 
 def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
@@ -180,3 +189,15 @@ def test_each_profile_gets_its_own_sections(trained: Path) -> None:
     assert "![distinct members against budget](curves-cpu32.png)" in board
     assert (reports_dir() / "curves.png").is_file()
     assert (reports_dir() / "curves-cpu32.png").is_file()
+
+
+def test_the_config_hash_comes_from_the_record_not_its_file_name(trained: Path) -> None:
+    """The leaderboard's `config` is the record's cell key, computed from what the record holds;
+    a renamed file changes nothing."""
+    from bench.records import cell_key
+
+    rec = cell_record("carlini", "8", seed=0, results=reports_dir())
+    path = record_path(rec, root=reports_dir())
+    path.rename(path.with_name("seed0-n16-renamed.json"))
+    (row,) = _rows(write_leaderboard().read_text(), "Attacks at the shared budget")
+    assert f"| {cell_key(rec)} " in row and "renamed" not in row

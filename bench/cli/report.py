@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from bench.records import report_root
-from bench.report.leaderboard import write_gallery, write_leaderboard
+from bench.report.gallery import write_gallery
+from bench.report.leaderboard import write_leaderboard
 
 
 def cmd_report(args: argparse.Namespace) -> int:

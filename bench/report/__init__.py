@@ -1,10 +1,14 @@
 """The report layer: records as one frame, the leaderboard's tables and curves, and summaries.
 
-``frame`` flattens run records into a table; ``tables`` and ``curves`` are views of it;
-``profiles`` splits it by profile; ``leaderboard`` writes ``reports/leaderboard.md`` and its
-plots; ``summary`` is one record for a person.
+``frame`` flattens run records into a table (its column names in ``columns``); ``tables``,
+``curves`` and ``fits`` are views of it; ``claims`` types the cards' claims and ``verdicts`` holds
+every test of them; ``answer`` turns the frame into typed answers, which ``view`` puts into words;
+``plots`` draws the figures and ``gallery`` the outputs beside their members (under BENCH_HOME);
+``profiles`` splits the frame by profile; ``leaderboard`` assembles ``reports/leaderboard.md``;
+``summary`` is one record for a person.
 """
 
-from bench.report.leaderboard import write_gallery, write_leaderboard
+from bench.report.gallery import write_gallery
+from bench.report.leaderboard import write_leaderboard
 
 __all__ = ["write_gallery", "write_leaderboard"]

@@ -21,7 +21,8 @@ from bench.cards import attack_card, dataset_card, model_cards
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.records import check_report_fields, read_record, staleness
+from bench.records import cell_key, check_report_fields, read_record, staleness
+from bench.report import columns as C
 
 BANDS = BAND_NAMES
 
@@ -53,14 +54,14 @@ def _at_shared_budget(rec: dict[str, Any]) -> bool:
 def _tiers(canaries: dict[str, Any] | None) -> dict[str, Any]:
     """Duplicated-member columns: reach (lowest tier in the high band) and hits per tier."""
     if not canaries:
-        return {"lowest_tier": np.nan, "tier_hits": ""}
+        return {C.LOWEST_TIER: np.nan, C.TIER_HITS: ""}
     if "tiers" not in canaries:  # schema-1 records: one canary tier, no hit rates
-        return {"lowest_tier": np.nan, "tier_hits": ""}
+        return {C.LOWEST_TIER: np.nan, C.TIER_HITS: ""}
     hits = " ".join(
         f"×{t['times']}:{round(t['hit_rate']['high'] * t['n'])}/{t['n']}" for t in canaries["tiers"]
     )
     low = canaries["lowest_tier_reached"]
-    return {"lowest_tier": np.nan if low is None else low, "tier_hits": hits}
+    return {C.LOWEST_TIER: np.nan if low is None else low, C.TIER_HITS: hits}
 
 
 def _diagnostics(rec: dict[str, Any]) -> dict[str, Any]:
@@ -68,12 +69,17 @@ def _diagnostics(rec: dict[str, Any]) -> dict[str, Any]:
     the title and text of the leaderboard section they belong to."""
     title, text, columns = diagnostics(rec["attack"], rec.get("info"))
     if not columns:
-        return {"diag_title": "", "diag_text": ""}
-    return {"diag_title": title, "diag_text": text, **{f"diag:{k}": v for k, v in columns.items()}}
+        return {C.DIAG_TITLE: "", C.DIAG_TEXT: ""}
+    return {
+        C.DIAG_TITLE: title,
+        C.DIAG_TEXT: text,
+        **{f"{C.DIAG}{k}": v for k, v in columns.items()},
+    }
 
 
 @functools.cache
-def _pool_size(dataset: str) -> int:
+def pool_size(dataset: str) -> int:
+    """The held-out non-member pool's size: what chance counts are scaled from."""
     return len(read_manifest(dataset_card(dataset).nonmembers))
 
 
@@ -82,48 +88,51 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     cost = rec["cost"]
     defaults = _with_defaults(rec)
     row: dict[str, Any] = {
-        "attack": rec["attack"],
-        "model": rec["model"],
-        "scale": rec["scale"],
-        "profile": rec["profile"],
-        "budget": rec["budget"],
-        "seed": rec["seed"],
-        "params": json.dumps(rec["params"], sort_keys=True),
-        "shipped": defaults and _at_shared_budget(rec),
-        "defaults": defaults,
-        "external": bool(rec.get("external", False)),
-        "stale": staleness(rec),
-        "members": member_count(rec),
-        "unet_evals": cost["unet_evaluations"],
-        "clf_evals": cost["classifier_evaluations"],
-        "evals": cost["unet_evaluations"] + cost["classifier_evaluations"],
-        "gu": m["gu_fraction"],
-        "nearest": m.get("nearest_median", np.nan),
-        "nm_nearest": m["nonmember"].get("nearest_median", np.nan),
-        "record": str(path.relative_to(root)),
+        C.ATTACK: rec["attack"],
+        C.MODEL: rec["model"],
+        C.SCALE: rec["scale"],
+        C.PROFILE: rec["profile"],
+        C.BUDGET: rec["budget"],
+        C.SEED: rec["seed"],
+        C.PARAMS: json.dumps(rec["params"], sort_keys=True),
+        C.CONFIG: cell_key(rec),
+        C.SHIPPED: defaults and _at_shared_budget(rec),
+        C.DEFAULTS: defaults,
+        C.EXTERNAL: bool(rec.get("external", False)),
+        C.STALE: staleness(rec),
+        C.MEMBERS: member_count(rec),
+        C.UNET_EVALS: cost["unet_evaluations"],
+        C.CLF_EVALS: cost["classifier_evaluations"],
+        C.EVALS: cost["unet_evaluations"] + cost["classifier_evaluations"],
+        C.GU: m["gu_fraction"],
+        C.NEAREST: m.get("nearest_median", np.nan),
+        C.NM_NEAREST: m["nonmember"].get("nearest_median", np.nan),
+        C.RECORD: str(path.relative_to(root)),
         **_candidates(rec.get("candidates")),
         **_tiers(rec.get("canaries")),
         # Whether the model has duplicated members (canary and ladder models): claims compare
         # plain models, where every member appears once.
-        "duplicated": bool(rec.get("canaries")),
+        C.DUPLICATED: bool(rec.get("canaries")),
         **_diagnostics(rec),
         # Which members were hit (schema 4 on); None for older records, which say only how many.
-        **{f"hits_{k}": _hits(m, k) for k in ("high", "0.05")},
+        **{C.hits(k): _hits(m, k) for k in ("high", "0.05")},
     }
     for band in BANDS:
-        row[f"ams_{band}"] = m["ams"][band]
-        row[f"ums_{band}"] = m["ums"][band]
-        row[f"chance_ums_{band}"] = m["nonmember"]["ums"][band]
-        row[f"distinct_{band}"] = round(m["ums"][band] * rec["budget"])
+        row[C.ams(band)] = m["ams"][band]
+        row[C.ums(band)] = m["ums"][band]
+        row[C.distinct(band)] = round(m["ums"][band] * rec["budget"])
         # Older records lack hit_rate; it is exactly the distinct hits (UMS × N_G) over the pool.
         hits = m["ums"][band] * rec["budget"]
         nm_hits = m["nonmember"]["ums"][band] * rec["budget"]
-        row[f"hit_{band}"] = m.get("hit_rate", {}).get(band, hits / row["members"])
-        row[f"nm_hit_{band}"] = (
-            m["nonmember"].get("hit_rate", {}).get(band, nm_hits / _pool_size(rec["dataset"]))
+        row[C.hit(band)] = m.get("hit_rate", {}).get(band, hits / row[C.MEMBERS])
+        row[C.nm_hit(band)] = (
+            m["nonmember"].get("hit_rate", {}).get(band, nm_hits / pool_size(rec["dataset"]))
         )
+    # The members chance alone puts in the high band: the non-member hit rate scaled to the
+    # member set, the count a claim is corrected by.
+    row[C.CHANCE_HIGH] = row[C.NM_HIT_HIGH] * row[C.MEMBERS]
     for delta, n in m["extracted"].items():
-        row[f"extracted_{delta}"] = n
+        row[C.extracted(delta)] = n
     return row
 
 
@@ -142,9 +151,9 @@ def member_count(rec: dict[str, Any]) -> int:
 def _candidates(cand: dict[str, Any] | None) -> dict[str, float]:
     """Candidate count and members they extract at the strictest δ (NaN for non-filtering)."""
     if not cand:
-        return {"candidates": np.nan, "candidates_extracted": np.nan}
+        return {C.CANDIDATES: np.nan, C.CANDIDATES_EXTRACTED: np.nan}
     strictest = min(cand["extracted"], key=float)
-    return {"candidates": cand["n"], "candidates_extracted": cand["extracted"][strictest]}
+    return {C.CANDIDATES: cand["n"], C.CANDIDATES_EXTRACTED: cand["extracted"][strictest]}
 
 
 def load_records(root: Path, kind: str = "runs") -> pd.DataFrame:

@@ -13,7 +13,7 @@ from tabulate import tabulate
 from bench.attacks.declared import summary_lines
 from bench.cards import model_card
 from bench.errors import BenchError
-from bench.report.frame import member_count
+from bench.report.frame import member_count, pool_size
 
 
 def memorisation_line(record: dict[str, Any]) -> str:
@@ -38,20 +38,28 @@ def memorisation_line(record: dict[str, Any]) -> str:
 
 
 def summary(record: dict[str, Any], path: Path) -> str:
-    """The run in a screenful: every member statistic beside its chance level (the same against
-    held-out non-members) and UMS beside its ceiling (members / N_G), since a number alone cannot
-    say whether it is high."""
+    """The run in a screenful: every member statistic beside its chance level and UMS beside its
+    ceiling (members / N_G), since a number alone cannot say whether it is high.
+
+    Chance is what the same outputs reach on the held-out non-members, scaled to the member set
+    as the leaderboard scales it (× members / pool): a pool of 1,000 non-members against 5,000
+    members would otherwise make look-alikes read as a fifth of what they are. UMS's chance is
+    exact (the non-member hit rate × members / N_G); AMS's, a share of outputs near any one of
+    the set, is scaled linearly, which holds while the share is small."""
     m = record["metrics"]
     chance = m["nonmember"]
-    ceiling = 100 * min(1.0, member_count(record) / record["budget"])
+    members = member_count(record)
+    scale = members / pool_size(record["dataset"]) if not record.get("external") else 1.0
+    budget = record["budget"]
+    ceiling = 100 * min(1.0, members / budget)
     rows = [
         [
             band,
             f"{100 * m['ums'][band]:.2f}",
             f"{ceiling:.2f}",
-            f"{100 * chance['ums'][band]:.2f}",
+            f"{100 * chance['hit_rate'][band] * members / budget:.2f}",
             f"{100 * m['ams'][band]:.2f}",
-            f"{100 * chance['ams'][band]:.2f}",
+            f"{100 * min(1.0, scale * chance['ams'][band]):.2f}",
             f"{100 * m['hit_rate'][band]:.2f}",
             f"{100 * chance['hit_rate'][band]:.2f}",
         ]
@@ -59,7 +67,7 @@ def summary(record: dict[str, Any], path: Path) -> str:
     ]
     head = (
         f"{record['attack']} on {record['model']} (scale {record['scale']}, seed "
-        f"{record['seed']}, N_G={record['budget']})\n{memorisation_line(record)}\n"
+        f"{record['seed']}, N_G={budget})\n{memorisation_line(record)}\n"
     )
     table = tabulate(
         rows,
@@ -67,23 +75,25 @@ def summary(record: dict[str, Any], path: Path) -> str:
             "band",
             "UMS %",
             "UMS ceiling %",
-            "chance UMS %",
+            "chance UMS % (scaled to members)",
             "AMS %",
-            "chance AMS %",
+            "chance AMS % (× members / pool)",
             "members hit %",
             "non-members hit %",
         ],
         tablefmt="github",
     )
     extracted = ", ".join(
-        f"δ={d}: {n} (chance {chance['extracted'][d]})" for d, n in m["extracted"].items()
+        f"δ={d}: {n} (chance {scale * chance['extracted'][d]:.0f})"
+        for d, n in m["extracted"].items()
     )
     lines = [
         head + table,
         f"extracted members: {extracted}; calibrated: {m['calibrated_extracted']} "
-        f"(chance {chance['calibrated_extracted']}); Gu d1/d2<1/3: "
+        f"(chance {scale * chance['calibrated_extracted']:.0f}); Gu d1/d2<1/3: "
         f"{100 * m['gu_fraction']:.1f}% of outputs (chance {100 * chance['gu_fraction']:.1f}%), "
-        f"{m['gu_unique']} members (chance {chance['gu_unique']})",
+        f"{m['gu_unique']} members (chance {scale * chance['gu_unique']:.0f}); chance counts are "
+        f"the non-members' scaled to the {members:,} members (× {scale:.3g})",
     ]
     if record.get("candidates"):
         c = record["candidates"]

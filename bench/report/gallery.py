@@ -1,0 +1,68 @@
+"""Galleries of a run's outputs beside the members they copy, for a person to look at.
+
+They are written under BENCH_HOME only, never next to the leaderboard: the members are CelebA
+faces, whose licence keeps them (and anything that reproduces them) out of the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.metrics import BAND_NAMES
+from bench.records import read_record
+from bench.utils.atomic import write_atomic
+from bench.utils.paths import bench_home
+
+
+def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) -> Path | None:
+    """A PNG of a run's outputs closest to a member, each beside that member and the distance,
+    under BENCH_HOME (never in the repository: the members are CelebA faces).
+
+    Returns None when this machine does not hold the run's outputs (records travel, shards
+    don't) or the run attacked an external folder, whose member set the record only names.
+    """
+    from PIL import Image, ImageDraw
+
+    from bench.attacks.store import RunStore
+    from bench.cards import dataset_card, model_card
+    from bench.data.subset import members
+    from bench.metrics.neighbours import NeighbourIndex
+    from bench.utils.imageio import to_unit
+    from bench.utils.paths import data_root as celeba_root
+
+    rec = read_record(record_path)
+    run_dir = bench_home() / rec["outputs"]
+    if rec.get("external") or not (run_dir / "shard-00000.npz").is_file():
+        return None
+    outputs = RunStore(run_dir).images()
+    card = model_card(rec["model"])
+    member_set = members(card, celeba_root(data_root))
+    bands = dataset_card(card.dataset).bands(card.resolution)
+    dist, idx = NeighbourIndex(to_unit(member_set.images)).knn(to_unit(outputs), 1)
+    order = np.argsort(dist[:, 0], kind="stable")[:n]
+    zoom, label, cols = 4, 14, 8
+    side = card.resolution * zoom
+    cell_w, cell_h = 2 * side + 6, side + label + 6
+    rows = -(-len(order) // cols)
+    canvas = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, i in enumerate(order):
+        r, c = divmod(k, cols)
+        x, y = c * cell_w, r * cell_h
+        pair = (outputs[i], member_set.images[idx[i, 0]])
+        for j, image in enumerate(pair):
+            tile = Image.fromarray(image).resize((side, side), Image.Resampling.NEAREST)
+            canvas.paste(tile, (x + j * side, y))
+        d = float(dist[i, 0])
+        band = next((b for b in BAND_NAMES if bands[b]["lo"] <= d < bands[b]["hi"]), "-")
+        draw.text((x + 2, y + side + 1), f"l2 {d:.3f} {band}", fill="black")
+    out = (
+        bench_home()
+        / "galleries"
+        / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, lambda p: canvas.save(p, format="PNG"))
+    return out
