@@ -118,9 +118,11 @@ def test_curve_refuses_non_positive_budgets(trained: Path) -> None:
 
 
 def test_count_bars_never_reach_below_zero_and_chance_is_scaled() -> None:
-    from bench.report.plots import _spread, chance_ums
+    from bench.report.plots import _sd_above_zero, _spread, chance_ums
 
     mean, low, high = _spread(pd.Series([0.0, 0.0, 3.0]))  # mean 1, sd 1.73
     assert mean == 1.0 and low == 1.0 and abs(high - 3**0.5) < 1e-12  # cut at zero, not 1 − 1.73
+    lower, upper = _sd_above_zero(pd.Series([0.0, 0.0, 3.0]))  # the interval seaborn draws
+    assert lower == 0.0 and abs(upper - (1 + 3**0.5)) < 1e-12
     runs = pd.DataFrame({"nm_hit_low": [0.011], "members": [5000], "budget": [512]})
     assert chance_ums(runs, "low").iloc[0] == 0.011 * 5000 / 512  # 10.7%, not the pool's 2.1%

@@ -1,15 +1,16 @@
 """The leaderboard's figures: UMS by band at the shared N_G, and the budget curves.
 
-Counts are drawn with their spread over seeds but never below zero (a count cannot be negative,
-and a bar whose interval dips under the axis reads as a possible loss), and each attack's chance
-level (the same statistic against non-members) is drawn beside it.
+Drawn with seaborn (the design card's plotting package): it aggregates the seeds of each model ×
+attack itself, so the figures take the run frame as it is. Counts are drawn with their spread
+over seeds but never below zero (a count cannot be negative, and a bar whose interval dips under
+the axis reads as a possible loss), and each attack's chance level (the same statistic against
+non-members) is drawn beside it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bench.metrics import BAND_NAMES
@@ -32,6 +33,20 @@ def _spread(values: pd.Series) -> tuple[float, float, float]:
     return mean, min(sd, mean), sd
 
 
+def _sd_above_zero(values: pd.Series) -> tuple[float, float]:
+    """seaborn's interval for a set of seeds: ±1 sd around the mean, its floor cut at zero."""
+    mean, low, high = _spread(values)
+    return mean - low, mean + high
+
+
+def _palette(attacks: list[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per attack, the same in every panel and both figures (tab10, red included,
+    which is why chance is black)."""
+    import seaborn as sns
+
+    return dict(zip(attacks, sns.color_palette("tab10", len(attacks))))
+
+
 def chance_ums(runs: pd.DataFrame, band: str) -> pd.Series:
     """UMS chance would give, scaled to the member set as the tables' chance is: the non-member
     hit rate × members / N_G (the raw non-member UMS is a share of a pool of another size)."""
@@ -52,11 +67,12 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     models = model_order(df)
     attacks = sorted(df[C.ATTACK].unique())
-    colours = dict(zip(attacks, plt.get_cmap("tab10").colors))
-    width = 0.8 / len(attacks)
+    colours = _palette(attacks)
+    black = dict.fromkeys(attacks, "black")
     fig, axes = plt.subplots(1, len(BAND_NAMES), figsize=PLOT_SIZE, squeeze=False)
     for ax, band in zip(axes[0], BAND_NAMES):
         # The axis fits the bars; a ceiling far above them (a large model's 100 %) is written at
@@ -72,19 +88,39 @@ def plot(df: pd.DataFrame, path: Path) -> None:
                 ax.annotate(
                     f"{ceiling:.0f}%↑", (j, top), ha="center", va="top", fontsize=7, rotation=90
                 )
-            for i, attack in enumerate(attacks):
-                runs = part[part[C.ATTACK] == attack]
-                if runs.empty:
-                    continue
-                x = j - 0.4 + width * (i + 0.5)
-                mean, low, high = _spread(100 * runs[C.ums(band)])
-                ax.bar(x, mean, width, yerr=[[low], [high]], color=colours[attack], capsize=2)
-                chance = 100 * float(chance_ums(runs, band).mean())
-                ax.plot([x], [min(chance, top)], zorder=5, **CHANCE_STYLE)
+        runs = df.assign(_ums=100 * df[C.ums(band)], _chance=100 * chance_ums(df, band))
+        order = {"x": C.MODEL, "hue": C.ATTACK, "order": models, "hue_order": attacks, "ax": ax}
+        sns.barplot(
+            runs,
+            y="_ums",
+            palette=colours,
+            errorbar=_sd_above_zero,
+            saturation=1,  # the legend's colours, not a greyed copy
+            capsize=0.3,
+            err_kws={"linewidth": 1},
+            legend=False,
+            **order,
+        )
+        # One tick per bar, dodged as the bars are; a chance above the axis sits on its top.
+        chance = runs.groupby([C.MODEL, C.ATTACK], as_index=False)["_chance"].mean()
+        sns.stripplot(
+            chance.assign(_chance=chance["_chance"].clip(upper=top)),
+            y="_chance",
+            palette=black,
+            dodge=True,
+            jitter=False,
+            marker=CHANCE_STYLE["marker"],
+            size=CHANCE_STYLE["markersize"],
+            linewidth=CHANCE_STYLE["mew"],
+            zorder=5,
+            legend=False,
+            **order,
+        )
         ax.set_title(f"{band} band")
         ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=45, ha="right")
         ax.set_xlim(-0.6, len(models) - 0.4)
         ax.set_ylim(0, top)
+        ax.set(xlabel="", ylabel="")  # seaborn names the axes by the frame's columns
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("UMS (% of N_G)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[a]) for a in attacks]
@@ -108,12 +144,13 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import seaborn as sns
     from matplotlib.ticker import NullFormatter
 
     current = df[df[C.STALE] == ""]
     models = model_order(current)
     attacks = sorted(current[C.ATTACK].unique())
-    palette = dict(zip(attacks, plt.get_cmap("tab10").colors))  # same colour in every panel
+    palette = _palette(attacks)
     cols = min(CURVE_COLUMNS, len(models))
     rows = -(-len(models) // cols)
     fig, axes = plt.subplots(
@@ -125,21 +162,11 @@ def plot_curves(df: pd.DataFrame, path: Path) -> None:
         part = current[current[C.MODEL] == model]
         for i, x in enumerate((C.BUDGET, C.EVALS)):
             ax = axes[j // cols][2 * (j % cols) + i]
-            for attack, runs in part.groupby(C.ATTACK):
-                by = runs.groupby(x)
-                mean, sd = by[C.DISTINCT_HIGH].mean(), by[C.DISTINCT_HIGH].std().fillna(0.0)
-                colour = palette[attack]
-                ax.plot(mean.index, mean.to_numpy(), marker="o", ms=3, color=colour)
-                ax.fill_between(
-                    mean.index,
-                    np.maximum(mean - sd, 0.0),
-                    mean + sd,
-                    color=colour,
-                    alpha=0.2,
-                    lw=0,
-                )
-                chance = by[C.CHANCE_HIGH].mean()
-                ax.plot(chance.index, chance.to_numpy(), ls=":", lw=1.5, color=colour)
+            lines = {"x": x, "hue": C.ATTACK, "palette": palette, "legend": False, "ax": ax}
+            sns.lineplot(
+                part, y=C.DISTINCT_HIGH, errorbar=_sd_above_zero, marker="o", ms=3, **lines
+            )
+            sns.lineplot(part, y=C.CHANCE_HIGH, errorbar=None, ls=":", lw=1.5, **lines)
             ax.set_ylim(bottom=0)
             ax.set_xscale("log", base=2 if x == C.BUDGET else 10)
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overprint the major
