@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.attacks.base import SHARD, Audit, ModelView, grants_captions, load_attack
+from bench.attacks import mutations
+from bench.attacks.base import (
+    SHARD,
+    Audit,
+    ModelView,
+    checked_class,
+    grants_captions,
+    load_attack,
+)
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard, DatasetCard, attack_card, dataset_card, validate
 from bench.data.subset import members as member_subset
@@ -110,8 +118,14 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     if options.write and results is None:
         results = user_results()
     acard = attack_card(spec.attack)
-    params = validate.attack_params(acard, profile, dict(spec.overrides))
+    mutation = None
+    if options.mutation is not None:
+        mutation = mutations.mutation(checked_class(acard), acard, options.mutation)
+    changed = {**spec.overrides, **(mutation.params if mutation else {})}
+    params = validate.attack_params(acard, profile, changed)
     attack = load_attack(acard, params)
+    if mutation is not None:
+        mutation.apply(attack)
     with_captions = grants_captions(acard, attack)
     target = resolve_model(acard, spec)
     mcard, digest = target.card, target.digest
