@@ -113,3 +113,13 @@ def test_a_record_names_every_parameter_it_ran_with(trained: Path) -> None:
     rec = cell_record("carlini", "8", budget=8, overrides={"clique_k": 2}, write=False)
     assert rec["params"] == {**attack_card("carlini").params("cpu"), "clique_k": 2}
     assert set(rec["params"]) == set(attack_card("carlini").declared)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_class_documents_its_paper_threat_model_and_arguments(name: str) -> None:
+    cls = checked_class(attack_card(name))
+    own = cls.__doc__ or ""
+    assert "Paper" in own and "Threat model" in own, name
+    # A subclass that changes no argument (side-ti) may point at its base's list.
+    documented = " ".join(c.__doc__ or "" for c in cls.__mro__[:-1])
+    assert all(p in documented for p in attack_card(name).declared), name
