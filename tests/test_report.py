@@ -39,7 +39,7 @@ def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> 
     )
     card = cards_dir("attacks") / "carlini.toml"
     card.write_text(
-        card.read_text().replace("\n[defaults_from]", 'tuned_on = ["tiny-8"]\n\n[defaults_from]')
+        card.read_text().replace("\n[defaults_from]", '\ntuned_on = ["tiny-8"]\n[defaults_from]')
     )
     text = write_leaderboard().read_text()
     df = load_records(reports_dir())
