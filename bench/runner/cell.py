@@ -187,7 +187,7 @@ class OpenCell:
     """A cell ready to run: its store (locked by the main process), member sets and view."""
 
     store: RunStore
-    lock: Any
+    lock: Path | None  # the lock file, held by the main process only
     ranks: Ranks
     view: ModelView
     member_set: Subset
