@@ -244,6 +244,21 @@ FAST_SIDE = {
 }
 
 
+def set_card_values(path: Path, profile: str, values: dict) -> None:
+    """Rewrite ``profile``'s value of each parameter in ``values`` in the attack card at ``path``
+    (each ``[params.<name>]`` table's ``<profile> = …`` line), keeping the rest of the card."""
+    lines, current, done = [], None, set()
+    for line in path.read_text().splitlines():
+        if line.startswith("["):
+            current = line.strip()[len("[params.") : -1] if line.startswith("[params.") else None
+        if current in values and line.startswith(f"{profile} = "):
+            line = f"{profile} = {values[current]!r}".replace("'", '"')
+            done.add(current)
+        lines.append(line)
+    assert done == set(values), f"{path} declares no {profile} value for {set(values) - done}"
+    path.write_text("\n".join(lines) + "\n")
+
+
 @pytest.fixture
 def trained(world: Path) -> Path:
     """The tiny unconditional and caption models of ``world``, trained (seconds)."""
@@ -273,6 +288,7 @@ def cell_record(
     sampler: str | None = None,
     steps: int | None = None,
     members: str | None = None,
+    mutation: str | None = None,
 ) -> dict:
     """``run_cell`` on the cell the command line would name: the zoo model serving ``scale`` (or
     ``model``), or a user's folder (``model_path``)."""
@@ -285,7 +301,10 @@ def cell_record(
     else:
         where = zoo_model(attack_card(attack), scale, profile, model)
     spec = CellSpec(attack, where, profile, seed, budget, overrides or {}, root)
-    return run_cell(spec, RunOptions(write=write, results=results, progress=progress, fresh=fresh))
+    options = RunOptions(
+        write=write, results=results, progress=progress, fresh=fresh, mutation=mutation
+    )
+    return run_cell(spec, options)
 
 
 def curve_records(

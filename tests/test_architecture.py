@@ -119,7 +119,10 @@ def test_argparse_lives_in_the_cli_only() -> None:
     assert users == []
 
 
-ATTACK_MODULES = ("side", "carlini", "text_conditional")
+# The attacks' own modules, and the mechanisms only they use (SIDE's classifier and clusters,
+# Carlini's cliques): generic code reaches them through an attack's declarations (``Draws``,
+# ``GuidanceShape.untrained``), so `bench perf` never imports SIDE's classifier (issue 35).
+ATTACK_MODULES = ("side", "carlini", "text_conditional", "classifier", "clusters", "cliques")
 
 
 def names_an_attack(source: str, attacks: set[str], classes: set[str]) -> list[int]:

@@ -22,7 +22,7 @@ from bench.utils.paths import bench_home
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser
 from bench.zoo.sampling import sample_batch
-from tests.conftest import FAST_SIDE, cell_record
+from tests.conftest import FAST_SIDE, cell_record, set_card_values
 
 
 def _check_record(rec: dict, attack: str, budget: int) -> None:
@@ -258,12 +258,7 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     from bench.utils.paths import cards_dir, reports_dir
 
     card = cards_dir("attacks") / "side.toml"
-    fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items() if k != "guidance_scale")
-    text = card.read_text()
-    head, rest = text.split("[defaults.cpu]\n", 1)
-    card.write_text(
-        head + "[defaults.cpu]\nguidance_scale = 1.0\n" + fast + rest[rest.index("\n[") :]
-    )
+    set_card_values(card, "cpu", {**FAST_SIDE, "guidance_scale": 1.0})
     args = ["sweep", "--attack", "side", "--scale", "8", "--budget", "8", "--values", "0,1"]
     assert main([*args, "--publish"]) == 0
     out = capsys.readouterr().out
@@ -367,20 +362,13 @@ def test_a_user_card_declares_its_own_mechanism_switch(world: Path) -> None:
     path = world / "attacks" / "carlini.toml"
     text = path.read_text()
     path.write_text(
-        text.replace(
-            "\n[defaults", '\n[mechanism_off]\n"no filter" = { clique_k = 1 }\n\n[defaults', 1
-        )
+        text.replace("[params.clique_k]\n", '[params.clique_k]\noff = { "no filter" = 1 }\n')
     )
     card = attack_card("carlini")
     assert card.reference_values("clique_k") == [1]
-    with mutations_for(Carlini(edge_threshold=0.1), card)["no filter"](
-        {"clique_k": 10}
-    ) as overrides:
-        assert overrides == {"clique_k": 1}
-    path.write_text(
-        text.replace("\n[defaults", '\n[mechanism_off]\n"x" = { nonsense = 1 }\n\n[defaults', 1)
-    )
-    with pytest.raises(BenchError, match="sets nonsense, which the card's defaults do not have"):
+    assert mutations_for(Carlini, card)["no filter"].params == {"clique_k": 1}
+    path.write_text(text.replace("[params.clique_k]\n", "[params.clique_k]\noff = 1\n"))
+    with pytest.raises(BenchError, match="params.clique_k.off maps a mechanism's name to a value"):
         attack_card("carlini")
 
 
@@ -475,7 +463,7 @@ def test_a_sweep_on_a_duplicated_model_reports_its_tiers(
 
 def test_a_profile_borrows_defaults_and_overrides_them(world: Path) -> None:
     """``[defaults_from]`` gives a profile without its own tuning another profile's values, under
-    its own entries; a loop or a missing source is refused at load, not mid-run."""
+    any value a parameter declares for it; a loop or a missing source is refused at load."""
     path = world / "attacks" / "carlini.toml"
     text = path.read_text()
     table = '[defaults_from]\ncpu32 = "cpu"\n'
@@ -483,16 +471,18 @@ def test_a_profile_borrows_defaults_and_overrides_them(world: Path) -> None:
     cpu = attack_card("carlini").params("cpu")
     assert attack_card("carlini").params("cpu32") == cpu
     path.write_text(
-        text.replace(table, table + 'wide = "cpu"\n') + "\n[defaults.wide]\nclique_k = 5\n"
+        text.replace(table, table + 'wide = "cpu"\n').replace(
+            "[params.clique_k]\n", "[params.clique_k]\nwide = 5\n"
+        )
     )
     card = attack_card("carlini")
     assert card.defaults_from == {"cpu32": "cpu", "wide": "cpu"}
     assert card.params("wide") == {**cpu, "clique_k": 5}
     path.write_text(text.replace(table, table + 'wide = "nowhere"\n'))
-    with pytest.raises(BenchError, match="names no profile with its own defaults"):
+    with pytest.raises(BenchError, match="names no profile with its own values"):
         attack_card("carlini")
     path.write_text(text.replace(table, table + 'cpu = "cpu32"\n'))
-    with pytest.raises(BenchError, match="names no profile with its own defaults"):
+    with pytest.raises(BenchError, match="names no profile with its own values"):
         attack_card("carlini")
 
 

@@ -52,59 +52,84 @@ def test_weaker_names_every_metric_below_its_floor() -> None:
     assert weaker(spec, rec) == {"info.steering_rate": (0.01, 0.3)}
 
 
+def _test_attack(name: str) -> object:
+    from bench.attacks.base import load_attack
+
+    card = attack_card(name)
+    return load_attack(card, card.params("test"))
+
+
 def test_mutations_switch_their_mechanism_off(trained) -> None:
-    from bench.attacks.carlini import Carlini
-    from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
-    from bench.attacks.mutations import mutations_for
+    from bench.attacks.classifier import NoisyClassifier
+    from bench.attacks.mutations import every_output, mutations_for
     from bench.attacks.side import Side, SideTI
     from tests.conftest import cell_record
 
-    side = mutations_for(Side(guidance_scale=1.0, n_syn=4), attack_card("side"))
+    side = mutations_for(Side, attack_card("side"))
     assert set(side) == {
         "guidance off (λ = 0)",
         "gradient sign flipped",
         "time-independent classifier",
     }
-    side_ti = mutations_for(SideTI(guidance_scale=1.0, n_syn=4), attack_card("side-ti"))
-    assert set(side_ti) == {"guidance off (λ = 0)", "gradient sign flipped"}
-    with side["guidance off (λ = 0)"]({"guidance_scale": 3.0}) as overrides:
-        assert overrides["guidance_scale"] == 0.0
-    guide = ClassifierGuidance(NoisyClassifier(3, 8), 1.0)
+    assert set(mutations_for(SideTI, attack_card("side-ti"))) == {
+        "guidance off (λ = 0)",
+        "gradient sign flipped",
+    }
+    assert side["guidance off (λ = 0)"].params == {"guidance_scale": 0.0}
+    attack, other = _test_attack("side"), _test_attack("side")
+    side["gradient sign flipped"].apply(attack)
+    guide, real = attack.guide(NoisyClassifier(3, 8), 1.0), other.guide(NoisyClassifier(3, 8), 1.0)
+    real.classifier.load_state_dict(guide.classifier.state_dict())
     x, t, y = torch.randn(2, 3, 8, 8), torch.tensor([5, 5]), torch.tensor([0, 1])
-    with side["gradient sign flipped"]({}):
-        flipped = guide.log_prob_grad(x, t, y)
-    assert torch.equal(flipped, -guide.log_prob_grad(x, t, y))
-    with side["time-independent classifier"]({}):
-        assert Side.time_dependent is False
+    assert torch.equal(guide.log_prob_grad(x, t, y), -real.log_prob_grad(x, t, y))
+    side["time-independent classifier"].apply(attack)
+    # The mutation changes the one instance it is given, never the class or another run.
+    assert attack.time_dependent is False and other.time_dependent is True
     assert Side.time_dependent is True
-    mutate = mutations_for(Carlini(edge_threshold=0.1), attack_card("carlini"))["clique filter off"]
-    with mutate({"clique_k": 2}) as overrides:
-        rec = cell_record("carlini", "8", seed=0, overrides=overrides, write=False)
+    carlini = _test_attack("carlini")
+    mutations_for(type(carlini), attack_card("carlini"))["clique filter off"].apply(carlini)
+    assert carlini.candidate_filter is every_output
+    assert _test_attack("carlini").candidate_filter is not every_output
+    rec = cell_record(
+        "carlini", "8", seed=0, overrides={"clique_k": 2}, write=False, mutation="clique filter off"
+    )
     assert rec["candidates"]["n"] == rec["budget"]
 
 
 def test_text_conditional_mutations_withdraw_captions_and_the_filter(trained) -> None:
+    from bench.attacks.base import load_attack
     from bench.attacks.mutations import mutations_for
     from bench.attacks.text_conditional import TextConditional
     from tests.conftest import cell_record
 
-    found = mutations_for(TextConditional(0.1, per_caption=2), attack_card("text-conditional"))
+    card = attack_card("text-conditional")
+    found = mutations_for(TextConditional, card)
     assert set(found) == {"one caption for every output", "clique filter off"}
-    with found["one caption for every output"]({"per_caption": 2}) as overrides:
-        assert (
-            TextConditional(0.1, overrides["per_caption"]).prompts(("b", "a", "a"), 6) == ["a"] * 6
-        )
-    with found["clique filter off"]({"per_caption": 2, "clique_k": 2}) as overrides:
-        rec = cell_record(
-            "text-conditional", "8", seed=0, overrides=overrides, progress=False, write=False
-        )
+    one = found["one caption for every output"]
+    attack = load_attack(card, {**card.params("test"), **one.params})
+    assert attack.prompts(("b", "a", "a"), 6) == ["a"] * 6
+    rec = cell_record(
+        "text-conditional",
+        "8",
+        seed=0,
+        overrides={"per_caption": 2, "clique_k": 2},
+        progress=False,
+        write=False,
+        mutation="clique filter off",
+    )
     assert rec["candidates"]["n"] == rec["budget"]
+
+
+def test_an_unknown_mutation_is_one_line(trained) -> None:
+    from bench.errors import BenchError
+    from tests.conftest import cell_record
+
+    with pytest.raises(BenchError, match="carlini has no mutation 'nope'; its mutations: "):
+        cell_record("carlini", "8", write=False, mutation="nope")
 
 
 def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None:
     """The sign flip keeps the parameters, hence the output folder: only ``fresh`` reruns it."""
-    from bench.attacks.mutations import mutations_for
-    from bench.attacks.side import Side
     from bench.attacks.store import RunStore
     from bench.utils.paths import bench_home
     from tests.conftest import FAST_SIDE, cell_record
@@ -116,9 +141,6 @@ def test_a_mutated_run_never_resumes_from_the_real_runs_outputs(trained) -> None
         return RunStore(bench_home() / rec["outputs"]).images()
 
     real = outputs()
-    flip = mutations_for(Side(guidance_scale=1.0, n_syn=4), attack_card("side"))[
-        "gradient sign flipped"
-    ]
-    with flip(FAST_SIDE):
-        assert np.array_equal(outputs(), real)  # resumed: the mutation never ran
-        assert not np.array_equal(outputs(fresh=True), real)
+    flip = "gradient sign flipped"
+    assert np.array_equal(outputs(mutation=flip), real)  # resumed: the mutation never ran
+    assert not np.array_equal(outputs(mutation=flip, fresh=True), real)

@@ -251,8 +251,10 @@ def test_a_shard_is_adopted_only_with_the_same_length_and_labels(tmp_path: Path)
 
 
 def test_only_the_same_cell_at_another_budget_is_a_donor(tmp_path: Path) -> None:
-    from bench.runner.cell import other_budgets
+    from bench.records import RunKey
 
+    key = RunKey("m", "0123456789ab", "side-ti", 5, "abcdef0123", 0, 1024, "-ub16")
+    cell = tmp_path / key.cell_folder
     for name in (
         "seed0-n512-ub16",
         "seed0-n2048-ub16",
@@ -262,10 +264,10 @@ def test_only_the_same_cell_at_another_budget_is_a_donor(tmp_path: Path) -> None
         "seed0-n0512-ub16",
         "seed0-n1024-ub16",
     ):
-        (tmp_path / name).mkdir()
-    assert other_budgets(tmp_path, 0, 1024, "-ub16") == (
-        (2048, tmp_path / "seed0-n2048-ub16"),
-        (512, tmp_path / "seed0-n512-ub16"),
+        (cell / name).mkdir(parents=True)
+    assert key.other_budgets(tmp_path) == (
+        (2048, cell / "seed0-n2048-ub16"),
+        (512, cell / "seed0-n512-ub16"),
     )
 
 

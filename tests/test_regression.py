@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.attacks.base import load_attack
+from bench.attacks.base import checked_class
 from bench.attacks.mutations import mutations_for
-from bench.cards import attack_card, model_card
+from bench.cards import attack_card
 from bench.runner.floors import floor_cell, weaker
 from bench.utils.paths import REPO_ROOT
 
@@ -55,10 +55,8 @@ def test_floor_files_exist_and_name_their_mutations() -> None:
     for path in FLOOR_FILES:
         spec = _spec(path)
         acard = attack_card(spec["attack"])
-        attack = load_attack(
-            acard, {**acard.params(model_card(spec["model"]).profile), **spec["overrides"]}
-        )
-        assert set(spec.get("mutations", {})) == set(mutations_for(attack, acard)), path.name
+        found = mutations_for(checked_class(acard), acard)
+        assert set(spec.get("mutations", {})) == set(found), path.name
 
 
 @needs_data
@@ -78,10 +76,5 @@ def test_a_mutated_attack_falls_below_its_floor(path: Path, name: str, committed
     spec = _spec(path)
     if not spec["mutations"][name]["caught"]:
         pytest.skip(f"measured: the floors of {path.name} cannot tell '{name}' apart")
-    acard = attack_card(spec["attack"])
-    attack = load_attack(
-        acard, {**acard.params(model_card(spec["model"]).profile), **spec["overrides"]}
-    )
-    with mutations_for(attack, acard)[name](dict(spec["overrides"])) as overrides:
-        rec = floor_cell(spec, overrides)
+    rec = floor_cell(spec, mutation=name)
     assert weaker(spec, rec), f"'{name}' cleared every floor of {path.name}"

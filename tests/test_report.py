@@ -39,7 +39,7 @@ def test_main_table_holds_one_budget_and_the_shipped_defaults(trained: Path) -> 
     )
     card = cards_dir("attacks") / "carlini.toml"
     card.write_text(
-        card.read_text().replace("\n[defaults.cpu]", 'tuned_on = ["tiny-8"]\n\n[defaults.cpu]')
+        card.read_text().replace("\n[defaults_from]", '\ntuned_on = ["tiny-8"]\n[defaults_from]')
     )
     text = write_leaderboard().read_text()
     df = load_records(reports_dir())
@@ -136,12 +136,10 @@ def test_ordering_is_not_judged_on_chance_look_alikes() -> None:
 def test_the_order_is_judged_at_every_curve_budget(trained: Path) -> None:
     """SIDE's claim is about efficiency: the order gets a verdict at each budget of the curves,
     from the cards' defaults only."""
-    from tests.conftest import FAST_SIDE, curve_records
+    from tests.conftest import FAST_SIDE, curve_records, set_card_values
 
     card = cards_dir("attacks") / "side-ti.toml"
-    head, rest = card.read_text().split("[defaults.cpu]\n", 1)
-    fast = "".join(f"{k} = {v}\n" for k, v in FAST_SIDE.items())
-    card.write_text(head + "[defaults.cpu]\n" + fast + rest[rest.index("\n[") :])
+    set_card_values(card, "cpu", FAST_SIDE)
     for attack in ("carlini", "side-ti"):
         curve_records(attack, "tiny-8", [4, 8], [0, 1], results=reports_dir())
     # Overrides, at a budget of their own: a row for N_G 2 would mean they were judged.

@@ -11,9 +11,8 @@ import pytest
 
 from bench.attacks.clusters import SurrogateLabels, surrogate_labels
 from bench.attacks.side_diagnostics import aim_audit
-from bench.cards.registry import read_toml
+from bench.cards import attack_card
 
-CARDS = Path(__file__).resolve().parents[1] / "attacks"
 # The spectrum of pixel-PCA features of faces falls off; 1/sqrt(rank) is a stand-in.
 SPECTRUM = 1 / np.sqrt(np.arange(1, 65))
 
@@ -23,7 +22,7 @@ def _unit(z: np.ndarray) -> np.ndarray:
 
 
 def _defaults(attack: str) -> dict:
-    return read_toml(CARDS / f"{attack}.toml")["defaults"]["cpu"]
+    return attack_card(attack).params("cpu")
 
 
 def _structureless(rng: np.random.Generator, n: int = 1024) -> np.ndarray:

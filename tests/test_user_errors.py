@@ -114,19 +114,17 @@ def test_integral_overrides_take_the_card_type(world: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("guidance_scale = nan", "sets defaults.cpu.guidance_scale to a non-finite number"),
-        ("guidance_scale = inf", "sets defaults.cpu.guidance_scale to a non-finite number"),
-        ("guidance_scale = -2.0", "side parameter guidance_scale must be ≥ 0, got -2"),
+        ("cpu = nan", "sets params.guidance_scale.cpu to a non-finite number"),
+        ("cpu = inf", "sets params.guidance_scale.cpu to a non-finite number"),
+        ("cpu = -2.0", "side parameter guidance_scale must be ≥ 0, got -2"),
     ],
 )
 def test_bad_card_values_are_one_line(
     world: Path, capsys: pytest.CaptureFixture, line: str, message: str
 ) -> None:
     card = world / "attacks" / "side.toml"
-    text, edits = re.subn(
-        r"^guidance_scale = [0-9.]+$", line, card.read_text(), count=1, flags=re.M
-    )
-    assert edits == 1  # the cpu default, whatever value the card ships
+    text, edits = re.subn(r"^cpu = [0-9.]+$", line, card.read_text(), count=1, flags=re.M)
+    assert edits == 1  # guidance_scale's cpu value (the first parameter), whatever it ships
     card.write_text(text)
     assert main(RUN) == 2
     assert message in one_error_line(capsys)

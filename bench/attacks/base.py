@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from abc import ABC, abstractmethod
@@ -19,8 +20,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import torch
 from diffusers import SchedulerMixin
 
+from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard
 from bench.errors import BenchError
@@ -122,9 +125,10 @@ class AttackResult:
 
 
 @dataclass(frozen=True)
-class Guidance:
-    """The noisy classifier a run guides its outputs with (``Draws.guidance``), so `bench perf`
-    can time the guided step the attack pays without training it.
+class GuidanceShape:
+    """The shape of the noisy classifier a run guides its outputs with (``Draws.guidance``), so
+    `bench perf` can time the guided step the attack pays without training it. (The sampler's
+    interface for a guide is ``bench.zoo.sampling.Guidance``; this is only its shape.)
 
     Args:
         classes: its output classes (at most; SIDE's cohesion filter may keep fewer clusters).
@@ -137,6 +141,14 @@ class Guidance:
     width: int
     time_dependent: bool
     scale: float
+
+    def untrained(self, device: torch.device) -> ClassifierGuidance:
+        """A guide of this shape with seeded random weights: what its guided step costs does not
+        depend on the weights, so `bench perf` times this instead of training one."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            clf = NoisyClassifier(self.classes, self.width, self.time_dependent)
+        return ClassifierGuidance(clf.to(device).eval().requires_grad_(False), self.scale)
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ class Draws:
     outputs: int
     unguided_outputs: bool
     prep: tuple[tuple[int, int], ...] = ()
-    guidance: Guidance | None = None
+    guidance: GuidanceShape | None = None
 
     def unguided(self, seed: int) -> list[tuple[int, int]]:
         """Every unguided draw of a run at ``seed``, as (seed, images)."""
@@ -163,7 +175,14 @@ class Draws:
 
 
 class Attack(ABC):
-    """Base class: keyword arguments carry the paper's defaults (or the suite's, marked so)."""
+    """Base class. The constructor is the attack's configuration: it takes exactly the parameters
+    the card declares (``[params.<name>]``), each without a default, so every value an attack runs
+    with comes from its card (or an override) and is in the record's ``params``.
+
+    A mechanism the attack relies on (its candidate filter, its guide) is an attribute of the
+    attack, so a mutation (``mutations``) switches it off by replacing that attribute on one
+    instance; nothing patches a module path.
+    """
 
     name: str = ""
     threat_model: str = "white-box"
@@ -210,10 +229,11 @@ class Attack(ABC):
         return []
 
     @classmethod
-    def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        """Code mutations that switch a mechanism of the attack off, by name: context managers
-        taking and yielding the run's parameter overrides (``bench.attacks.mutations``). Those
-        that only change parameters belong in the card's ``[mechanism_off]``."""
+    def mutations(cls) -> dict[str, Callable[[Attack], None]]:
+        """Code mutations that switch a mechanism of the attack off, by name: each replaces one
+        of the attack's own mechanism attributes on the instance it is given
+        (``bench.attacks.mutations``). Those that only change parameters are the card's
+        ``off`` values."""
         return {}
 
 
@@ -285,9 +305,36 @@ def implementation_class(implementation: str, card_path: Path) -> type[Attack]:
     return cls
 
 
-def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
-    """Instantiate ``module:Class`` from a card, checking it really is an ``Attack``."""
+def checked_class(card: AttackCard) -> type[Attack]:
+    """The card's class, checked to take exactly the card's parameters, none with a default: a
+    default in the class would be a second declaration, free to drift from the card's."""
     cls = implementation_class(card.implementation, card.path)
+    taken = [
+        p
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    defaulted = [p.name for p in taken if p.default is not p.empty]
+    if defaulted:
+        raise BenchError(
+            f"{card.implementation} gives {', '.join(defaulted)} a default; an attack's "
+            f"parameters take their values from its card ({card.path}) only"
+        )
+    names = [p.name for p in taken]
+    if sorted(names) != sorted(card.declared):
+        raise BenchError(
+            f"attack card {card.path} declares {', '.join(card.declared) or 'no parameter'} but "
+            f"{card.implementation} takes {', '.join(names) or 'none'}: they must be the same"
+        )
+    return cls
+
+
+def load_attack(card: AttackCard, params: dict[str, Any]) -> Attack:
+    """Instantiate ``module:Class`` from a card with ``params``, the card's full parameter set."""
+    cls = checked_class(card)
+    missing = sorted(set(card.declared) - set(params))
+    if missing:
+        raise BenchError(f"attack {card.name}: no value for {', '.join(missing)}")
     try:
         return cls(**params)
     except TypeError as exc:

@@ -8,25 +8,43 @@ plus one ranked candidate per clique (for Carlini's own precision / extraction c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.cliques import find_cliques
 from bench.attacks.generation import generate_outputs
-from bench.attacks.mutations import Mutation, no_clique_filter
+from bench.attacks.mutations import no_clique_filter
 
 
 class Carlini(Attack):
+    """Generate-and-filter extraction: sample, join near-copies, predict one image per clique.
+
+    Paper: Carlini, Hayes, Nasr, Jagielski, Sehwag, Tramèr, Balle, Ippolito, Wallace,
+    "Extracting Training Data from Diffusion Models", USENIX Security 2023, §4-§5. Threat model:
+    white-box sampling access to an unconditional model; no training image.
+
+    Args:
+        edge_threshold: the tiled ℓ2 under which two generations are joined by an edge.
+        clique_k: the fewest generations a clique needs to predict a memorised image.
+        tile_grid: tiles per side of the tiled ℓ2 (4: a 4×4 grid, as the paper's 16 tiles).
+
+    Mechanism it owns: ``candidate_filter`` (``find_cliques``), which the "clique filter off"
+    mutation replaces.
+    """
+
     name = "carlini"
     threat_model = "white-box"
+    candidate_filter = staticmethod(find_cliques)
 
-    def __init__(self, edge_threshold: float, clique_k: int = 10, tile_grid: int = 4) -> None:
+    def __init__(self, edge_threshold: float, clique_k: int, tile_grid: int) -> None:
         self.edge_threshold = edge_threshold
         self.clique_k = clique_k
         self.tile_grid = tile_grid
 
     @classmethod
-    def mutations(cls) -> dict[str, Mutation]:
+    def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         return {"clique filter off": no_clique_filter}
 
     def draws(self, budget: int, seed: int) -> Draws:
@@ -35,7 +53,7 @@ class Carlini(Attack):
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         unet, _ = generate_outputs(view, budget, seed)
         images = view.store.images()
-        cliques = find_cliques(images, self.edge_threshold, self.clique_k, self.tile_grid)
+        cliques = self.candidate_filter(images, self.edge_threshold, self.clique_k, self.tile_grid)
         return filtered_result(images, cliques, unet)
 
 

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import torch
 
-from bench.attacks.base import Attack, AttackResult, Audit, Draws, Guidance, ModelView
+from bench.attacks.base import Attack, AttackResult, Audit, Draws, GuidanceShape, ModelView
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
@@ -33,23 +31,48 @@ from bench.utils.imageio import to_tensor
 
 
 class Side(Attack):
+    """SIDE: Surrogate condItional Data Extraction.
+
+    Paper: Chen, Wang, Zou, Ma, "Extracting Training Data from Unconditional Diffusion Models"
+    (arXiv 2410.02467), §4. Threat model: white-box access to an unconditional model (its
+    denoiser and noise schedule); no training image and no caption.
+
+    Args:
+        guidance_scale: λ, the classifier guidance scale (Eq. 5); 0 samples unguided.
+        n_syn: N_syn, the synthetic set of unguided generations that is clustered.
+        n_clusters: K, the clusters (surrogate classes) of the synthetic set.
+        tau: τ, the absolute cohesion floor a kept cluster must reach (cosine in feature space).
+        tau_null_q: the quantile of a structureless null that a kept cluster's cohesion must
+            also reach (``bench.attacks.clusters``); 0 keeps every cluster above ``tau``.
+        features: the feature space clusters are formed in (``pca``, ``unet-mid``,
+            ``sscd:PATH``; ``bench.attacks.features``).
+        pca_dim: the dimensions of the pixel-PCA features.
+        clf_steps, clf_batch, clf_lr, clf_width: the classifier's training steps, batch,
+            AdamW learning rate and channel width (``bench.attacks.classifier``).
+
+    Mechanisms it owns, which ``mutations`` replace on one instance: ``time_dependent`` (whether
+    the classifier sees the noise level; side-ti is SIDE without it) and ``guide`` (the class
+    that turns the trained classifier and λ into the sampler's gradient).
+    """
+
     name = "side"
     threat_model = "white-box"
     time_dependent = True
+    guide: type[ClassifierGuidance] = ClassifierGuidance
 
     def __init__(
         self,
         guidance_scale: float,
         n_syn: int,
-        n_clusters: int = 100,
-        tau: float = 0.5,
-        tau_null_q: float = 1.0,
-        features: str = "pca",
-        pca_dim: int = 64,
-        clf_steps: int = 2000,
-        clf_batch: int = 64,
-        clf_lr: float = 1e-4,
-        clf_width: int = 32,
+        n_clusters: int,
+        tau: float,
+        tau_null_q: float,
+        features: str,
+        pca_dim: int,
+        clf_steps: int,
+        clf_batch: int,
+        clf_lr: float,
+        clf_width: int,
     ) -> None:
         self.guidance_scale = guidance_scale
         self.n_syn = n_syn
@@ -111,7 +134,7 @@ class Side(Attack):
     def draws(self, budget: int, seed: int) -> Draws:
         """Guided outputs, the synthetic set at seed + 1 and the held-out check at seed + 2."""
         prep = ((seed + 1, self.n_syn), (seed + 2, holdout_size(self.n_syn)))
-        guidance = Guidance(
+        guidance = GuidanceShape(
             classes=self.n_clusters,
             width=self.clf["width"],
             time_dependent=self.time_dependent,
@@ -137,7 +160,7 @@ class Side(Attack):
         clf_train_evals = self.clf["steps"] * self.clf["batch"]
         rng = np.random.default_rng([seed, 7])
         targets = rng.integers(0, surrogate.kept, budget)
-        guidance = ClassifierGuidance(clf, self.guidance_scale)
+        guidance = self.guide(clf, self.guidance_scale)
         unet, classifier = generate_outputs(view, budget, seed, guidance=guidance, labels=targets)
         # Diagnostics read fresh generations (another seed) and are not part of the attack's cost.
         n_fresh = holdout_size(self.n_syn)
@@ -219,7 +242,7 @@ class Side(Attack):
         return lines
 
     @classmethod
-    def mutations(cls) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         """The gradient's sign flipped, and (for the time-dependent attack) a time-independent
         classifier: side-ti is a Side without time, so it has no such mutation."""
         found = {"gradient sign flipped": _flipped_gradient}
@@ -228,23 +251,31 @@ class Side(Attack):
         return found
 
 
-@contextmanager
-def _flipped_gradient(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    original = ClassifierGuidance.log_prob_grad
+class FlippedGuidance(ClassifierGuidance):
+    """The classifier's gradient negated: guidance pushes each output away from its target."""
 
-    def flipped(self: ClassifierGuidance, *args: torch.Tensor) -> torch.Tensor:
-        return -original(self, *args)
-
-    with mock.patch.object(ClassifierGuidance, "log_prob_grad", flipped):
-        yield overrides
+    def log_prob_grad(
+        self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        return -super().log_prob_grad(x_t, t, labels)
 
 
-@contextmanager
-def _time_independent(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with mock.patch.object(Side, "time_dependent", False):
-        yield overrides
+def _flipped_gradient(attack: Attack) -> None:
+    attack.guide = FlippedGuidance
+
+
+def _time_independent(attack: Attack) -> None:
+    attack.time_dependent = False
 
 
 class SideTI(Side):
+    """SIDE's baseline "Carlini Cond": the same pipeline, with a time-independent classifier.
+
+    Paper: Chen et al. (arXiv 2410.02467), the baseline of their Table 1: classifier guidance
+    with a classifier trained on clean generations, which ignores the noise level. Threat model
+    and arguments: ``Side``'s; the only difference is ``time_dependent = False``, so the two
+    isolate what time dependence buys.
+    """
+
     name = "side-ti"
     time_dependent = False

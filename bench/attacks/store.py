@@ -14,10 +14,10 @@ batch the cell reused and each it made, kept across resumes, so the record can s
 reused and what it ran although its cost is what it would pay alone.
 
 A store may also have donors: runs of the same cell (weights, card version, parameters, seed and
-rounding variant) at other budgets (``bench.runner.cell``). For an attack whose outputs are drawn
-one shard at a time in a fixed order (``Attack.prefix_valid``), a donor's shard ``i`` is the
-shard this run would write, so a budget curve after a grid cell takes the cell's shards instead of
-guiding them again; the ledger names them (``adopted``) and the cost still charges them.
+rounding variant) at other budgets (``bench.records.RunKey.other_budgets``). For an attack whose
+outputs are drawn one shard at a time in a fixed order (``Attack.prefix_valid``), a donor's shard
+``i`` is the shard this run would write, so a budget curve after a grid cell takes the cell's shards
+instead of guiding them again; the ledger names them (``adopted``) and the cost still charges them.
 
 In a data-parallel job (``bench.utils.parallel``) every process opens the same store. Each writes
 only the shards it owns; cached preparation is made by the main process while the others wait at a

@@ -11,6 +11,7 @@ Carlini et al. chose theirs.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,16 +19,34 @@ from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.carlini import filtered_result
 from bench.attacks.cliques import Clique, find_cliques
 from bench.attacks.generation import generate_outputs
-from bench.attacks.mutations import Mutation, no_clique_filter
+from bench.attacks.mutations import no_clique_filter
 from bench.errors import BenchError
 
 
 class TextConditional(Attack):
+    """Carlini et al.'s clique filter per training caption, on a caption-conditional model.
+
+    Paper: Carlini et al., "Extracting Training Data from Diffusion Models", USENIX Security
+    2023, §4 (the Stable Diffusion attack). Threat model: white-box sampling access to a
+    caption-conditional model and the training captions (``white-box+captions``), never the
+    images.
+
+    Args:
+        edge_threshold: the tiled ℓ2 under which two generations are joined by an edge.
+        per_caption: generations drawn per caption; captions are taken most-duplicated first.
+        clique_k: the fewest generations of one caption a clique needs.
+        tile_grid: tiles per side of the tiled ℓ2.
+
+    Mechanism it owns: ``candidate_filter`` (``find_cliques``), which the "clique filter off"
+    mutation replaces.
+    """
+
     name = "text-conditional"
     threat_model = "white-box+captions"
+    candidate_filter = staticmethod(find_cliques)
 
     def __init__(
-        self, edge_threshold: float, per_caption: int = 500, clique_k: int = 10, tile_grid: int = 4
+        self, edge_threshold: float, per_caption: int, clique_k: int, tile_grid: int
     ) -> None:
         self.edge_threshold = edge_threshold
         self.per_caption = per_caption
@@ -43,7 +62,7 @@ class TextConditional(Attack):
         return [c for c in chosen for _ in range(self.per_caption)][:budget]
 
     @classmethod
-    def mutations(cls) -> dict[str, Mutation]:
+    def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         return {"clique filter off": no_clique_filter}
 
     def draws(self, budget: int, seed: int) -> Draws:
@@ -64,7 +83,10 @@ class TextConditional(Attack):
             groups.setdefault(p, []).append(i)
         for idx in groups.values():
             ids = np.array(idx)
-            for c in find_cliques(images[ids], self.edge_threshold, self.clique_k, self.tile_grid):
+            found = self.candidate_filter(
+                images[ids], self.edge_threshold, self.clique_k, self.tile_grid
+            )
+            for c in found:
                 cliques.append(
                     Clique(
                         tuple(int(ids[m]) for m in c.members),

@@ -80,8 +80,44 @@ class ModelCard:
         return self.path.parent / "checkpoints" / f"{self.name}.safetensors"
 
 
+# Keys of a ``[params.<name>]`` table that describe the parameter; every other key is a profile.
+PARAM_KEYS = ("min", "max", "alias", "off", "sweep", "source")
+# The tables of the layout before issue 35, where one parameter was declared in up to eight places.
+OLD_TABLES = ("defaults", "sources", "bounds", "aliases", "sweep", "mechanism_off")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One attack parameter, declared once in its card's ``[params.<name>]`` table.
+
+    Args:
+        name: the constructor argument it sets.
+        values: its value by profile (the card's own profiles; ``[defaults_from]`` resolves the
+            borrowed ones), whose type is the parameter's type.
+        source: one line: where the value comes from (paper, sweep report, suite's choice).
+        low, high: inclusive bounds of a numeric parameter (None: open).
+        alias: a command-line flag for it (``lambda`` makes ``--lambda`` set it).
+        off: named values that switch the attack's mechanism off (a sweep's reference rows and
+            `bench floors`' parameter mutations).
+        sweep: what `bench sweep` sweeps when no ``--param`` is given (at most one parameter).
+    """
+
+    name: str
+    values: dict[str, Any]
+    source: str
+    low: float | None = None
+    high: float | None = None
+    alias: str | None = None
+    off: dict[str, Any] = field(default_factory=dict)
+    sweep: tuple[Any, ...] = ()
+
+
 @dataclass(frozen=True)
 class AttackCard:
+    """An attack card: its implementation and paper, and each parameter declared once
+    (``declared``); the per-profile ``defaults`` and the tables below are read off those
+    declarations, so no value has a second place to drift in."""
+
     name: str
     version: int
     path: Path
@@ -89,32 +125,61 @@ class AttackCard:
     paper: str
     threat_model: str
     applies_to: tuple[str, ...]
+    declared: dict[str, Param]
+    # Every profile's full parameter set, borrowed profiles (``[defaults_from]``) resolved.
     defaults: dict[str, dict[str, Any]]
-    sources: dict[str, str]
     # Models a default was tuned on: their leaderboard rows are not independent of the choice.
     tuned_on: tuple[str, ...] = ()
-    # Named parameter overrides that switch the attack's mechanism off (SIDE's λ = 0). Declared by
-    # the card, so a user's attack gets its reference rows and floor mutations without Python.
-    mechanism_off: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Inclusive (low, high) bounds of numeric parameters, from the card's ``[bounds]`` table
-    # (``name = { min = 0 }``); None leaves a side open, an unlisted parameter is only finite.
-    bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    # Command-line shorthands for parameters (``[aliases]``: ``lambda = "guidance_scale"`` makes
-    # ``--lambda`` set SIDE's guidance scale); an attack without the alias refuses the flag.
-    aliases: dict[str, str] = field(default_factory=dict)
-    # What `bench sweep` sweeps when no --param is given, and its values (``[sweep]``).
-    sweep: dict[str, Any] = field(default_factory=dict)
     # The papers' claims about this attack, as data with their source (``[claims.<kind>]``); the
     # report judges each one against the records.
     claims: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Profiles whose defaults are another profile's (``[defaults_from] cpu32 = "cpu"``), with any
-    # ``[defaults.<profile>]`` entries on top: a profile without its own tuning model carries
-    # tuned values, and the card and the report say which.
+    # Profiles whose values are another profile's (``[defaults_from] cpu32 = "cpu"``), with any
+    # value a parameter declares for the profile itself on top: a profile without its own tuning
+    # model carries tuned values, and the card and the report say which.
     defaults_from: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {name: p.source for name, p in self.declared.items()}
+
+    @property
+    def bounds(self) -> dict[str, tuple[float | None, float | None]]:
+        """Inclusive (low, high) bounds of the numeric parameters that declare any."""
+        return {
+            name: (p.low, p.high)
+            for name, p in self.declared.items()
+            if p.low is not None or p.high is not None
+        }
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Command-line shorthands: alias -> parameter."""
+        return {p.alias: name for name, p in self.declared.items() if p.alias}
+
+    @property
+    def mechanism_off(self) -> dict[str, dict[str, Any]]:
+        """Named parameter values that switch the mechanism off (SIDE's λ = 0), by name; two
+        parameters naming the same entry are switched together."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, p in self.declared.items():
+            for label, value in p.off.items():
+                out.setdefault(label, {})[name] = value
+        return out
+
+    @property
+    def sweep(self) -> dict[str, Any]:
+        """What `bench sweep` sweeps without ``--param``: {"param", "values"}, or empty."""
+        for name, p in self.declared.items():
+            if p.sweep:
+                return {"param": name, "values": list(p.sweep)}
+        return {}
 
     def params(self, profile: str) -> dict[str, Any]:
         if profile not in self.defaults:
-            raise BenchError(f"attack {self.name} has no defaults for profile {profile!r}")
+            raise BenchError(
+                f"attack {self.name} has no values for profile {profile!r}; its profiles: "
+                f"{', '.join(self.defaults)}"
+            )
         return dict(self.defaults[profile])
 
     def reference_values(self, param: str) -> list[Any]:
@@ -239,11 +304,16 @@ def scale_order(scale: str) -> int:
 
 def attack_card(name: str) -> AttackCard:
     path, raw = lookup("attacks", name, "attack")
-    _require(raw, path, "implementation", "paper", "threat_model", "defaults")
+    old = [t for t in OLD_TABLES if t in raw]
+    if old:
+        raise BenchError(
+            f"card {path} uses the old [{old[0]}] table; declare each parameter once, as "
+            "[params.<name>] with its value per profile, bounds, alias and source (README, "
+            '"Add an attack")'
+        )
+    _require(raw, path, "implementation", "paper", "threat_model", "params")
     defaults_from = dict(raw.get("defaults_from", {}))
-    defaults = _resolve_defaults(path, raw["defaults"], defaults_from)
-    mechanism_off = raw.get("mechanism_off", {})
-    _check_mechanism_off(path, mechanism_off, defaults)
+    declared = _declared(path, raw["params"], defaults_from)
     return AttackCard(
         name=raw["name"],
         version=raw["version"],
@@ -252,60 +322,85 @@ def attack_card(name: str) -> AttackCard:
         paper=raw["paper"],
         threat_model=raw["threat_model"],
         applies_to=tuple(raw.get("applies_to", ["unconditional"])),
-        defaults=defaults,
-        sources=raw.get("sources", {}),
+        declared=declared,
+        defaults=_resolve_defaults(path, declared, defaults_from),
         tuned_on=tuple(raw.get("tuned_on", ())),
-        mechanism_off=mechanism_off,
-        bounds=_bounds(path, raw.get("bounds", {})),
-        aliases=dict(raw.get("aliases", {})),
-        sweep=dict(raw.get("sweep", {})),
         claims=dict(raw.get("claims", {})),
         defaults_from=defaults_from,
     )
 
 
+def _declared(path: Path, table: Any, defaults_from: dict[str, str]) -> dict[str, Param]:
+    """Each ``[params.<name>]`` table as a ``Param``. Every parameter must give a value for every
+    profile the card has of its own (a profile any parameter names and no ``[defaults_from]``
+    entry borrows), so a value can never be missing for one profile and silently defaulted."""
+    if not isinstance(table, dict) or not table:
+        raise BenchError(f"card {path}: [params] declares no parameter")
+    if not all(isinstance(t, dict) for t in table.values()):
+        raise BenchError(f"card {path}: each [params.<name>] is a table of values and keys")
+    profiles = {k for t in table.values() for k in t if k not in PARAM_KEYS} - set(defaults_from)
+    out = {}
+    for name, entry in table.items():
+        missing = sorted(profiles - set(entry))
+        if missing:
+            raise BenchError(
+                f"card {path}: parameter {name} has no value for profile(s) "
+                f"{', '.join(missing)}; every parameter declares every profile "
+                f"({', '.join(sorted(profiles))})"
+            )
+        if not isinstance(entry.get("source"), str) or "\n" in entry["source"]:
+            raise BenchError(
+                f"card {path}: parameter {name} needs source = one line saying where its "
+                "value comes from (paper, sweep report, suite's choice)"
+            )
+        out[name] = _param(path, name, entry)
+    aliases = [p.alias for p in out.values() if p.alias]
+    swept = [p.name for p in out.values() if p.sweep]
+    if len(set(aliases)) != len(aliases) or len(swept) > 1:
+        raise BenchError(f"card {path}: an alias names one parameter, and one parameter sweeps")
+    return out
+
+
+def _param(path: Path, name: str, entry: dict[str, Any]) -> Param:
+    off = entry.get("off", {})
+    if not isinstance(off, dict) or not off and "off" in entry:
+        raise BenchError(f"card {path}: params.{name}.off maps a mechanism's name to a value")
+    sweep = entry.get("sweep", [])
+    if not isinstance(sweep, list):
+        raise BenchError(f"card {path}: params.{name}.sweep is a list of values")
+    alias = entry.get("alias")
+    if alias is not None and not isinstance(alias, str):
+        raise BenchError(f"card {path}: params.{name}.alias is a flag name")
+    return Param(
+        name=name,
+        values={k: v for k, v in entry.items() if k not in PARAM_KEYS},
+        source=entry["source"],
+        low=entry.get("min"),
+        high=entry.get("max"),
+        alias=alias,
+        off=dict(off),
+        sweep=tuple(sweep),
+    )
+
+
 def _resolve_defaults(
-    path: Path, defaults: dict[str, dict[str, Any]], defaults_from: dict[str, str]
+    path: Path, declared: dict[str, Param], defaults_from: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
-    """Each ``[defaults_from]`` profile as its source profile's defaults under its own entries.
+    """Every profile's parameters; a ``[defaults_from]`` profile takes its source profile's
+    values under any a parameter declares for it.
 
     One level only: a profile that borrows from a borrower would hide where its values were tuned.
     """
-    out = {name: dict(values) for name, values in defaults.items()}
+    own = {k for p in declared.values() for k in p.values} - set(defaults_from)
+    out = {prof: {n: p.values[prof] for n, p in declared.items()} for prof in sorted(own)}
     for profile, source in defaults_from.items():
-        if source not in defaults or source in defaults_from:
+        if source not in out:
             raise BenchError(
                 f"card {path}: defaults_from.{profile} = {source!r} names no profile with its "
-                f"own defaults; valid: {', '.join(p for p in defaults if p not in defaults_from)}"
+                f"own values; valid: {', '.join(out)}"
             )
-        out[profile] = {**defaults[source], **defaults.get(profile, {})}
+        out[profile] = {n: p.values.get(profile, out[source][n]) for n, p in declared.items()}
     return out
-
-
-def _bounds(path: Path, table: Any) -> dict[str, tuple[float | None, float | None]]:
-    """``[bounds]`` entries ``name = { min = …, max = … }`` as (low, high) pairs."""
-    if not isinstance(table, dict):
-        raise BenchError(f"card {path}: [bounds] maps parameter names to {{ min, max }} tables")
-    out = {}
-    for name, entry in table.items():
-        if not isinstance(entry, dict) or set(entry) - {"min", "max"}:
-            raise BenchError(f"card {path}: bounds.{name} takes min and/or max, got {entry!r}")
-        out[name] = (entry.get("min"), entry.get("max"))
-    return out
-
-
-def _check_mechanism_off(path: Path, tables: Any, defaults: dict[str, dict[str, Any]]) -> None:
-    """Each entry must name parameters every profile has, or its mutation would fail mid-run."""
-    if not isinstance(tables, dict) or not all(isinstance(t, dict) and t for t in tables.values()):
-        raise BenchError(f"card {path}: [mechanism_off] maps names to tables of parameters")
-    known = set.intersection(*(set(d) for d in defaults.values())) if defaults else set()
-    for name, overrides in tables.items():
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise BenchError(
-                f"card {path}: mechanism_off {name!r} sets {', '.join(unknown)}, "
-                "which the card's defaults do not have"
-            )
 
 
 def attack_names() -> list[str]:

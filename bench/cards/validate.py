@@ -122,8 +122,8 @@ def attack_params(
 ) -> dict[str, Any]:
     """The card's parameters for a profile with ``overrides`` applied, every value checked.
 
-    The card's own values pass the same bounds as overrides (the card's ``[bounds]``), so a bad
-    card fails here too.
+    The card's own values pass the same bounds as overrides (each parameter's ``min`` and
+    ``max``), so a bad card fails here too.
     """
     params = card.params(profile)
     for name, value in (overrides or {}).items():

@@ -1,9 +1,9 @@
 """`bench` (or `python -m bench`): one entry point; user mistakes print one line and exit 2.
 
 The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
-``report``, ``perf``, ``floors``, ``data``, ``zoo``; ``list`` in ``listing``), each turning its
-arguments into calls on the layers below; every argparse parser lives in this package
-(``args`` holds the shared ones).
+``report``, ``perf``, ``floors``, ``data``, ``zoo``; ``list`` in ``listing``, ``check-attack`` in
+``check``), each turning its arguments into calls on the layers below; every argparse parser
+lives in this package (``args`` holds the shared ones).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bench.utils.runtime import apply_threads
 
 def build_parser() -> argparse.ArgumentParser:
     from bench.cli import (
+        check,
         curve,
         data,
         evaluate,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(sub)
     perf.add_parser(sub)
     floors.add_parser(sub)
+    check.add_parser(sub)
     data.add_parser(sub)
     zoo.add_parser(sub)
     listing.add_parser(sub)

@@ -225,7 +225,8 @@ def overrides_from_args(
     if lam is not None:
         if "lambda" not in acard.aliases:
             raise BenchError(
-                f"attack {acard.name} declares no --lambda alias (its card's [aliases]); "
+                f"attack {acard.name} declares no --lambda alias (a parameter's alias in its "
+                "card); "
                 "use --set KEY=VALUE"
             )
         overrides[acard.aliases["lambda"]] = lam

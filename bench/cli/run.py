@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         dest="lam",
         type=finite_float,
         default=None,
-        help="λ: the parameter the attack card's [aliases] names lambda (a guidance scale)",
+        help="λ: the parameter whose alias in the attack card is lambda (a guidance scale)",
     )
     p.add_argument(
         "--json", action="store_true", help="print the run record as JSON instead of a summary"

@@ -25,8 +25,8 @@ from bench.runner.sweep import (
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """One record per value of one card parameter (the card's [sweep] one by default), and a
-    table under sweeps/."""
+    """One record per value of one card parameter (by default the one whose card table lists
+    sweep values), and a table under sweeps/."""
     root = results_from_args(args)
     acard = attack_card(args.attack)
     args.profile = profile_from_args(args)
@@ -48,11 +48,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sweep", help="sweep one attack parameter (the card's [sweep] one by default) on one model"
+        "sweep",
+        help="sweep one attack parameter (by default the card's with sweep values) on one model",
     )
     add_cell_arguments(p)
     p.add_argument(
-        "--param", default=None, help="card parameter to sweep (default: the card's [sweep] one)"
+        "--param",
+        default=None,
+        help="card parameter to sweep (default: the card's parameter with sweep values)",
     )
     p.add_argument(
         "--seeds",
@@ -64,6 +67,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--values",
         type=lambda text: [v.strip() for v in text.split(",")],
         default=None,
-        help="values to try (default: the card's [sweep] values)",
+        help="values to try (default: the card's sweep values)",
     )
     p.set_defaults(func=cmd_sweep)

@@ -2,7 +2,8 @@
 
 Records are the leaderboard's only source and outlive the code that wrote them (``types`` names
 every field and the schema that added it; ``io`` reads and writes them strictly; ``paths`` says
-where a record goes; ``make`` assembles one from a finished cell).
+where a record goes, ``runkey`` where a cell's outputs go; ``make`` assembles a record from a
+cell's plan and outcome).
 """
 
 from bench.records.io import (
@@ -13,7 +14,7 @@ from bench.records.io import (
     staleness,
     write_record,
 )
-from bench.records.make import make_record
+from bench.records.make import CellPlan, Outcome, make_record
 from bench.records.paths import (
     CURVE_RECORDS,
     SWEEP_RECORDS,
@@ -25,10 +26,14 @@ from bench.records.paths import (
     results_root,
     user_results,
 )
+from bench.records.runkey import RunKey
 from bench.records.types import RunRecord
 
 __all__ = [
     "CURVE_RECORDS",
+    "CellPlan",
+    "Outcome",
+    "RunKey",
     "SCHEMA",
     "SUPPORTED",
     "SWEEP_RECORDS",

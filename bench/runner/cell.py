@@ -8,19 +8,29 @@ library versions and machine.
 
 from __future__ import annotations
 
-import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.attacks.base import SHARD, Audit, ModelView, grants_captions, load_attack
+from bench.attacks import mutations
+from bench.attacks.base import (
+    SHARD,
+    Attack,
+    AttackResult,
+    Audit,
+    ModelView,
+    checked_class,
+    grants_captions,
+    load_attack,
+)
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard, DatasetCard, attack_card, dataset_card, validate
+from bench.data.subset import Subset, nonmembers
 from bench.data.subset import members as member_subset
-from bench.data.subset import nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
 from bench.metrics.candidates import score_candidates
@@ -28,6 +38,9 @@ from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.sscd_bands import record_similarity
 from bench.metrics.tiers import canary_metrics
 from bench.records import (
+    CellPlan,
+    Outcome,
+    RunKey,
     RunRecord,
     make_record,
     params_key,
@@ -39,7 +52,7 @@ from bench.runner import preflight
 from bench.runner.spec import CellSpec, FolderModel, RunOptions
 from bench.utils.imageio import to_unit
 from bench.utils.locks import lock_cell, release
-from bench.utils.parallel import current_ranks
+from bench.utils.parallel import Ranks, current_ranks
 from bench.utils.paths import bench_home, data_root
 from bench.utils.runtime import compile_requested, warn_if_loaded
 from bench.zoo.build import unet_batch
@@ -74,193 +87,258 @@ def default_budget(dcard: DatasetCard, profile: str) -> int:
         ) from None
 
 
-def other_budgets(
-    folder: Path, seed: int, budget: int, variant: str
-) -> tuple[tuple[int, Path], ...]:
-    """The cell's output folders under ``folder`` (one attack version and parameters on one
-    model's weights) at budgets other than ``budget``, largest first: the same seed and rounding
-    ``variant``, so shard ``i`` of each is the same draw."""
-    pattern = re.compile(rf"seed{seed}-n([1-9][0-9]*){re.escape(variant)}")
-    found = []
-    for run in folder.glob(f"seed{seed}-n*"):
-        match = pattern.fullmatch(run.name)
-        if match and int(match.group(1)) != budget and run.is_dir():
-            found.append((int(match.group(1)), run))
-    return tuple(sorted(found, reverse=True))
-
-
 def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
     """Run one attack on one model, score it, and write its record; returns the record.
+
+    Three steps: ``plan_cell`` decides and checks everything without loading a model or writing
+    a file, ``open_cell`` makes the folders, reads the members and loads the model, and
+    ``score_cell`` scores the outputs into the record.
 
     Args:
         spec: the cell (attack, zoo model or diffusers folder, profile, seed, budget, overrides,
             data root); every number in it is checked before any work starts.
         options: whether and where the record is written (the user's results folder by default;
-            reports/ only when publishing), progress bars, and ``fresh`` (discard the outputs the
-            cell already has instead of resuming from them).
+            reports/ only when publishing), progress bars, ``fresh`` (discard the outputs the
+            cell already has instead of resuming from them) and ``mutation``.
 
     Returns:
         The run record (``bench.records.RunRecord``); in a data-parallel job every process
         returns the main process's record.
     """
     options = options or RunOptions()
-    compiled = compile_requested() if options.compile is None else options.compile
-    seed = validate.seed(spec.seed)
-    profile = spec.profile
     results = options.results
     if options.write and results is None:
         results = user_results()
+    plan = plan_cell(spec, options)
+    cell = open_cell(plan, options, results)
+    started = time.time()
+    result = plan.attack.run(cell.view, plan.budget, plan.seed)
+    if not cell.ranks.is_main:
+        return cell.ranks.share(None)
+    record = score_cell(plan, cell, result, started, options.progress)
+    if options.write:
+        write_record(record_path(record, root=results), record)
+    release(cell.lock)
+    return cell.ranks.share(record)
+
+
+def plan_cell(spec: CellSpec, options: RunOptions) -> CellPlan:
+    """The cell's plan: cards, parameters, attack, target, budget, scoring inputs and run folder,
+    each checked, so a bad card fails in seconds, not after hours of sampling. Nothing is
+    written and no model is loaded."""
+    compiled = compile_requested() if options.compile is None else options.compile
+    seed = validate.seed(spec.seed)
     acard = attack_card(spec.attack)
-    params = validate.attack_params(acard, profile, dict(spec.overrides))
-    attack = load_attack(acard, params)
+    params, attack = _attack(acard, spec, options.mutation)
     with_captions = grants_captions(acard, attack)
     target = resolve_model(acard, spec)
-    mcard, digest = target.card, target.digest
-    slices = unet_batch(mcard)
+    mcard = target.card
     dcard = dataset_card(mcard.dataset)
     budget = spec.budget
-    budget = validate.budget(default_budget(dcard, profile) if budget is None else budget)
-    # Scoring inputs are checked before the attack runs, so a bad card fails in seconds, not hours.
+    budget = validate.budget(default_budget(dcard, spec.profile) if budget is None else budget)
     bands = dcard.bands(mcard.resolution)
     deltas = dcard.metrics.get("deltas")
     if not deltas:
         raise BenchError(f"dataset card {dcard.path} has no [metrics] deltas")
-    # Outputs and preparation are keyed by the weights and card versions they came from, so a
-    # retrained model or a changed attack never resumes from stale shards or classifiers.
-    # Compiled outputs round differently from eager ones, and so do outputs denoised in slices
-    # (a card's unet_batch), so neither ever resumes the other's.
-    model_key = Path(mcard.name) / digest[:12]
-    variant = ("-compiled" if compiled else "") + (f"-ub{slices}" if slices else "")
-    run_rel = (
-        model_key
-        / f"{acard.name}-v{acard.version}-{params_key(params)}"
-        / f"seed{seed}-n{budget}{variant}"
+    key = RunKey(
+        model=mcard.name,
+        weights=target.digest[:12],
+        attack=acard.name,
+        version=acard.version,
+        params=params_key(params),
+        seed=seed,
+        budget=budget,
+        variant=RunKey.variant_of(compiled, unet_batch(mcard)),
     )
-    run_dir = bench_home() / "runs" / run_rel
-    prep_root = bench_home() / "runs" / model_key / "prep" / f"seed{seed}{variant}"
-    # Every folder the cell writes, and the disk its outputs need, before any slow work.
+    return CellPlan(
+        acard=acard,
+        dcard=dcard,
+        params=params,
+        attack=attack,
+        with_captions=with_captions,
+        target=target,
+        profile=spec.profile,
+        seed=seed,
+        budget=budget,
+        bands=bands,
+        deltas=deltas,
+        key=key,
+        compiled=compiled,
+        draws=attack.draws(budget, seed),
+        data_root=spec.data_root,
+    )
+
+
+def _attack(
+    acard: AttackCard, spec: CellSpec, mutation_name: str | None
+) -> tuple[dict[str, Any], Attack]:
+    """The full parameter set and the attack built from it; with ``mutation_name``, one of its
+    mutations (parameter values on top of the overrides, code applied to the instance)."""
+    mutation = None
+    if mutation_name is not None:
+        mutation = mutations.mutation(checked_class(acard), acard, mutation_name)
+    changed = {**spec.overrides, **(mutation.params if mutation else {})}
+    params = validate.attack_params(acard, spec.profile, changed)
+    attack = load_attack(acard, params)
+    return params, mutation.apply(attack) if mutation is not None else attack
+
+
+@dataclass(frozen=True)
+class OpenCell:
+    """A cell ready to run: its store (locked by the main process), member sets and view."""
+
+    store: RunStore
+    lock: Path | None  # the lock file, held by the main process only
+    ranks: Ranks
+    view: ModelView
+    member_set: Subset
+    nonmember_set: Subset
+
+
+def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> OpenCell:
+    """Check the folders and disk, read the member sets, lock the store and load the model.
+
+    In a data-parallel job (``bench.utils.parallel``) the main process holds the lock, scores
+    and writes; the others only make their shards and return its record.
+    """
+    runs = bench_home() / "runs"
     ranks = current_ranks()
     # A budget curve after a grid cell (or a larger rerun) takes the shards the cell already made.
-    donors = (
-        other_budgets(run_dir.parent, seed, budget, variant)
-        if attack.prefix_valid and not options.fresh
-        else ()
+    donors = () if options.fresh or not plan.attack.prefix_valid else plan.key.other_budgets(runs)
+    missing = _preflight(plan, options, results, donors)
+    data = data_root(plan.data_root)
+    member_set = member_subset(plan.mcard, data, plan.target.listed)
+    nonmember_set = nonmembers(plan.mcard, data)
+    store = RunStore(
+        runs / plan.key.relative,
+        prep_root=runs / plan.key.prep,
+        resolution=plan.mcard.resolution,
+        donors=donors,
     )
-    missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD, donors)
-    disk = preflight.output_bytes(missing, mcard.resolution, SHARD)
-    pool_disk = 0  # the unguided batches the sample pool lacks take as much again
-    draws = attack.draws(budget, seed)
-    if draws is not None:
-        pool = sampling_pool(
-            pool_root(),
-            digest,
-            target.make_sampler(),
-            target.sampling_steps,
-            mcard.resolution,
-            compiled,
-            slices,
-        )
-        pool_disk = pool.missing_bytes(draws.unguided(seed))
-    if ranks.is_main:
-        folders = {run_dir: "the cell's output folder", prep_root: "the preparation folder"}
-        if options.write:
-            where = {"attack": acard.name, "model": mcard.name, "seed": seed, "budget": budget}
-            folders[record_path({**where, "params": params}, root=results).parent] = (
-                "the results folder"
-            )
-        preflight.check_folders(folders)
-        preflight.check_disk(run_dir, disk + pool_disk)
-    data = data_root(spec.data_root)
-    member_set = member_subset(mcard, data, target.listed)
-    nonmember_set = nonmembers(mcard, data)
-    store = RunStore(run_dir, prep_root=prep_root, resolution=mcard.resolution, donors=donors)
-    # In a data-parallel job (bench.utils.parallel) the main process holds the lock, scores and
-    # writes; the others only make their shards and return its record.
-    lock = lock_cell(run_dir) if ranks.is_main else None
+    lock = lock_cell(store.root) if ranks.is_main else None
     if ranks.is_main:
         store.sweep_temporaries()  # under the lock: a killed run's half shards, never a live one's
     if options.fresh:
         if ranks.is_main:
             store.clear_outputs()
         ranks.wait()  # no process may find a shard that is about to be removed
-    denoiser = target.load_denoiser()
-    if compiled:
+    denoiser = plan.target.load_denoiser()
+    if plan.compiled:
         denoiser = denoiser.compile()
-    store.pool = ModelPool(digest, denoiser)
+    store.pool = ModelPool(plan.target.digest, denoiser)
     if ranks.is_main:
         warn_if_loaded()
         preflight.announce_long_run(
             denoiser,
-            mcard.resolution,
-            target.sampling_steps,
-            missing,
-            disk,
-            run_dir,
-            member_set.captions if mcard.conditioning == "caption" else None,
-            pool_disk,
+            plan.mcard.resolution,
+            plan.target.sampling_steps,
+            missing.outputs,
+            missing.disk,
+            store.root,
+            member_set.captions if plan.mcard.conditioning == "caption" else None,
+            missing.pool_disk,
         )
     view = ModelView(
         denoiser=denoiser,
-        make_sampler=target.make_sampler,
-        resolution=mcard.resolution,
-        sampling_steps=target.sampling_steps,
-        conditioning=mcard.conditioning,
+        make_sampler=plan.target.make_sampler,
+        resolution=plan.mcard.resolution,
+        sampling_steps=plan.target.sampling_steps,
+        conditioning=plan.mcard.conditioning,
         store=store,
-        captions=tuple(member_set.captions) if with_captions else None,
+        captions=tuple(member_set.captions) if plan.with_captions else None,
     )
-    started = time.time()
-    result = attack.run(view, budget, seed)
-    if not ranks.is_main:
-        return ranks.share(None)
-    outputs = store.images()
-    if len(outputs) != budget:
-        raise BenchError(f"attack {acard.name} produced {len(outputs)} outputs, budget {budget}")
-    sscd, sscd_bands = record_similarity(dcard.metrics, mcard.resolution)
+    return OpenCell(store, lock, ranks, view, member_set, nonmember_set)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """What the cell still has to make: outputs, their disk, and the sample pool's disk."""
+
+    outputs: int
+    disk: int
+    pool_disk: int
+
+
+def _preflight(
+    plan: CellPlan, options: RunOptions, results: Path | None, donors: tuple[tuple[int, Path], ...]
+) -> Missing:
+    """Every folder the cell writes, and the disk its outputs need, before any slow work."""
+    runs = bench_home() / "runs"
+    run_dir = runs / plan.key.relative
+    budget = plan.budget
+    missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD, donors)
+    disk = preflight.output_bytes(missing, plan.mcard.resolution, SHARD)
+    pool_disk = 0  # the unguided batches the sample pool lacks take as much again
+    if plan.draws is not None:
+        pool = sampling_pool(
+            pool_root(),
+            plan.target.digest,
+            plan.target.make_sampler(),
+            plan.target.sampling_steps,
+            plan.mcard.resolution,
+            plan.compiled,
+            unet_batch(plan.mcard),
+        )
+        pool_disk = pool.missing_bytes(plan.draws.unguided(plan.seed))
+    if current_ranks().is_main:
+        folders = {
+            run_dir: "the cell's output folder",
+            runs / plan.key.prep: "the preparation folder",
+        }
+        if options.write:
+            where = {"attack": plan.acard.name, "model": plan.mcard.name, "seed": plan.seed}
+            record = {**where, "budget": budget, "params": plan.params}
+            folders[record_path(record, root=results).parent] = "the results folder"
+        preflight.check_folders(folders)
+        preflight.check_disk(run_dir, disk + pool_disk)
+    return Missing(missing, disk, pool_disk)
+
+
+def score_cell(
+    plan: CellPlan, cell: OpenCell, result: AttackResult, started: float, progress: bool
+) -> RunRecord:
+    """Score the cell's outputs against its members and non-members into its record."""
+    outputs = cell.store.images()
+    if len(outputs) != plan.budget:
+        raise BenchError(
+            f"attack {plan.acard.name} produced {len(outputs)} outputs, budget {plan.budget}"
+        )
+    members = cell.member_set.images
+    sscd, sscd_bands = record_similarity(plan.dcard.metrics, plan.mcard.resolution)
     metrics = score(
         outputs,
-        member_set.images,
-        nonmember_set.images,
-        bands,
-        deltas,
+        members,
+        cell.nonmember_set.images,
+        plan.bands,
+        plan.deltas,
         sscd=sscd,
         sscd_bands=sscd_bands,
-        keys=(member_set.cache_key, nonmember_set.cache_key),
-        progress=options.progress,
+        keys=(cell.member_set.cache_key, cell.nonmember_set.cache_key),
+        progress=progress,
     )
     if result.audit is not None:
-        result.info["scored"] = audit_against(result.audit, member_set.images, bands)
-    record = make_record(
-        acard=acard,
-        params=params,
-        target=target,
-        dcard=dcard,
-        profile=profile,
-        seed=seed,
-        budget=budget,
+        result.info["scored"] = audit_against(result.audit, members, plan.bands)
+    candidates = None
+    if result.filtering:
+        candidates = score_candidates(result.candidates, members, plan.deltas)
+    denoiser = cell.view.denoiser
+    outcome = Outcome(
         result=result,
         metrics=metrics,
-        candidates=(
-            score_candidates(result.candidates, member_set.images, deltas)
-            if result.filtering
-            else None
-        ),
-        canaries=canary_metrics(outputs, member_set, bands, deltas),
-        member_set=member_set,
-        nonmember_set=nonmember_set,
-        model_config=model_config(denoiser, target.make_sampler()),
-        outputs=str(run_dir.relative_to(bench_home())),
-        wall_seconds=round(store.add_wall(time.time() - started), 1),
-        pool=store.pool_use(result.unet_evaluations),
+        candidates=candidates,
+        canaries=canary_metrics(outputs, cell.member_set, plan.bands, plan.deltas),
+        member_set=cell.member_set,
+        nonmember_set=cell.nonmember_set,
+        model_config=model_config(denoiser, plan.target.make_sampler()),
+        wall_seconds=round(cell.store.add_wall(time.time() - started), 1),
+        pool=cell.store.pool_use(result.unet_evaluations),
         runtime={
-            "compiled": compiled,
+            "compiled": plan.compiled,
             "threads": torch.get_num_threads(),
             "unet_batch": denoiser.unet_batch,
         },
     )
-    if options.write:
-        write_record(record_path(record, root=results), record)
-    release(lock)
-    return ranks.share(record)
+    return make_record(plan, outcome)
 
 
 def audit_against(audit: Audit, members: np.ndarray, bands: dict[str, Any]) -> dict[str, Any]:

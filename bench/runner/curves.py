@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from bench.attacks.base import load_attack
 from bench.attacks.store import RunStore
 from bench.cards import attack_card, dataset_card, model_card, validate
-from bench.data.subset import members, nonmembers
+from bench.data.subset import Subset, members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import score
+from bench.metrics.sscd import SimilarityModel
 from bench.metrics.sscd_bands import record_similarity
 from bench.metrics.tiers import canary_metrics
 from bench.records import RunRecord, curve_path, user_results, write_record
@@ -70,8 +74,7 @@ def run_curve(
     member_set, nonmember_set = members(mcard, data, listed), nonmembers(mcard, data)
     dcard = dataset_card(mcard.dataset)
     bands, deltas = dcard.bands(mcard.resolution), dcard.metrics["deltas"]
-    sscd, sscd_bands = record_similarity(dcard.metrics, mcard.resolution)
-    keys = (member_set.cache_key, nonmember_set.cache_key)
+    similarity = record_similarity(dcard.metrics, mcard.resolution)
     grid_budget = default_budget(dcard, mcard.profile) if not overrides else None
     written = []
     for seed in seeds:
@@ -88,27 +91,45 @@ def run_curve(
             )
             outputs = RunStore(bench_home() / full["outputs"]).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:
-                part = outputs[:n]
-                record: RunRecord = {
-                    **full,
-                    "budget": n,
-                    "prefix_of": n_run,
-                    "cost": prefix_cost(full["cost"], n, n_run),
-                    "metrics": score(
-                        part,
-                        member_set.images,
-                        nonmember_set.images,
-                        bands,
-                        deltas,
-                        sscd=sscd,
-                        sscd_bands=sscd_bands,
-                        keys=keys,
-                    ),
-                    # The clique filter ranks the whole output set; curves score outputs only.
-                    "candidates": None,
-                    "canaries": canary_metrics(part, member_set, bands, deltas),
-                }
+                sets = (member_set, nonmember_set)
+                record = _prefix_record(full, outputs[:n], n_run, sets, bands, deltas, similarity)
                 path = curve_path(record, results)
                 write_record(path, record)
                 written.append(path)
     return written
+
+
+def _prefix_record(
+    full: RunRecord,
+    part: np.ndarray,
+    n_run: int,
+    sets: tuple[Subset, Subset],
+    bands: dict[str, Any],
+    deltas: list[float],
+    similarity: tuple[SimilarityModel | None, dict[str, Any] | None],
+) -> RunRecord:
+    """The record of the first ``len(part)`` outputs of the run ``full`` at budget ``n_run``,
+    scored against the (members, non-members) ``sets`` in ℓ2 and, where ``similarity`` holds a
+    model (``record_similarity``), in SSCD."""
+    member_set, nonmember_set = sets
+    sscd, sscd_bands = similarity
+    metrics = score(
+        part,
+        member_set.images,
+        nonmember_set.images,
+        bands,
+        deltas,
+        sscd=sscd,
+        sscd_bands=sscd_bands,
+        keys=(member_set.cache_key, nonmember_set.cache_key),
+    )
+    return {
+        **full,
+        "budget": len(part),
+        "prefix_of": n_run,
+        "cost": prefix_cost(full["cost"], len(part), n_run),
+        "metrics": metrics,
+        # The clique filter ranks the whole output set; curves score outputs only.
+        "candidates": None,
+        "canaries": canary_metrics(part, member_set, bands, deltas),
+    }

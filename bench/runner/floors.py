@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.attacks.base import load_attack
+from bench.attacks.base import checked_class
 from bench.attacks.declared import floor_metrics
 from bench.attacks.mutations import mutations_for
 from bench.cards import attack_card, model_card
@@ -75,15 +75,28 @@ def weaker(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[floa
     }
 
 
-def floor_cell(spec: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Re-run a floor file's CI cell from scratch (earlier outputs discarded, preparation kept):
-    a mutated run must never resume from the real run's shards."""
-    chosen = spec["overrides"] if overrides is None else overrides
-    return _unwritten_cell(spec["attack"], spec["model"], spec["ci_seed"], spec["budget"], chosen)
+def floor_cell(spec: dict[str, Any], mutation: str | None = None) -> dict[str, Any]:
+    """Re-run a floor file's CI cell from scratch (earlier outputs discarded, preparation kept),
+    as the attack or as one of its mutations: a mutated run must never resume from the real
+    run's shards."""
+    return _unwritten_cell(
+        spec["attack"],
+        spec["model"],
+        spec["ci_seed"],
+        spec["budget"],
+        spec["overrides"],
+        mutation=mutation,
+    )
 
 
 def _unwritten_cell(
-    attack: str, model: str, seed: int, budget: int, overrides: dict[str, Any], fresh: bool = True
+    attack: str,
+    model: str,
+    seed: int,
+    budget: int,
+    overrides: dict[str, Any],
+    fresh: bool = True,
+    mutation: str | None = None,
 ) -> dict[str, Any]:
     """One cell whose record is measured, not published: floors are derived from it."""
     spec = CellSpec(
@@ -94,18 +107,16 @@ def _unwritten_cell(
         budget=budget,
         overrides=overrides,
     )
-    return run_cell(spec, RunOptions(write=False, progress=False, fresh=fresh))
+    options = RunOptions(write=False, progress=False, fresh=fresh, mutation=mutation)
+    return run_cell(spec, options)
 
 
 def check_mutations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Run each mutation of the attack on the CI cell and record whether the floors catch it."""
     acard = attack_card(spec["attack"])
-    profile = model_card(spec["model"]).profile
-    attack = load_attack(acard, {**acard.params(profile), **spec["overrides"]})
     out = {}
-    for name, mutate in mutations_for(attack, acard).items():
-        with mutate(dict(spec["overrides"])) as overrides:
-            below = weaker(spec, floor_cell(spec, overrides))
+    for name in mutations_for(checked_class(acard), acard):
+        below = weaker(spec, floor_cell(spec, mutation=name))
         out[name] = {"caught": bool(below), "below_floor": {k: list(v) for k, v in below.items()}}
     return out
 

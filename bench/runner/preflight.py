@@ -40,7 +40,7 @@ def missing_outputs(
     run_dir: Path, budget: int, shard: int, donors: tuple[tuple[int, Path], ...] = ()
 ) -> int:
     """Outputs the cell still has to make: the budget less the shards on disk, its own or a
-    donor's full ones (the same cell at another budget, ``bench.runner.cell.other_budgets``).
+    donor's full ones (the same cell at another budget, ``bench.records.RunKey.other_budgets``).
     It reads the folders, never the budget's range: a budget of 10^12 is refused, not listed."""
     made = {i for i in shard_indices(run_dir) if i * shard < budget}
     for n, folder in donors:

@@ -74,13 +74,21 @@ class RunOptions:
     outputs the cell already has instead of resuming from them (a patched attack, CI's
     mutations, has the real attack's parameters, hence its output folder). ``compile`` runs the
     UNet through ``torch.compile`` (None: as ``BENCH_COMPILE`` says); compiled outputs and
-    preparation are kept apart from eager ones, and the record says which ran."""
+    preparation are kept apart from eager ones, and the record says which ran. ``mutation``
+    names one of the attack's mutations (``bench.attacks.mutations``: its mechanism switched
+    off) to run instead of the attack itself, as CI's floor check does; such a run is measured,
+    never published, so it needs ``write=False``."""
 
     write: bool = True
     results: Path | None = None
     progress: bool = True
     fresh: bool = False
     compile: bool | None = None
+    mutation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mutation is not None and self.write:
+            raise BenchError("a mutated attack's run is never written: pass write=False")
 
 
 def zoo_model(

@@ -35,7 +35,7 @@ SELECTION_RULE = (
     "the comparison passes to the next band. Without the card's value among those swept, the "
     "highest mean UMS in the strictest band wins, ties going to the next band, then to the "
     "smaller value (or the value listed first). A value that switches the mechanism off (the "
-    "card's [mechanism_off], e.g. λ = 0) is a reference row only"
+    "card's `off` values, e.g. λ = 0) is a reference row only"
 )
 
 
@@ -84,7 +84,7 @@ def sweep_values(
     acard: AttackCard, profile: str, param: str, values: list[str] | None
 ) -> list[Any]:
     """The swept values, in the type of the card default they replace (so an integer stays one);
-    without ``values``, those the card's ``[sweep]`` lists for its sweep parameter."""
+    without ``values``, the ``sweep`` values its card declares for it."""
     if values is None and param == acard.sweep.get("param"):
         values = [str(v) for v in acard.sweep.get("values", [])]
     if not values:
@@ -232,9 +232,11 @@ def run_sweep(
 
 
 def sweep_param(acard: AttackCard, param: str | None) -> str:
-    """``--param``, or the parameter the card's ``[sweep]`` names."""
+    """``--param``, or the card's parameter that declares ``sweep`` values."""
     if param is not None:
         return param
     if "param" not in acard.sweep:
-        raise BenchError(f"attack {acard.name} names no [sweep] parameter; pass --param")
+        raise BenchError(
+            f"attack {acard.name} declares no parameter with sweep values; pass --param"
+        )
     return acard.sweep["param"]

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.attacks.base import Guidance
-from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+from bench.attacks.base import GuidanceShape
 from bench.cards import ModelCard
 from bench.data.subset import Subset
 from bench.errors import BenchError
@@ -142,17 +141,14 @@ def forward_by_unet_batch(
 
 
 def guided_vs_unguided(
-    model: PerfModel, batch: int, steps: int, repeats: int, guidance: Guidance
+    model: PerfModel, batch: int, steps: int, repeats: int, guidance: GuidanceShape
 ) -> dict[str, float]:
     """A classifier-guided sampling loop against the unguided loop; ``ratio`` is the guided
-    step's cost in unguided steps. The classifier is an untrained one of the shape an attack
-    declares (``Draws.guidance``), so the ratio is the one its guided outputs pay: its cost
-    does not depend on the weights."""
+    step's cost in unguided steps. The guide is an untrained one of the shape an attack declares
+    (``Draws.guidance``, whose ``untrained`` builds it, so no attack class is named here): the
+    ratio is the one its guided outputs pay, since its cost does not depend on the weights."""
     card, den = model.card, model.denoiser
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        clf = NoisyClassifier(guidance.classes, guidance.width, guidance.time_dependent)
-    steer = ClassifierGuidance(clf.to(den.device).eval().requires_grad_(False), guidance.scale)
+    steer = guidance.untrained(den.device)
     labels = torch.arange(batch) % guidance.classes
 
     def run(guided: bool) -> Callable[[], object]:

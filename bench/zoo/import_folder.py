@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from diffusers import DDPMScheduler
+from torch import nn
 
 from bench.cards import (
     TRAINED_MARKER,
@@ -80,22 +81,9 @@ def import_folder(
     dcard = dataset_card(dataset)
     dcard.check_scale(scale)
     external.check_fits(folder, dcard, scale)
-    models = Path(into).expanduser() / "models" if into else cards_dir("models")
-    card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
-    existing = load_cards("models").get(name)
-    if existing or card_path.exists() or ckpt.exists():
-        where = existing[0] if existing else card_path if card_path.exists() else ckpt
-        raise BenchError(f"model {name!r} already exists ({where}); pick another --name")
+    card_path, ckpt = _free_paths(name, into)
     unet = external.load_unet(folder)
-    sampler = folder.scheduler_class()
-    architecture = _toml_config(folder.unet_class, external.architecture(folder), folder.unet_dir)
-    schedule_keys = config_keys(sampler) | config_keys(DDPMScheduler)
-    scheduler = _toml_config(
-        sampler,
-        {k: v for k, v in folder.scheduler_config.items() if k in schedule_keys},
-        folder.path,
-    )
-    scheduler.update(sampler=sampler.__name__, sampling_steps=steps)
+    architecture, scheduler = _configs(folder, steps)
     head = {
         "name": name,
         "version": 1,
@@ -107,19 +95,77 @@ def import_folder(
         "conditioning": "unconditional",
         "canaries": False,
     }
+    trained = _save_checkpoint(ckpt, unet, name, folder, architecture, scheduler)
+    text = _card_text(folder, head, architecture, scheduler, trained)
+    try:
+        write_text_atomic(card_path, text)
+        card = model_card_at(card_path)
+        load_denoiser(card)  # the card must build the saved network and load it strictly
+    except BenchError:
+        card_path.unlink(missing_ok=True)
+        ckpt.unlink(missing_ok=True)
+        raise
+    return card
+
+
+def _free_paths(name: str, into: str | None) -> tuple[Path, Path]:
+    """The card and checkpoint paths of a new model ``name``, refused if either, or a card of
+    that name anywhere in the card folders, exists: nothing is ever overwritten."""
+    models = Path(into).expanduser() / "models" if into else cards_dir("models")
+    card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
+    existing = load_cards("models").get(name)
+    if existing or card_path.exists() or ckpt.exists():
+        where = existing[0] if existing else card_path if card_path.exists() else ckpt
+        raise BenchError(f"model {name!r} already exists ({where}); pick another --name")
+    return card_path, ckpt
+
+
+def _save_checkpoint(
+    ckpt: Path,
+    unet: nn.Module,
+    name: str,
+    folder: external.DiffusersFolder,
+    architecture: dict[str, Any],
+    scheduler: dict[str, Any],
+) -> dict[str, Any]:
+    """Save the UNet's weights as the zoo's checkpoint; returns the card's [trained] table."""
     meta = {
         "card": name,
         "card_version": 1,
         "config": json.loads(json.dumps({"architecture": architecture, "scheduler": scheduler})),
     }
     save_tensors(ckpt, prefixed("unet", unet), meta)
-    trained = {
+    return {
         "checkpoint_sha256": sha256(ckpt),
         "imported_from": str(folder.path),
         "source_sha256": sha256(folder.weights),
         "commit": git_commit(),
     }
-    text = (
+
+
+def _configs(folder: external.DiffusersFolder, steps: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card's [architecture] and [scheduler] tables: the folder's diffusers configs, the
+    scheduler's with the sampler class and sampling steps."""
+    sampler = folder.scheduler_class()
+    architecture = _toml_config(folder.unet_class, external.architecture(folder), folder.unet_dir)
+    schedule_keys = config_keys(sampler) | config_keys(DDPMScheduler)
+    scheduler = _toml_config(
+        sampler,
+        {k: v for k, v in folder.scheduler_config.items() if k in schedule_keys},
+        folder.path,
+    )
+    scheduler.update(sampler=sampler.__name__, sampling_steps=steps)
+    return architecture, scheduler
+
+
+def _card_text(
+    folder: external.DiffusersFolder,
+    head: dict[str, Any],
+    architecture: dict[str, Any],
+    scheduler: dict[str, Any],
+    trained: dict[str, Any],
+) -> str:
+    return (
         f"# Imported by `bench zoo import` from {folder.path}: trained elsewhere, so it has no\n"
         "# [training] table. [architecture] and [scheduler] are the folder's diffusers configs.\n"
         + "\n".join(f"{k} = {_toml_value(v)}" for k, v in head.items())
@@ -130,12 +176,3 @@ def import_folder(
         + "\n"
         + toml_table("trained", trained, TRAINED_MARKER)
     )
-    try:
-        write_text_atomic(card_path, text)
-        card = model_card_at(card_path)
-        load_denoiser(card)  # the card must build the saved network and load it strictly
-    except BenchError:
-        card_path.unlink(missing_ok=True)
-        ckpt.unlink(missing_ok=True)
-        raise
-    return card

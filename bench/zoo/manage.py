@@ -22,6 +22,18 @@ from bench.zoo.pool import ModelPool
 from bench.zoo.train import state_path, train
 
 
+def _lock_training(card: ModelCard) -> Any:
+    """Probe every folder the training writes, take its lock and sweep what a killed one left."""
+    folder = state_path(card).parent
+    probe_writable(folder, "the training folder")
+    probe_writable(card.checkpoint_path.parent, "the checkpoint folder")
+    probe_writable(card.path.parent, "the card folder")
+    lock = lock_cell(folder, f"the training of {card.name}")
+    sweep_temporaries(folder)
+    warn_if_loaded()
+    return lock
+
+
 def train_card(
     card: ModelCard,
     root_override: str | None,
@@ -35,15 +47,7 @@ def train_card(
     the card), then takes the training's lock, so two identical trainings in one BENCH_HOME
     cannot both run to the end, and removes what a killed one left half-written.
     """
-    lock = None
-    if current_ranks().is_main:
-        folder = state_path(card).parent
-        probe_writable(folder, "the training folder")
-        probe_writable(card.checkpoint_path.parent, "the checkpoint folder")
-        probe_writable(card.path.parent, "the card folder")
-        lock = lock_cell(folder, f"the training of {card.name}")
-        sweep_temporaries(folder)
-        warn_if_loaded()
+    lock = _lock_training(card) if current_ranks().is_main else None
     data = members(card, data_root(root_override))
     trainer, result = train(
         card, data, max_steps=max_steps, progress=progress, checkpoint_every=checkpoint_every
