@@ -143,6 +143,29 @@ def test_bench_home_that_is_a_file(
     assert home.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize(
+    ("variable", "argv"),
+    [("BENCH_HOME", RUN), ("BENCH_CARDS_BASE", RUN), ("BENCH_REPORTS", ["report"])],
+)
+def test_an_empty_folder_variable_is_one_line_and_writes_nothing_here(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    variable: str,
+    argv: list[str],
+) -> None:
+    """``BENCH_HOME=`` is ``Path("")``, the current folder: it wrote arrays/ pool/ results/ runs/
+    wherever the command ran."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv(variable, "")
+    assert main(argv) == 2
+    assert f"{variable} is set but empty" in one_error_line(capsys)
+    assert not any(here.iterdir())
+
+
 def test_bench_home_below_a_file(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
