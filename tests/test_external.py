@@ -264,3 +264,21 @@ def test_an_imported_card_refuses_weights_that_do_not_fit(
     path.write_text(text.replace("in_channels = 3", "in_channels = 1"))
     with pytest.raises(BenchError, match="in_channels is 1, but its member set is 3"):
         build_unet(model_card("mine-8"))
+
+
+def test_other_steps_or_sampler_keep_their_own_cell_and_record(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--steps`` and ``--sampler`` change every output, so they are part of the cell: a rerun
+    with other values used to resume the first run's outputs and overwrite its record."""
+    folder = save_pretrained(tmp_path / "m")
+    run = [*RUN, "--model-path", str(folder), "--json", "--out", str(tmp_path / "out")]
+    settings = [["--steps", "2"], ["--steps", "3"], ["--steps", "2", "--sampler", "ddim"]]
+    records = []
+    for extra in settings:
+        assert main([*run, *extra]) == 0
+        records.append(json.loads(capsys.readouterr().out))
+    assert len({r["model"] for r in records}) == 3 and len({r["outputs"] for r in records}) == 3
+    assert len(list((tmp_path / "out" / "runs").rglob("*.json"))) == 3
+    assert main([*run, "--steps", "2"]) == 0  # the same setting again is the same cell
+    assert json.loads(capsys.readouterr().out)["model"] == records[0]["model"]
