@@ -183,3 +183,44 @@ def test_the_model_config_lists_defaulted_keys_in_one_order() -> None:
     config = model_config(SimpleNamespace(unet=sampler), sampler)
     assert config["scheduler"]["_use_default_values"] == sorted(defaulted)
     assert config["scheduler"]["_class_name"] == "DDIMScheduler"
+
+
+@pytest.mark.parametrize("outputs", ["/", "../../elsewhere", "runs/../../../elsewhere", 5, ""])
+def test_a_record_whose_outputs_lie_outside_bench_home_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture, outputs: object
+) -> None:
+    """`bench report --galleries` read shards where ``outputs`` pointed and deleted one it found
+    corrupt: a crafted record could make it delete a file anywhere."""
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    capsys.readouterr()
+    path = next((reports_dir() / "runs").rglob("*.json"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shard-00000.npz").write_bytes(b"not a shard, but someone's file")
+    record = json.loads(path.read_text())
+    if outputs == "/":
+        outputs = str(elsewhere)
+    path.write_text(json.dumps({**record, "outputs": outputs}))
+    assert main(["report", "--galleries"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"run record {path}: outputs is " in err
+    assert (elsewhere / "shard-00000.npz").is_file()
+
+
+def test_a_link_inside_bench_home_that_points_out_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.utils.paths import bench_home
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shard-00000.npz").write_bytes(b"someone's file")
+    (bench_home() / "runs").mkdir(exist_ok=True)
+    (bench_home() / "runs" / "link").symlink_to(elsewhere)
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    capsys.readouterr()
+    path = next((reports_dir() / "runs").rglob("*.json"))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "outputs": "runs/link"}))
+    assert main(["report", "--galleries"]) == 2
+    assert "does not lie inside" in capsys.readouterr().err
+    assert (elsewhere / "shard-00000.npz").is_file()

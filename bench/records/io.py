@@ -59,7 +59,22 @@ def read_record(path: Path) -> RunRecord:
     if missing:
         raise BenchError(f"run record {path} lacks {', '.join(missing)}; re-run its cell")
     _check(path, record, REQUIRED_TYPES, "")
+    _check_outputs(path, record.get("outputs"))
     return record
+
+
+def _check_outputs(path: Path, outputs: Any) -> None:
+    """A record's ``outputs`` names a folder relative to BENCH_HOME and nothing else: an absolute
+    path or one with ``..`` made `bench report --galleries` read, and delete, files elsewhere.
+    (Readers still resolve it with ``bench.utils.paths.home_path``, which also catches links.)"""
+    if outputs is None:
+        return
+    parts = Path(outputs).parts if isinstance(outputs, str) else ()
+    if not parts or Path(outputs).is_absolute() or ".." in parts:
+        raise BenchError(
+            f"run record {path}: outputs is {json.dumps(outputs)[:40]}, not a folder relative to "
+            "BENCH_HOME; re-run its cell"
+        )
 
 
 def _report_fields() -> dict[str, Any]:

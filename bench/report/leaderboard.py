@@ -56,7 +56,7 @@ from bench.report.tables import (
     tiers_table,
 )
 from bench.utils.atomic import write_atomic, write_text_atomic
-from bench.utils.paths import bench_home, reports_dir
+from bench.utils.paths import bench_home, home_path, reports_dir
 from bench.zoo.manage import zoo_rows
 
 BANDS = BAND_NAMES
@@ -420,7 +420,7 @@ def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) 
     from bench.utils.paths import data_root as celeba_root
 
     rec = read_record(record_path)
-    run_dir = bench_home() / rec["outputs"]
+    run_dir = home_path(rec["outputs"], f"run record {record_path}: outputs")
     if rec.get("external") or not (run_dir / "shard-00000.npz").is_file():
         return None
     outputs = RunStore(run_dir).images()

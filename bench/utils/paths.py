@@ -96,6 +96,25 @@ def bench_home() -> Path:
     return _checked_home(env_folder("BENCH_HOME") or default)
 
 
+def inside(root: Path, relative: str | os.PathLike, what: str) -> Path:
+    """``root / relative`` resolved (links followed), once it lies strictly inside ``root``.
+
+    Paths read from records and caches are data, not trusted: a record whose ``outputs`` was
+    absolute or climbed out with ``..`` made ``bench report --galleries`` read shards anywhere
+    and delete one it found corrupt. Resolving first also catches a link inside ``root`` that
+    points out of it."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    if path == base or not path.is_relative_to(base):
+        raise BenchError(f"{what} {str(relative)!r} does not lie inside {base}; refusing to use it")
+    return path
+
+
+def home_path(relative: str | os.PathLike, what: str) -> Path:
+    """``BENCH_HOME / relative``, required to lie inside it (see ``inside``)."""
+    return inside(bench_home(), relative, what)
+
+
 @lru_cache
 def _checked_home(home: Path) -> Path:
     """Checked once per process and folder: the first use fails fast, later uses cost nothing."""
