@@ -23,6 +23,7 @@ from bench.errors import BenchError
 from bench.utils.atomic import write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
 from bench.utils.folders import probe_writable
+from bench.utils.imagefiles import regular_file
 from bench.utils.notice import notice
 from bench.utils.paths import bench_home
 
@@ -70,7 +71,7 @@ def source_stats(root: Path, names: list[str]) -> list[list[int]]:
     for name in names:
         path = root / IMAGE_DIR / name
         try:
-            st = path.stat()
+            st = regular_file(path).stat()
         except FileNotFoundError:
             raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
         stats.append([st.st_size, st.st_mtime_ns])
@@ -92,7 +93,7 @@ def source_digests(root: Path, names: list[str]) -> list[str]:
     for name in names:
         path = root / IMAGE_DIR / name
         try:
-            digests.append(hashlib.sha256(path.read_bytes()).hexdigest()[:32])
+            digests.append(hashlib.sha256(regular_file(path).read_bytes()).hexdigest()[:32])
         except FileNotFoundError:
             raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
         except OSError as exc:

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from bench.errors import BenchError
+from bench.utils.imagefiles import regular_file, rgb8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -65,8 +66,8 @@ def _read_folder(folder: Path, progress: bool) -> np.ndarray:
 
 def _open(file: Path) -> np.ndarray:
     try:
-        with Image.open(file) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        with Image.open(regular_file(file)) as image:
+            return np.asarray(rgb8(image, file), dtype=np.uint8)
     except Image.DecompressionBombError as exc:  # Pillow refuses to decode it: far too many pixels
         why = " ".join(str(exc).split()).rstrip(".")
         raise BenchError(
