@@ -166,6 +166,27 @@ def test_an_empty_folder_variable_is_one_line_and_writes_nothing_here(
     assert not any(here.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["grid", "--budget", "60000"], "above the suite's limit of 51,200"),
+        (["grid", "--attacks", ""], "--attacks '' has an empty name"),
+        (["grid", "--attacks", "carlini,"], "has an empty name"),
+        (["grid", "--attacks", "bogus"], "--attacks: unknown 'bogus'; valid: carlini"),
+        (["grid", "--models", "bogus"], "--models: unknown 'bogus'; valid: tiny-24"),
+    ],
+)
+def test_a_grid_subset_or_budget_that_cannot_be_meant_is_one_line(
+    world: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    """``--attacks ''`` ran the whole grid, ``--models bogus`` nothing (exit 0, silent), and a
+    budget above the cap started a 3.9-day run without ``--force``."""
+    before = written()
+    assert main(argv) == 2
+    assert message in one_error_line(capsys)
+    assert written() == before
+
+
 def test_bench_home_below_a_file(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
