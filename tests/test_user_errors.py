@@ -216,3 +216,20 @@ def test_unusable_out_folder(world: Path, tmp_path: Path, capsys: pytest.Capture
     out.write_text("")
     assert main([*RUN, "--out", str(out)]) == 2
     assert f"the --out folder {out} is a file, not a folder" in one_error_line(capsys)
+
+
+def test_a_set_integer_is_parsed_exactly_and_overflow_refused(
+    world: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Through float, ``clique_k=99999999999999999999999999`` became 100000000000000004764729344."""
+    from bench.cards import attack_card
+    from bench.cards.overrides import parse_sets
+
+    card = attack_card("carlini")
+    assert parse_sets(card, "cpu", ["clique_k=9007199254740993"]) == {"clique_k": 2**53 + 1}
+    assert parse_sets(card, "cpu", ["clique_k=1e3"]) == {"clique_k": 1000}
+    before = written()
+    argv = ["run", "--attack", "carlini", "--scale", "8", "--set"]
+    assert main([*argv, "clique_k=99999999999999999999999999"]) == 2
+    assert "below 2**63 in size, got 99999999999999999999999999" in one_error_line(capsys)
+    assert written() == before

@@ -21,6 +21,7 @@ SEED_LIMIT = 2**32  # per-batch generators are seeded with seed × 1,000,003 + b
 # typo (10^12 outputs would take centuries here), so it needs --force, and the run's time and disk
 # estimate is printed before it starts.
 BUDGET_LIMIT = 51_200
+INT64_LIMIT = 2**63  # every integer parameter reaches numpy or torch as an int64
 # A name becomes a file and folder name (models/<name>.toml, runs/<name>/…): one path component.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -69,6 +70,8 @@ def integer(value: Any, what: str, low: int | None = None, high: int | None = No
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise BenchError(f"{what} must be an integer, got {value!r}")
+    if abs(value) >= INT64_LIMIT:  # numpy and torch would overflow (or refuse) it far from here
+        raise BenchError(f"{what} must be below 2**63 in size, got {value}")
     return int(number(value, what, low, high))
 
 
