@@ -102,3 +102,71 @@ def test_corrupt_preparation_is_made_again(tmp_path: Path, capsys: pytest.Captur
     again = store.cached_arrays("synthetic", lambda: made)
     assert np.array_equal(again["images"], made["images"])
     assert "cached preparation" in capsys.readouterr().err
+
+
+# --- caches that feed a record: checked by their schema (issue 33) ----------------------------
+
+
+@pytest.mark.parametrize("text", ['{"seconds": -1000}', '{"seconds": 1e308}', "null", "{}"])
+def test_a_tampered_wall_file_never_enters_the_record(
+    trained: Path, capsys: pytest.CaptureFixture, text: str
+) -> None:
+    first, _ = run(capsys)
+    wall = bench_home() / first["outputs"] / "wall.json"
+    wall.write_text(text)
+    second, notes = run(capsys)
+    assert any("wall-time file" in n and "corrupt" in n for n in notes), notes
+    assert 0 <= second["wall_seconds"] < 600
+
+
+@pytest.mark.parametrize(
+    "ledger",
+    [
+        {"made": [], "reused": [[0, 0, 8, -(10**9), 1]]},
+        {"made": [], "reused": [[0, 0, 8, 1, 1]], "adopted": None},
+        {"made": [], "reused": [[0, 0, 8, 1]]},
+    ],
+)
+def test_a_malformed_pool_ledger_is_remade_not_counted(
+    trained: Path, capsys: pytest.CaptureFixture, ledger: dict
+) -> None:
+    first, _ = run(capsys)
+    (bench_home() / first["outputs"] / "pool-rank0.json").write_text(json.dumps(ledger))
+    second, notes = run(capsys)
+    assert any("pool ledger" in n and "corrupt" in n for n in notes), notes
+    assert second["pool"]["unet_evaluations_run"] >= 0
+
+
+def test_a_pool_ledger_claiming_more_than_the_cost_is_one_line(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Each entry well-formed, together impossible: unet_evaluations_run came out negative."""
+    first, _ = run(capsys)
+    ledger = {"made": [], "reused": [[9, i, 256, 10**9, 1] for i in range(3)]}
+    (bench_home() / first["outputs"] / "pool-rank0.json").write_text(json.dumps(ledger))
+    assert main(RUN) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "claim 3,000,000,000 UNet evaluations saved" in err[0]
+
+
+def test_wall_time_keeps_an_interrupted_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time of the shards an interrupted attempt wrote stays in the cell's wall time: a
+    resumed carlini run once recorded 57.2 s for outputs that took 102.7 s uninterrupted."""
+    import bench.attacks.store as store_module
+
+    now = [1000.0]
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: now[0])
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    first = RunStore(tmp_path / "cell")
+    first.start_clock()
+    now[0] += 40.0
+    first.write_shard(0, images, unet=2)
+    now[0] += 25.0  # then the attempt is killed: these seconds made nothing that was kept
+    second = RunStore(tmp_path / "cell")
+    second.start_clock()
+    now[0] += 30.0
+    second.write_shard(1, images, unet=2)
+    now[0] += 5.0
+    assert second.stop_clock() == pytest.approx(75.0)

@@ -9,7 +9,6 @@ library versions and machine.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +206,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         store=store,
         captions=tuple(member_set.captions) if with_captions else None,
     )
-    started = time.time()
+    store.start_clock()
     result = attack.run(view, budget, seed)
     if not ranks.is_main:
         return ranks.share(None)
@@ -239,7 +238,7 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         nonmember_set=nonmember_set,
         model_config=model_config(denoiser, target.make_sampler()),
         outputs=str(run_dir.relative_to(bench_home())),
-        wall_seconds=round(store.add_wall(time.time() - started), 1),
+        wall_seconds=round(store.stop_clock(), 1),
         pool=store.pool_use(result.unet_evaluations),
         runtime={
             "compiled": compiled,
