@@ -13,10 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bench.utils.schema import Strict
-
-# Ten years of one cell's attack time: more is not a time any run measured, it is a tampered file.
-MAX_WALL_SECONDS = 10 * 365 * 24 * 3600.0
+from bench.utils.schema import MAX_SECONDS, Strict
 
 Count = Annotated[int, Field(ge=0, lt=2**63)]
 
@@ -24,7 +21,7 @@ Count = Annotated[int, Field(ge=0, lt=2**63)]
 class WallFile(Strict):
     """``wall.json``: the attack seconds this cell's outputs have cost so far."""
 
-    seconds: Annotated[float, Field(ge=0, le=MAX_WALL_SECONDS)]
+    seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)]
 
 
 # (seed, index, length, evaluations, charged) for pool batches; (donor budget, index, length,

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+# Ten years: more is not a time any run or training measured, it is a tampered file.
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
 
 
 class Strict(BaseModel):
