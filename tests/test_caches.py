@@ -170,3 +170,31 @@ def test_wall_time_keeps_an_interrupted_attempt(
     second.write_shard(1, images, unet=2)
     now[0] += 5.0
     assert second.stop_clock() == pytest.approx(75.0)
+
+
+def test_a_shard_whose_header_declares_absurd_images_is_remade_without_allocating(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from tests.test_metrics import crafted_npz
+
+    first, _ = run(capsys)
+    crafted_npz(bench_home() / first["outputs"] / "shard-00000.npz", (10**13, 8, 8, 3))
+    second, notes = run(capsys)
+    assert any("output shard" in n and "declares uint8 (10000000000000" in n for n in notes), notes
+    assert second["metrics"] == first["metrics"]
+
+
+def test_an_image_cache_whose_header_declares_absurd_images_is_rebuilt(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from numpy.lib import format as npy_format
+
+    first, _ = run(capsys)
+    for cache in (bench_home() / "arrays").glob("*.npy"):
+        with cache.open("r+b") as f:
+            npy_format.write_array_header_1_0(
+                f, {"descr": "|u1", "fortran_order": False, "shape": (10**13, 8, 8, 3)}
+            )
+    second, notes = run(capsys)
+    assert any("preprocessed image cache" in n and "declares" in n for n in notes), notes
+    assert second["metrics"] == first["metrics"]

@@ -595,3 +595,34 @@ def test_evaluate_refuses_a_fifo_device_or_loop_without_hanging(tmp_path, no_dat
     )()
     with pytest.raises(BenchError, match="000.png"):
         load_samples(tmp_path)
+
+
+def crafted_npz(path, shape=(10**13, 16, 16, 3)):
+    """An .npz whose one member's header declares ``shape`` but holds a few bytes."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("images.npy", header.getvalue() + b"\\0" * 64)
+    return path
+
+
+def test_evaluate_refuses_an_absurd_header_before_allocating(tmp_path, no_data):
+    """A header declaring 10^13 images made numpy ask for 6.8 PiB before finding the file short."""
+    path = crafted_npz(tmp_path / "samples.npz")
+    with pytest.raises(BenchError, match=r"declares uint8 \(10000000000000, 16, 16, 3\)"):
+        evaluate("--samples", str(path), "--scale", "1k")
+
+
+def test_evaluate_names_an_npy_named_npz(tmp_path, no_data):
+    path = tmp_path / "samples.npz"
+    with path.open("wb") as f:
+        np.save(f, MEMBERS[:2])
+    with pytest.raises(BenchError, match="cannot read .*samples.npz as .npz \\(BadZipFile"):
+        evaluate("--samples", str(path), "--scale", "1k")

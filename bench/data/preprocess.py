@@ -20,6 +20,7 @@ from bench.cards import DatasetCard
 from bench.data.celeba import ATTR_FILE, IMAGE_DIR, READER_VERSION, load_image
 from bench.data.manifests import manifest_digest
 from bench.errors import BenchError
+from bench.utils.arrays import check_npy_file
 from bench.utils.atomic import write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
 from bench.utils.folders import probe_writable
@@ -108,6 +109,7 @@ def _sources_path(path: Path) -> Path:
 def _read_cache(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any] | None]:
     """The array and what it was built from (None for a cache older than that record); a wrong
     shape, a record beside it of the wrong shape, or a digest mismatch counts as a corrupt file."""
+    check_npy_file(path)
     images = np.load(path, allow_pickle=False)
     if images.shape != shape or images.dtype != np.uint8:
         raise ValueError(f"it holds {images.dtype} {images.shape}, not uint8 {shape}")
