@@ -282,3 +282,96 @@ def test_other_steps_or_sampler_keep_their_own_cell_and_record(
     assert len(list((tmp_path / "out" / "runs").rglob("*.json"))) == 3
     assert main([*run, "--steps", "2"]) == 0  # the same setting again is the same cell
     assert json.loads(capsys.readouterr().out)["model"] == records[0]["model"]
+
+
+# --- a folder's configs, checked against what diffusers accepts before any work (issue 33) ----
+
+UNET_BREAKS = [
+    ({"_class_name": 5}, "describes a '5'"),
+    ({"_class_name": ["UNet2DModel"]}, "describes a"),
+    ({"sample_size": {"h": 8}}, "sample_size is {'h': 8}"),
+    ({"norm_num_groups": 3}, "norm_num_groups 3 must divide every block_out_channels"),
+    ({"down_block_types": ["DownBlock2D"]}, "the block lists must be as long as each other"),
+    ({"in_channels": -3}, "in_channels is -3: input should be greater than or equal to 1"),
+    ({"act_fn": "wobble"}, "diffusers refuses it as a UNet2DModel"),
+]
+SCHEDULER_BREAKS = [
+    ({"prediction_type": "noise"}, "prediction_type is 'noise': input should be 'epsilon'"),
+    ({"beta_schedule": "cubic"}, "diffusers refuses"),
+    ({"num_train_timesteps": 0}, "num_train_timesteps is 0: input should be greater than"),
+    ({"num_train_timesteps": -5}, "num_train_timesteps is -5"),
+    ({"_class_name": "SchedulerMixin"}, "'SchedulerMixin' is not a diffusers scheduler class"),
+    ({"timestep_spacing": "sideways"}, "diffusers refuses"),
+]
+
+
+def _edit(folder: Path, part: str, change: dict) -> None:
+    name = "config.json" if part == "unet" else "scheduler_config.json"
+    path = folder / part / name
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+
+
+@pytest.mark.parametrize(
+    ("part", "change", "message"),
+    [("unet", *b) for b in UNET_BREAKS] + [("scheduler", *b) for b in SCHEDULER_BREAKS],
+)
+def test_a_config_diffusers_would_refuse_is_one_line_before_any_work(
+    world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    part: str,
+    change: dict,
+    message: str,
+) -> None:
+    """Each of these ended in a traceback, some (an unknown prediction_type) after sampling had
+    begun; ``zoo import`` also left its card behind, blocking the name."""
+    folder = save_pretrained(tmp_path / "m")
+    _edit(folder, part, change)
+    before = written() + sorted((world / "models").rglob("*"))
+    assert main([*RUN, "--model-path", str(folder), "--steps", "2"]) == 2
+    assert message in one_error_line(capsys)
+    assert main(["zoo", "import", str(folder), "--name", "mine", "--scale", "8"]) == 2
+    assert message in one_error_line(capsys)
+    assert written() + sorted((world / "models").rglob("*")) == before
+
+
+def test_steps_above_the_training_steps_and_sampler_base_classes(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = save_pretrained(tmp_path / "m")  # trained with 100 steps
+    before = written()
+    assert main([*RUN, "--model-path", str(folder), "--steps", "101"]) == 2
+    assert "--steps 101 is more than the 100 steps" in one_error_line(capsys)
+    assert main([*RUN, "--model-path", str(folder), "--sampler", "SchedulerMixin"]) == 2
+    assert "'SchedulerMixin' is not a diffusers scheduler class" in one_error_line(capsys)
+    assert written() == before
+
+
+def test_a_long_folder_name_and_import_name(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = save_pretrained(tmp_path / ("m" * 240))
+    out = tmp_path / "out"
+    assert main([*RUN, "--model-path", str(folder), "--steps", "2", "--out", str(out)]) == 0
+    assert len(list(out.rglob("*.json"))) == 1
+    capsys.readouterr()
+    assert main(["zoo", "import", str(folder), "--name", "n" * 300, "--scale", "8"]) == 2
+    assert "is not a valid name: use at most 100" in one_error_line(capsys)
+
+
+def test_a_failed_import_leaves_nothing_whatever_stopped_it(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a BenchError used to clean up: any other failure left the card, blocking the name."""
+    import bench.zoo.import_folder as importer
+
+    folder = save_pretrained(tmp_path / "m")
+    before = sorted((world / "models").rglob("*"))
+
+    def broken(card):
+        raise RuntimeError("a fault while loading")
+
+    monkeypatch.setattr(importer, "load_denoiser", broken)
+    with pytest.raises(RuntimeError):
+        importer.import_folder(str(folder), "mine", "8")
+    assert sorted((world / "models").rglob("*")) == before

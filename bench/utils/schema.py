@@ -20,6 +20,7 @@ the file is removed with a notice and made again.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,16 +45,27 @@ class Lenient(Strict):
     model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False, frozen=True)
 
 
+# The parts of an error's location that name a member of a union (``constrained-int``,
+# ``list[constrained-int]``, ``int``), not a key of the file.
+_UNION_TAG = re.compile(r"^(int|str|float|bool|list|dict|none|[a-z]+(-[a-z]+)+.*|\w+\[.*\])$")
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not _UNION_TAG.match(str(p))) or "the file"
+
+
 def first_problem(exc: ValidationError) -> str:
-    """pydantic's first error as ``field: expectation (got value)``."""
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "the file"
-    shown = repr(error.get("input"))
-    shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    message = error["msg"][0].lower() + error["msg"][1:]
-    if error["type"] == "missing":
+    """pydantic's first error as ``field is value: expectation``; a value that fits no member of
+    a union lists what each member expected."""
+    errors = exc.errors(include_url=False)
+    where = _where(errors[0]["loc"])
+    if errors[0]["type"] == "missing":
         return f"{where} is missing"
-    return f"{where} is {shown}: {message}"
+    same = [e for e in errors if _where(e["loc"]) == where]
+    shown = repr(errors[0].get("input"))
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    expected = " or ".join(dict.fromkeys(e["msg"][0].lower() + e["msg"][1:] for e in same))
+    return f"{where} is {shown}: {expected}"
 
 
 def _validate(model: type[M], data: Any) -> M:

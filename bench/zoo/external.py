@@ -13,11 +13,14 @@ or ``unet/`` and ``scheduler/`` subfolders, or a UNet folder holding its schedul
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import diffusers
+import torch
 from diffusers import DDPMScheduler, SchedulerMixin, UNet2DConditionModel, UNet2DModel
 from safetensors import SafetensorError
 from safetensors.torch import load_file
@@ -25,7 +28,9 @@ from torch import nn
 
 from bench.cards import DatasetCard
 from bench.errors import BenchError
+from bench.utils.schema import parse
 from bench.zoo.build import SAMPLERS, config_keys
+from bench.zoo.folderconfig import SchedulerConfig, UNetConfig
 
 UNET_CLASSES: dict[str, type[nn.Module]] = {
     "UNet2DModel": UNet2DModel,
@@ -72,7 +77,12 @@ class DiffusersFolder:
         """The sampler: ``sampler`` (ddim, ddpm or a diffusers class) or the folder's own class."""
         name = sampler or self.scheduler_config.get("_class_name", "")
         cls = SAMPLERS.get(name.lower()) or getattr(diffusers, name, None)
-        if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
+        # SchedulerMixin itself (and any class without set_timesteps) is a base, not a sampler.
+        if not (
+            isinstance(cls, type)
+            and issubclass(cls, SchedulerMixin)
+            and callable(getattr(cls, "set_timesteps", None))
+        ):
             where = "--sampler" if sampler else str(self.path)
             raise BenchError(f"{where}: {name!r} is not a diffusers scheduler class")
         return cls
@@ -101,17 +111,20 @@ def read_folder(path: str | Path) -> DiffusersFolder:
             f"scheduler/{SCHEDULER_CONFIG} (as save_pretrained writes them)"
         )
     unet_config = _json(unet_dir / UNET_CONFIG)
-    if unet_config.get("_class_name") not in UNET_CLASSES:
+    if str(unet_config.get("_class_name")) not in UNET_CLASSES:
         raise BenchError(
-            f"{unet_dir / UNET_CONFIG} describes a {unet_config.get('_class_name')!r}; "
+            f"{unet_dir / UNET_CONFIG} describes a {str(unet_config.get('_class_name'))[:40]!r}; "
             f"the suite attacks {' or '.join(UNET_CLASSES)}"
         )
+    parse(UNetConfig, unet_config, unet_dir / UNET_CONFIG)
     if not (unet_dir / WEIGHTS).is_file():
         raise BenchError(
             f"{unet_dir} has no {WEIGHTS}; save it with save_pretrained(safe_serialization=True) "
             "(pickled weights are never loaded)"
         )
-    folder = DiffusersFolder(root, unet_dir, unet_config, _json(sched_dir / SCHEDULER_CONFIG))
+    scheduler_config = _json(sched_dir / SCHEDULER_CONFIG)
+    parse(SchedulerConfig, scheduler_config, sched_dir / SCHEDULER_CONFIG)
+    folder = DiffusersFolder(root, unet_dir, unet_config, scheduler_config)
     folder.scheduler_class()
     return folder
 
@@ -150,7 +163,8 @@ def architecture(folder: DiffusersFolder) -> dict[str, Any]:
 
 def load_unet(folder: DiffusersFolder) -> nn.Module:
     """The folder's UNet in fp32: built from its config, weights loaded strictly."""
-    unet = folder.unet_class.from_config(architecture(folder))
+    with diffusers_refusal(folder.unet_dir / UNET_CONFIG, f"it as a {folder.unet_class.__name__}"):
+        unet = folder.unet_class.from_config(architecture(folder))
     try:
         state = load_file(str(folder.weights))
     except (SafetensorError, OSError) as exc:
@@ -166,13 +180,44 @@ def load_unet(folder: DiffusersFolder) -> nn.Module:
 def training_schedule(folder: DiffusersFolder) -> DDPMScheduler:
     """The noising schedule (ᾱ_t) the model was trained under, from the scheduler's config."""
     keys = config_keys(DDPMScheduler)
-    return DDPMScheduler.from_config(
-        {k: v for k, v in folder.scheduler_config.items() if k in keys}
-    )
+    with diffusers_refusal(folder.path, "its training schedule as a DDPMScheduler"):
+        return DDPMScheduler.from_config(
+            {k: v for k, v in folder.scheduler_config.items() if k in keys}
+        )
 
 
 def sampler(folder: DiffusersFolder, name: str | None = None) -> SchedulerMixin:
     """The sampling scheduler: the folder's own class and config, or ``name`` over its config."""
     cls = folder.scheduler_class(name)
     keys = config_keys(cls)
-    return cls.from_config({k: v for k, v in folder.scheduler_config.items() if k in keys})
+    with diffusers_refusal(folder.path, f"its scheduler config as a {cls.__name__}"):
+        return cls.from_config({k: v for k, v in folder.scheduler_config.items() if k in keys})
+
+
+def dry_run(folder: DiffusersFolder, name: str | None, steps: int) -> None:
+    """Build the sampler and the training schedule and take one denoising step on a 2×2 image,
+    so a config diffusers refuses only when sampling (a timestep spacing it does not know,
+    ``--steps`` above the training steps) is one line before the model is even loaded."""
+    trained = SchedulerConfig.model_validate(folder.scheduler_config).num_train_timesteps
+    if steps > trained:
+        raise BenchError(
+            f"--steps {steps} is more than the {trained} steps the model was trained with "
+            f"({folder.path}); use at most {trained}"
+        )
+    chosen = sampler(folder, name)
+    with diffusers_refusal(folder.path, f"{type(chosen).__name__} in {steps} steps"):
+        training_schedule(folder)
+        chosen.set_timesteps(steps)
+        x = torch.zeros(1, 3, 2, 2)
+        chosen.step(x, chosen.timesteps[0], x)
+
+
+@contextmanager
+def diffusers_refusal(path: Path, what: str) -> Iterator[None]:
+    """diffusers' own refusal of a config (a ``ValueError``, ``NotImplementedError``, …) as one
+    line naming the folder and what was being built."""
+    try:
+        yield
+    except (ValueError, TypeError, NotImplementedError, KeyError, IndexError) as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise BenchError(f"{path}: diffusers refuses {what} ({first})") from None

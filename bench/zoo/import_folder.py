@@ -80,6 +80,7 @@ def import_folder(
     dcard = dataset_card(dataset)
     dcard.check_scale(scale)
     external.check_fits(folder, dcard, scale)
+    external.dry_run(folder, None, steps)
     models = Path(into).expanduser() / "models" if into else cards_dir("models")
     card_path, ckpt = models / f"{name}.toml", models / "checkpoints" / f"{name}.safetensors"
     existing = load_cards("models").get(name)
@@ -112,6 +113,26 @@ def import_folder(
         "card_version": 1,
         "config": json.loads(json.dumps({"architecture": architecture, "scheduler": scheduler})),
     }
+    try:
+        return _write_card(card_path, ckpt, folder, unet, head, architecture, scheduler, meta)
+    except BaseException:  # whatever stopped it (a refusal, a fault, Ctrl-C): the name stays free
+        card_path.unlink(missing_ok=True)
+        ckpt.unlink(missing_ok=True)
+        raise
+
+
+def _write_card(
+    card_path: Path,
+    ckpt: Path,
+    folder: external.DiffusersFolder,
+    unet: Any,
+    head: dict[str, Any],
+    architecture: dict[str, Any],
+    scheduler: dict[str, Any],
+    meta: dict[str, Any],
+) -> ModelCard:
+    """The checkpoint, then the card, then a strict load of the card; the caller removes both if
+    any of it fails."""
     save_tensors(ckpt, prefixed("unet", unet), meta)
     trained = {
         "checkpoint_sha256": sha256(ckpt),
@@ -130,12 +151,7 @@ def import_folder(
         + "\n"
         + toml_table("trained", trained, TRAINED_MARKER)
     )
-    try:
-        write_text_atomic(card_path, text)
-        card = model_card_at(card_path)
-        load_denoiser(card)  # the card must build the saved network and load it strictly
-    except BenchError:
-        card_path.unlink(missing_ok=True)
-        ckpt.unlink(missing_ok=True)
-        raise
+    write_text_atomic(card_path, text)
+    card = model_card_at(card_path)
+    load_denoiser(card)  # the card must build the saved network and load it strictly
     return card

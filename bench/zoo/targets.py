@@ -103,6 +103,7 @@ def external_target(
     external.check_fits(folder, dcard, scale)
     chosen = external.sampler(folder, sampler)  # an unknown --sampler fails before any work
     n_steps = DEFAULT_STEPS if steps is None else steps
+    external.dry_run(folder, sampler, n_steps)  # so does any config diffusers refuses to sample
     unet = external.load_unet(folder)  # and so do weights that do not fit their config
     digest = sha256(folder.weights)
     card = ModelCard(
@@ -200,5 +201,6 @@ def _check_applies(attack: AttackCard, conditioning: str, model: str) -> None:
 
 
 def _slug(name: str) -> str:
-    """A folder name made safe for record paths."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+    """A folder name made safe for record paths, and short enough for one (a 300-character
+    folder name made the record's file name too long to write)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:64] or "model"
