@@ -191,8 +191,8 @@ def test_caption_is_deterministic_text() -> None:
     [
         (lambda p: p.write_bytes(b"1\n\xff\xfe not utf-8\n"), "is not UTF-8 text"),
         (lambda p: (p.unlink(), p.symlink_to(p)), "cannot be read (Too many levels"),
-        (lambda p: (p.unlink(), os.mkfifo(p)), "is a FIFO, not an image file"),
-        (lambda p: (p.unlink(), p.symlink_to("/dev/zero")), "is a device, not an image file"),
+        (lambda p: (p.unlink(), os.mkfifo(p)), "is a FIFO, not a regular file"),
+        (lambda p: (p.unlink(), p.symlink_to("/dev/zero")), "is a device, not a regular file"),
         (lambda p: (p.unlink(), p.symlink_to(p.parent / "nowhere")), "is a link to nothing"),
     ],
 )

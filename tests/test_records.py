@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.errors import BenchError
@@ -224,3 +226,62 @@ def test_a_link_inside_bench_home_that_points_out_is_refused(
     assert main(["report", "--galleries"]) == 2
     assert "does not lie inside" in capsys.readouterr().err
     assert (elsewhere / "shard-00000.npz").is_file()
+
+
+# --- fuzzing the record loader (issue 33): any JSON is a record or one line, never a traceback --
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    """Every key path into nested dicts and lists."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:2]):
+            found += _paths(v, (*prefix, i))
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_records_are_read_or_refused_in_one_line(tmp_path_factory, data) -> None:
+    import copy
+
+    from bench.records import check_report_fields
+
+    base = json.loads(COMMITTED[0].read_text())
+    record = copy.deepcopy(base)
+    where = data.draw(st.sampled_from(_paths(record)))
+    parent = record
+    for key in where[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = data.draw(JSON_VALUES)
+    path = tmp_path_factory.mktemp("fuzz") / "seed0-n8-abc.json"
+    path.write_text(json.dumps(record))
+    try:
+        check_report_fields(path, read_record(path))
+    except BenchError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+def test_a_record_nested_thousands_deep_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"attack": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(BenchError, match="nested too deeply"):
+        read_record(path)

@@ -46,7 +46,7 @@ def regular_file(path: Path, what: str = "image") -> Path:
             if stat.S_ISDIR(mode)
             else "not a regular file"
         )
-        raise BenchError(f"{what} {path} is {kind}, not an image file; replace or remove it")
+        raise BenchError(f"{what} {path} is {kind}, not a regular file; replace or remove it")
     return path
 
 

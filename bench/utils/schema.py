@@ -76,15 +76,16 @@ def _validate(model: type[M], data: Any) -> M:
     return model.model_validate(data)
 
 
-def parse(model: type[M], data: Any, source: Path | str) -> M:
+def parse(model: type[M], data: Any, source: Path | str, advice: str = "") -> M:
     """``data`` (JSON text, or values) as ``model``; one ``BenchError`` line naming ``source``
-    and the field if not."""
+    and the field if not, ending with ``advice`` (what to do about it) where given."""
     from bench.errors import BenchError
 
     try:
         return _validate(model, data)
     except ValidationError as exc:
-        raise BenchError(f"{source}: {first_problem(exc)}") from None
+        tail = f"; {advice}" if advice else ""
+        raise BenchError(f"{source}: {first_problem(exc)}{tail}") from None
 
 
 def parse_cache(model: type[M], data: Any) -> M:
