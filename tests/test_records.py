@@ -285,3 +285,48 @@ def test_a_record_nested_thousands_deep_is_one_line(tmp_path: Path) -> None:
     path.write_text('{"attack": ' + "[" * 5000 + "]" * 5000 + "}")
     with pytest.raises(BenchError, match="nested too deeply"):
         read_record(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{ not json", "is not JSON"),
+        (json.dumps({"attack": "carlini", "model": "m", "budget": 8, "metrics": {}}), "ci_seed"),
+        (
+            json.dumps({"attack": "a", "model": "m", "budget": 0, "ci_seed": 0, "metrics": {}}),
+            "budget is 0",
+        ),
+        ("[" * 5000 + "]" * 5000, "is not JSON"),
+    ],
+)
+def test_a_bad_floor_file_is_one_line_before_the_report_writes(
+    trained: Path, capsys: pytest.CaptureFixture, text: str, message: str
+) -> None:
+    """The plots were rewritten before a floor file that was not JSON stopped the report."""
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    assert main(["report"]) == 0
+    capsys.readouterr()
+    files = {p: p.read_bytes() for p in reports_dir().rglob("*") if p.is_file()}
+    bad = reports_dir() / "floors" / "carlini-tiny-8.json"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(text)
+    assert main(["report"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"floor file {bad}" in err[0] and message in err[0], err
+    assert {p: p.read_bytes() for p in files} == files
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_VALUES, key=st.sampled_from(["attack", "budget", "ci_seed", "metrics", "x"]))
+def test_fuzzed_floor_files_are_read_or_refused_in_one_line(
+    tmp_path_factory, value: object, key: str
+) -> None:
+    from bench.records.floorfile import read_floor
+
+    floor = json.loads(sorted((REPO_ROOT / "reports" / "floors").glob("*.json"))[0].read_text())
+    path = tmp_path_factory.mktemp("floor") / "f.json"
+    path.write_text(json.dumps({**floor, key: value}))
+    try:
+        read_floor(path)
+    except BenchError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)

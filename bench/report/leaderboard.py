@@ -10,7 +10,6 @@ repository.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from tabulate import tabulate
 from bench.cards import AttackCard, attack_card, attack_names, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
+from bench.records.floorfile import read_floor
 from bench.report.answer import (
     answer_paragraph,
     answer_table,
@@ -328,6 +328,8 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
 
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
+    # Read (and checked) before any plot is written, so a bad floor file changes nothing.
+    floors = [read_floor(p) for p in sorted((root / "floors").glob("*.json"))]
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
     df = load_records(root) if runs_dir.is_dir() else pd.DataFrame()
     curves = load_records(root, "curves/runs") if curves_dir.is_dir() else pd.DataFrame()
@@ -385,8 +387,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
         curves = curves[~curves["external"]]
         for p in profiles(curves):
             parts += _curve_sections(of_profile(curves, p), root, p, labels.get(p, ""))
-    floor_files = sorted((root / "floors").glob("*.json"))
-    if floor_files:
+    if floors:
         parts += _section(
             "CI floors and mutations",
             "CI re-runs each floor file's cell on its CI seed and fails below a floor (mean − 3σ "
@@ -396,7 +397,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
             "mutation to fall below a floor. "
             "A mutation marked NOT caught is one these floors "
             "cannot tell apart from the real attack.",
-            floors_table([json.loads(p.read_text()) for p in floor_files]),
+            floors_table(floors),
         )
     path = root / "leaderboard.md"
     write_text_atomic(path, "\n".join(parts) + "\n")
