@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.utils.paths import reports_dir
@@ -375,3 +377,53 @@ def test_a_failed_import_leaves_nothing_whatever_stopped_it(
     with pytest.raises(RuntimeError):
         importer.import_folder(str(folder), "mine", "8")
     assert sorted((world / "models").rglob("*")) == before
+
+
+FUZZ_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.lists(st.integers(-4, 64), max_size=4)
+)
+UNET_KEYS = [
+    "_class_name", "sample_size", "in_channels", "block_out_channels", "down_block_types",
+    "up_block_types", "layers_per_block", "norm_num_groups", "attention_head_dim", "act_fn",
+    "norm_eps", "time_embedding_type", "freq_shift", "downsample_padding",
+    "resnet_time_scale_shift",
+]  # fmt: skip
+SCHEDULER_KEYS = [
+    "_class_name", "num_train_timesteps", "prediction_type", "beta_schedule", "beta_start",
+    "beta_end", "clip_sample", "clip_sample_range", "timestep_spacing", "steps_offset",
+    "variance_type", "thresholding", "set_alpha_to_one", "rescale_betas_zero_snr",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    return save_pretrained(tmp_path_factory.mktemp("pristine") / "m")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_folder_configs_load_or_are_one_line(pristine: Path, tmp_path_factory, data) -> None:
+    """Any value at any key the suite or diffusers reads: the folder loads and dry-runs, or one
+    BenchError line; never a traceback."""
+    import shutil
+
+    from bench.errors import BenchError
+    from bench.zoo import external
+
+    folder = tmp_path_factory.mktemp("fuzz") / "m"
+    shutil.copytree(pristine, folder)
+    part = data.draw(st.sampled_from(["unet", "scheduler"]))
+    key = data.draw(st.sampled_from(UNET_KEYS if part == "unet" else SCHEDULER_KEYS))
+    _edit(folder, part, {key: data.draw(FUZZ_VALUES)})
+    steps = data.draw(st.integers(1, 120))
+    try:
+        read = external.read_folder(folder)
+        external.dry_run(read, None, steps)
+        external.load_unet(read)
+    except BenchError as exc:
+        assert "\n" not in str(exc)

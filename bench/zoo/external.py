@@ -13,6 +13,7 @@ or ``unet/`` and ``scheduler/`` subfolders, or a UNet folder holding its schedul
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 import diffusers
 import torch
 from diffusers import DDPMScheduler, SchedulerMixin, UNet2DConditionModel, UNet2DModel
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
@@ -162,9 +163,24 @@ def architecture(folder: DiffusersFolder) -> dict[str, Any]:
 
 
 def load_unet(folder: DiffusersFolder) -> nn.Module:
-    """The folder's UNet in fp32: built from its config, weights loaded strictly."""
+    """The folder's UNet in fp32: built from its config, weights loaded strictly. The config is
+    first built on torch's meta device (no memory) and its size compared with the weights file's
+    header, so a config declaring absurd channel counts is refused before it allocates."""
+    config = architecture(folder)
+    with (
+        diffusers_refusal(folder.unet_dir / UNET_CONFIG, f"it as a {folder.unet_class.__name__}"),
+        torch.device("meta"),
+    ):
+        skeleton = folder.unet_class.from_config(config)
+    needs = sum(v.numel() for v in skeleton.state_dict().values())
+    holds = _weights_numel(folder.weights)
+    if needs != holds:
+        raise BenchError(
+            f"{folder.weights} does not fit its own config (it holds {holds:,} values, the "
+            f"config builds a UNet of {needs:,})"
+        )
     with diffusers_refusal(folder.unet_dir / UNET_CONFIG, f"it as a {folder.unet_class.__name__}"):
-        unet = folder.unet_class.from_config(architecture(folder))
+        unet = folder.unet_class.from_config(config)
     try:
         state = load_file(str(folder.weights))
     except (SafetensorError, OSError) as exc:
@@ -175,6 +191,15 @@ def load_unet(folder: DiffusersFolder) -> nn.Module:
         first = str(exc).splitlines()[0]
         raise BenchError(f"{folder.weights} does not fit its own config ({first})") from None
     return unet
+
+
+def _weights_numel(path: Path) -> int:
+    """The values a safetensors file holds, from its header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise BenchError(f"{path} is unreadable ({exc})") from None
 
 
 def training_schedule(folder: DiffusersFolder) -> DDPMScheduler:
@@ -214,10 +239,17 @@ def dry_run(folder: DiffusersFolder, name: str | None, steps: int) -> None:
 
 @contextmanager
 def diffusers_refusal(path: Path, what: str) -> Iterator[None]:
-    """diffusers' own refusal of a config (a ``ValueError``, ``NotImplementedError``, …) as one
-    line naming the folder and what was being built."""
+    """diffusers' own refusal of a config as one line naming the folder and what was being built.
+
+    Any exception counts: diffusers checks few values itself, so a bad one surfaces as whatever
+    the first use of it raises (a ``ValueError``, ``NotImplementedError``, an ``AttributeError``
+    for an ``act_fn`` of null, an ``UnboundLocalError`` for an unknown ``time_embedding_type``;
+    the fuzz test in tests/test_external.py found these). Only construction and a one-step dry
+    run of a 2×2 image happen inside, so nothing else can be what failed."""
     try:
         yield
-    except (ValueError, TypeError, NotImplementedError, KeyError, IndexError) as exc:
-        first = " ".join(str(exc).split())[:200]
+    except BenchError:
+        raise
+    except Exception as exc:
+        first = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         raise BenchError(f"{path}: diffusers refuses {what} ({first})") from None
