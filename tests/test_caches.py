@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.attacks.store import RunStore
 from bench.cards import dataset_card
@@ -15,6 +17,17 @@ from bench.data.manifests import members
 from bench.utils.paths import bench_home
 
 RUN = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
+# Any JSON value, ledger-shaped ones included (lists of lists of integers).
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["made", "reused", "adopted", "seconds", "x"]), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
 
 
 def run(capsys: pytest.CaptureFixture) -> tuple[dict, list[str]]:
@@ -198,3 +211,22 @@ def test_an_image_cache_whose_header_declares_absurd_images_is_rebuilt(
     second, notes = run(capsys)
     assert any("preprocessed image cache" in n and "declares" in n for n in notes), notes
     assert second["metrics"] == first["metrics"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.one_of(st.text(max_size=60), st.binary(max_size=60), JSON.map(json.dumps)))
+def test_fuzzed_wall_and_ledger_files_are_remade_not_used(tmp_path_factory, text) -> None:
+    """Whatever a wall.json or a pool ledger holds, the store uses a checked value or removes the
+    file with a notice (a ValueError inside ``load_cached``): never a traceback, never a
+    negative or absurd number."""
+    from bench.attacks.store import _read_ledger
+    from bench.utils.schema import MAX_SECONDS
+
+    cell = tmp_path_factory.mktemp("cell")
+    store = RunStore(cell)
+    data = text.encode() if isinstance(text, str) else text
+    (cell / "wall.json").write_bytes(data)
+    assert 5.0 <= store.add_wall(5.0) <= MAX_SECONDS + 5.0
+    (cell / "pool-rank0.json").write_bytes(data)
+    ledger = _read_ledger(cell / "pool-rank0.json")
+    assert ledger is None or all(x >= 0 for entries in ledger.values() for e in entries for x in e)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from bench.cards import dataset_card
@@ -244,3 +246,24 @@ def test_a_16_bit_member_is_scaled_not_clipped(world: Path, celeba_root: Path) -
     eight = np.asarray(load_image(celeba_root, "000001.png"))
     sixteen = np.asarray(load_image(celeba_root, "000002.png"))
     assert np.array_equal(eight, sixteen)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    file=st.sampled_from(["list_attr_celeba.txt", "identity_CelebA.txt"]),
+    line=st.integers(0, 4),
+    junk=st.binary(max_size=40) | st.text(max_size=40).map(str.encode),
+)
+def test_fuzzed_list_files_are_read_or_refused_in_one_line(
+    tmp_path_factory, file: str, line: int, junk: bytes
+) -> None:
+    """Any bytes in place of one line of a list file: the index reads, or one BenchError line."""
+    root = make_celeba(tmp_path_factory.mktemp("fuzz") / "celeba", n=4)
+    path = root / file
+    lines = path.read_bytes().split(b"\n")
+    lines[min(line, len(lines) - 1)] = junk
+    path.write_bytes(b"\n".join(lines))
+    try:
+        read_index(root)
+    except BenchError as exc:
+        assert "\n" not in str(exc)
