@@ -11,8 +11,8 @@ from typing import Any
 
 from bench.cards import validate
 from bench.cli.args import (
+    add_budget_arguments,
     add_compile_argument,
-    add_force_argument,
     compile_from_args,
     positive_int,
     seed_list,
@@ -99,13 +99,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
     p.add_argument("--profile", default="cpu", help="cpu, cpu32 or paper: which zoo (default: cpu)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid seeds (default: 0,1,2)")
-    p.add_argument(
-        "--budget",
-        type=positive_int,
-        default=None,
-        help=f"N_G (card default); at most {validate.BUDGET_LIMIT:,} unless --force",
-    )
-    add_force_argument(p)
+    add_budget_arguments(p)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
     p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")
