@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from bench.cards import dataset_card
@@ -179,3 +183,87 @@ def test_caption_is_deterministic_text() -> None:
         No_Beard=True,
     )
     assert caption(attrs) == "a smiling young woman with wavy blond hair, wearing earrings"
+
+
+# --- list files and images that are not what their names say (issue 33) --------------------
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda p: p.write_bytes(b"1\n\xff\xfe not utf-8\n"), "is not UTF-8 text"),
+        (lambda p: (p.unlink(), p.symlink_to(p)), "cannot be read (Too many levels"),
+        (lambda p: (p.unlink(), os.mkfifo(p)), "is a FIFO, not a regular file"),
+        (lambda p: (p.unlink(), p.symlink_to("/dev/zero")), "is a device, not a regular file"),
+        (lambda p: (p.unlink(), p.symlink_to(p.parent / "nowhere")), "is a link to nothing"),
+    ],
+)
+@pytest.mark.parametrize("file", ["list_attr_celeba.txt", "identity_CelebA.txt"])
+def test_a_list_file_that_is_not_text_is_one_line(
+    celeba_root: Path, file: str, damage, message: str
+) -> None:
+    """Not UTF-8 raised UnicodeDecodeError; a FIFO or /dev/zero hung or filled memory."""
+    damage(celeba_root / file)
+    with pytest.raises(BenchError, match=re.escape(message)):
+        read_index(celeba_root)
+
+
+def test_a_non_integer_identity_is_one_line(celeba_root: Path) -> None:
+    ident = celeba_root / "identity_CelebA.txt"
+    lines = ident.read_text().splitlines()
+    first = lines[0].split()[0]
+    ident.write_text("\n".join([f"{first} 12x", *lines[1:]]) + "\n")
+    with pytest.raises(BenchError, match=f"identity of {first} is '12x', not an integer"):
+        read_index(celeba_root)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop"])
+def test_an_image_that_is_a_fifo_a_device_or_a_loop_is_named_without_hanging(
+    world: Path, celeba_root: Path, kind: str
+) -> None:
+    card = dataset_card("celeba")
+    names = members(card, "8")
+    path = celeba_root / "img_align_celeba" / names[1]
+    path.unlink()
+    {"fifo": lambda: os.mkfifo(path), "device": lambda: path.symlink_to("/dev/zero")}.get(
+        kind, lambda: path.symlink_to(path)
+    )()
+    with pytest.raises(BenchError, match=re.escape(str(path))):
+        load_images(card, celeba_root, names, 8)
+
+
+def test_a_16_bit_member_is_scaled_not_clipped(world: Path, celeba_root: Path) -> None:
+    """Pillow's convert("RGB") clips I;16 to 255: a 16-bit copy of a member came out white."""
+    from bench.data.celeba import load_image
+
+    grey = np.linspace(0, 255, 89 * 109).reshape(109, 89).round().astype(np.uint8)
+    Image.fromarray(grey).save(celeba_root / "img_align_celeba" / "000001.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(celeba_root / "deep.png")
+    assert Image.open(celeba_root / "deep.png").mode == "I;16"
+    (celeba_root / "img_align_celeba" / "000002.png").write_bytes(
+        (celeba_root / "deep.png").read_bytes()
+    )
+    eight = np.asarray(load_image(celeba_root, "000001.png"))
+    sixteen = np.asarray(load_image(celeba_root, "000002.png"))
+    assert np.array_equal(eight, sixteen)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    file=st.sampled_from(["list_attr_celeba.txt", "identity_CelebA.txt"]),
+    line=st.integers(0, 4),
+    junk=st.binary(max_size=40) | st.text(max_size=40).map(str.encode),
+)
+def test_fuzzed_list_files_are_read_or_refused_in_one_line(
+    tmp_path_factory, file: str, line: int, junk: bytes
+) -> None:
+    """Any bytes in place of one line of a list file: the index reads, or one BenchError line."""
+    root = make_celeba(tmp_path_factory.mktemp("fuzz") / "celeba", n=4)
+    path = root / file
+    lines = path.read_bytes().split(b"\n")
+    lines[min(line, len(lines) - 1)] = junk
+    path.write_bytes(b"\n".join(lines))
+    try:
+        read_index(root)
+    except BenchError as exc:
+        assert "\n" not in str(exc)

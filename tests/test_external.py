@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.utils.paths import reports_dir
@@ -264,3 +266,164 @@ def test_an_imported_card_refuses_weights_that_do_not_fit(
     path.write_text(text.replace("in_channels = 3", "in_channels = 1"))
     with pytest.raises(BenchError, match="in_channels is 1, but its member set is 3"):
         build_unet(model_card("mine-8"))
+
+
+def test_other_steps_or_sampler_keep_their_own_cell_and_record(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--steps`` and ``--sampler`` change every output, so they are part of the cell: a rerun
+    with other values used to resume the first run's outputs and overwrite its record."""
+    folder = save_pretrained(tmp_path / "m")
+    run = [*RUN, "--model-path", str(folder), "--json", "--out", str(tmp_path / "out")]
+    settings = [["--steps", "2"], ["--steps", "3"], ["--steps", "2", "--sampler", "ddim"]]
+    records = []
+    for extra in settings:
+        assert main([*run, *extra]) == 0
+        records.append(json.loads(capsys.readouterr().out))
+    assert len({r["model"] for r in records}) == 3 and len({r["outputs"] for r in records}) == 3
+    assert len(list((tmp_path / "out" / "runs").rglob("*.json"))) == 3
+    assert main([*run, "--steps", "2"]) == 0  # the same setting again is the same cell
+    assert json.loads(capsys.readouterr().out)["model"] == records[0]["model"]
+
+
+# --- a folder's configs, checked against what diffusers accepts before any work (issue 33) ----
+
+UNET_BREAKS = [
+    ({"_class_name": 5}, "describes a '5'"),
+    ({"_class_name": ["UNet2DModel"]}, "describes a"),
+    ({"sample_size": {"h": 8}}, "sample_size is {'h': 8}"),
+    ({"norm_num_groups": 3}, "norm_num_groups 3 must divide every block_out_channels"),
+    ({"down_block_types": ["DownBlock2D"]}, "the block lists must be as long as each other"),
+    ({"in_channels": -3}, "in_channels is -3: input should be greater than or equal to 1"),
+    ({"act_fn": "wobble"}, "diffusers refuses it as a UNet2DModel"),
+]
+SCHEDULER_BREAKS = [
+    ({"prediction_type": "noise"}, "prediction_type is 'noise': input should be 'epsilon'"),
+    ({"beta_schedule": "cubic"}, "diffusers refuses"),
+    ({"num_train_timesteps": 0}, "num_train_timesteps is 0: input should be greater than"),
+    ({"num_train_timesteps": -5}, "num_train_timesteps is -5"),
+    ({"_class_name": "SchedulerMixin"}, "'SchedulerMixin' is not a diffusers scheduler class"),
+    ({"timestep_spacing": "sideways"}, "diffusers refuses"),
+]
+
+
+def _edit(folder: Path, part: str, change: dict) -> None:
+    name = "config.json" if part == "unet" else "scheduler_config.json"
+    path = folder / part / name
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+
+
+@pytest.mark.parametrize(
+    ("part", "change", "message"),
+    [("unet", *b) for b in UNET_BREAKS] + [("scheduler", *b) for b in SCHEDULER_BREAKS],
+)
+def test_a_config_diffusers_would_refuse_is_one_line_before_any_work(
+    world: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    part: str,
+    change: dict,
+    message: str,
+) -> None:
+    """Each of these ended in a traceback, some (an unknown prediction_type) after sampling had
+    begun; ``zoo import`` also left its card behind, blocking the name."""
+    folder = save_pretrained(tmp_path / "m")
+    _edit(folder, part, change)
+    before = written() + sorted((world / "models").rglob("*"))
+    assert main([*RUN, "--model-path", str(folder), "--steps", "2"]) == 2
+    assert message in one_error_line(capsys)
+    assert main(["zoo", "import", str(folder), "--name", "mine", "--scale", "8"]) == 2
+    assert message in one_error_line(capsys)
+    assert written() + sorted((world / "models").rglob("*")) == before
+
+
+def test_steps_above_the_training_steps_and_sampler_base_classes(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = save_pretrained(tmp_path / "m")  # trained with 100 steps
+    before = written()
+    assert main([*RUN, "--model-path", str(folder), "--steps", "101"]) == 2
+    assert "--steps 101 is more than the 100 steps" in one_error_line(capsys)
+    assert main([*RUN, "--model-path", str(folder), "--sampler", "SchedulerMixin"]) == 2
+    assert "'SchedulerMixin' is not a diffusers scheduler class" in one_error_line(capsys)
+    assert written() == before
+
+
+def test_a_long_folder_name_and_import_name(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = save_pretrained(tmp_path / ("m" * 240))
+    out = tmp_path / "out"
+    assert main([*RUN, "--model-path", str(folder), "--steps", "2", "--out", str(out)]) == 0
+    assert len(list(out.rglob("*.json"))) == 1
+    capsys.readouterr()
+    assert main(["zoo", "import", str(folder), "--name", "n" * 300, "--scale", "8"]) == 2
+    assert "is not a valid name: use at most 100" in one_error_line(capsys)
+
+
+def test_a_failed_import_leaves_nothing_whatever_stopped_it(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a BenchError used to clean up: any other failure left the card, blocking the name."""
+    import bench.zoo.import_folder as importer
+
+    folder = save_pretrained(tmp_path / "m")
+    before = sorted((world / "models").rglob("*"))
+
+    def broken(card):
+        raise RuntimeError("a fault while loading")
+
+    monkeypatch.setattr(importer, "load_denoiser", broken)
+    with pytest.raises(RuntimeError):
+        importer.import_folder(str(folder), "mine", "8")
+    assert sorted((world / "models").rglob("*")) == before
+
+
+FUZZ_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.lists(st.integers(-4, 64), max_size=4)
+)
+UNET_KEYS = [
+    "_class_name", "sample_size", "in_channels", "block_out_channels", "down_block_types",
+    "up_block_types", "layers_per_block", "norm_num_groups", "attention_head_dim", "act_fn",
+    "norm_eps", "time_embedding_type", "freq_shift", "downsample_padding",
+    "resnet_time_scale_shift",
+]  # fmt: skip
+SCHEDULER_KEYS = [
+    "_class_name", "num_train_timesteps", "prediction_type", "beta_schedule", "beta_start",
+    "beta_end", "clip_sample", "clip_sample_range", "timestep_spacing", "steps_offset",
+    "variance_type", "thresholding", "set_alpha_to_one", "rescale_betas_zero_snr",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    return save_pretrained(tmp_path_factory.mktemp("pristine") / "m")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_folder_configs_load_or_are_one_line(pristine: Path, tmp_path_factory, data) -> None:
+    """Any value at any key the suite or diffusers reads: the folder loads and dry-runs, or one
+    BenchError line; never a traceback."""
+    import shutil
+
+    from bench.errors import BenchError
+    from bench.zoo import external
+
+    folder = tmp_path_factory.mktemp("fuzz") / "m"
+    shutil.copytree(pristine, folder)
+    part = data.draw(st.sampled_from(["unet", "scheduler"]))
+    key = data.draw(st.sampled_from(UNET_KEYS if part == "unet" else SCHEDULER_KEYS))
+    _edit(folder, part, {key: data.draw(FUZZ_VALUES)})
+    steps = data.draw(st.integers(1, 120))
+    try:
+        read = external.read_folder(folder)
+        external.dry_run(read, None, steps)
+        external.load_unet(read)
+    except BenchError as exc:
+        assert "\n" not in str(exc)

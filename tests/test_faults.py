@@ -430,13 +430,19 @@ def test_a_card_whose_name_is_a_path_is_one_line(
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda r: r.update(metrics="high"), 'metrics is "high", not a JSON object'),
-        (lambda r: r["metrics"].pop("ams"), "lacks metrics.ams"),
-        (lambda r: r["metrics"].pop("ums"), "lacks metrics.ums"),
-        (lambda r: r["metrics"]["ums"].update(high="12%"), 'metrics.ums.high is "12%", not a JSON'),
-        (lambda r: r["metrics"]["nonmember"].pop("ums"), "lacks metrics.nonmember.ums"),
-        (lambda r: r["cost"].update(unet_evaluations=None), "cost.unet_evaluations is null"),
-        (lambda r: r.update(seed="0"), 'seed is "0", not a JSON integer'),
+        (lambda r: r.update(metrics="high"), "metrics is 'high': input should be a valid dict"),
+        (lambda r: r["metrics"].pop("ams"), "metrics.ams is missing"),
+        (lambda r: r["metrics"].pop("ums"), "metrics.ums is missing"),
+        (lambda r: r["metrics"]["ums"].update(high="12%"), "metrics.ums.high is '12%': input"),
+        (lambda r: r["metrics"]["nonmember"].pop("ums"), "metrics.nonmember.ums is missing"),
+        (lambda r: r["cost"].update(unet_evaluations=None), "cost.unet_evaluations is None"),
+        (lambda r: r.update(seed="0"), "seed is '0': input should be a valid integer"),
+        # issue 33: values of the right type that no run writes
+        (lambda r: r.update(budget=0), "budget is 0: input should be greater than or equal to 1"),
+        (lambda r: r["metrics"].update(members_hit=5), "metrics.members_hit is 5"),
+        (lambda r: r["metrics"]["ums"].update(high=8.0), "metrics.ums.high is 8.0: input should"),
+        (lambda r: r.update(canaries={"tiers": [{"times": 2}]}), "canaries.tiers.0.n is missing"),
+        (lambda r: r.update(candidates={"n": 3}), "candidates.extracted is missing"),
     ],
 )
 def test_a_misshapen_record_is_one_line_naming_file_and_field(

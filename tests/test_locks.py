@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.errors import BenchError
 from bench.utils.locks import lock_cell, release
 from bench.utils.paths import REPO_ROOT, bench_home
 
@@ -93,3 +94,26 @@ def test_a_second_run_of_a_running_cell_is_one_line(
         other.wait()
     assert (outputs / "lock").is_file()
     assert main(argv) == 0
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(
+    tmp_path: Path, dangling: bool
+) -> None:
+    """A ``lock`` that is a link (to a file, or to nothing) is refused with one line: following
+    it would overwrite its target with the owner's line, or create a file anywhere."""
+    cell = tmp_path / "cell"
+    cell.mkdir()
+    target = tmp_path / "elsewhere.txt"
+    if not dangling:
+        target.write_text("precious")
+    (cell / "lock").symlink_to(target)
+    with pytest.raises(BenchError, match="symbolic link"):
+        lock_cell(cell)
+    assert (target.read_text() == "precious") if not dangling else not target.exists()
+
+
+def test_a_lock_that_is_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "lock")
+    with pytest.raises(BenchError, match="not a regular file"):
+        lock_cell(tmp_path)

@@ -490,3 +490,61 @@ def test_ladder_metrics_read_the_lowest_tier_reached() -> None:
     assert [t["times"] for t in k["tiers"]] == [64, 16, 4]
     assert [t["extracted"]["0.05"] for t in k["tiers"]] == [2, 1, 0]
     assert k["lowest_tier_reached"] == 16
+
+
+def test_evaluate_scales_16_bit_pngs_instead_of_clipping(tmp_path, no_data):
+    """Pillow opens a 16-bit greyscale PNG as I;16, and convert("RGB") clipped 99% of it to 255."""
+    grey = np.linspace(0, 255, 16 * 16).reshape(16, 16).round().astype(np.uint8)
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    images = load_samples(tmp_path)
+    assert np.array_equal(images[0], np.repeat(grey[..., None], 3, axis=-1))
+
+
+def test_evaluate_refuses_32_bit_float_images(tmp_path, no_data):
+    Image.fromarray(np.zeros((16, 16), np.float32)).save(tmp_path / "f.tiff")
+    (tmp_path / "f.tiff").rename(tmp_path / "f.png")
+    with pytest.raises(BenchError, match="range is not fixed"):
+        load_samples(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop"])
+def test_evaluate_refuses_a_fifo_device_or_loop_without_hanging(tmp_path, no_data, kind):
+    import os
+
+    path = tmp_path / "000.png"
+    {"fifo": lambda: os.mkfifo(path), "device": lambda: path.symlink_to("/dev/zero")}.get(
+        kind, lambda: path.symlink_to(path)
+    )()
+    with pytest.raises(BenchError, match="000.png"):
+        load_samples(tmp_path)
+
+
+def crafted_npz(path, shape=(10**13, 16, 16, 3)):
+    """An .npz whose one member's header declares ``shape`` but holds a few bytes."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("images.npy", header.getvalue() + b"\\0" * 64)
+    return path
+
+
+def test_evaluate_refuses_an_absurd_header_before_allocating(tmp_path, no_data):
+    """A header declaring 10^13 images made numpy ask for 6.8 PiB before finding the file short."""
+    path = crafted_npz(tmp_path / "samples.npz")
+    with pytest.raises(BenchError, match=r"declares uint8 \(10000000000000, 16, 16, 3\)"):
+        evaluate("--samples", str(path), "--scale", "1k")
+
+
+def test_evaluate_names_an_npy_named_npz(tmp_path, no_data):
+    path = tmp_path / "samples.npz"
+    with path.open("wb") as f:
+        np.save(f, MEMBERS[:2])
+    with pytest.raises(BenchError, match="cannot read .*samples.npz as .npz \\(BadZipFile"):
+        evaluate("--samples", str(path), "--scale", "1k")

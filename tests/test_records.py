@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.cli import main
 from bench.errors import BenchError
@@ -183,3 +185,148 @@ def test_the_model_config_lists_defaulted_keys_in_one_order() -> None:
     config = model_config(SimpleNamespace(unet=sampler), sampler)
     assert config["scheduler"]["_use_default_values"] == sorted(defaulted)
     assert config["scheduler"]["_class_name"] == "DDIMScheduler"
+
+
+@pytest.mark.parametrize("outputs", ["/", "../../elsewhere", "runs/../../../elsewhere", 5, ""])
+def test_a_record_whose_outputs_lie_outside_bench_home_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture, outputs: object
+) -> None:
+    """`bench report --galleries` read shards where ``outputs`` pointed and deleted one it found
+    corrupt: a crafted record could make it delete a file anywhere."""
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    capsys.readouterr()
+    path = next((reports_dir() / "runs").rglob("*.json"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shard-00000.npz").write_bytes(b"not a shard, but someone's file")
+    record = json.loads(path.read_text())
+    if outputs == "/":
+        outputs = str(elsewhere)
+    path.write_text(json.dumps({**record, "outputs": outputs}))
+    assert main(["report", "--galleries"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"run record {path}: outputs is " in err
+    assert (elsewhere / "shard-00000.npz").is_file()
+
+
+def test_a_link_inside_bench_home_that_points_out_is_refused(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.utils.paths import bench_home
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shard-00000.npz").write_bytes(b"someone's file")
+    (bench_home() / "runs").mkdir(exist_ok=True)
+    (bench_home() / "runs" / "link").symlink_to(elsewhere)
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    capsys.readouterr()
+    path = next((reports_dir() / "runs").rglob("*.json"))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "outputs": "runs/link"}))
+    assert main(["report", "--galleries"]) == 2
+    assert "does not lie inside" in capsys.readouterr().err
+    assert (elsewhere / "shard-00000.npz").is_file()
+
+
+# --- fuzzing the record loader (issue 33): any JSON is a record or one line, never a traceback --
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    """Every key path into nested dicts and lists."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:2]):
+            found += _paths(v, (*prefix, i))
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_records_are_read_or_refused_in_one_line(tmp_path_factory, data) -> None:
+    import copy
+
+    from bench.records import check_report_fields
+
+    base = json.loads(COMMITTED[0].read_text())
+    record = copy.deepcopy(base)
+    where = data.draw(st.sampled_from(_paths(record)))
+    parent = record
+    for key in where[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = data.draw(JSON_VALUES)
+    path = tmp_path_factory.mktemp("fuzz") / "seed0-n8-abc.json"
+    path.write_text(json.dumps(record))
+    try:
+        check_report_fields(path, read_record(path))
+    except BenchError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+def test_a_record_nested_thousands_deep_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"attack": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(BenchError, match="nested too deeply"):
+        read_record(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{ not json", "is not JSON"),
+        (json.dumps({"attack": "carlini", "model": "m", "budget": 8, "metrics": {}}), "ci_seed"),
+        (
+            json.dumps({"attack": "a", "model": "m", "budget": 0, "ci_seed": 0, "metrics": {}}),
+            "budget is 0",
+        ),
+        ("[" * 5000 + "]" * 5000, "is not JSON"),
+    ],
+)
+def test_a_bad_floor_file_is_one_line_before_the_report_writes(
+    trained: Path, capsys: pytest.CaptureFixture, text: str, message: str
+) -> None:
+    """The plots were rewritten before a floor file that was not JSON stopped the report."""
+    assert main(["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--publish"]) == 0
+    assert main(["report"]) == 0
+    capsys.readouterr()
+    files = {p: p.read_bytes() for p in reports_dir().rglob("*") if p.is_file()}
+    bad = reports_dir() / "floors" / "carlini-tiny-8.json"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(text)
+    assert main(["report"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"floor file {bad}" in err[0] and message in err[0], err
+    assert {p: p.read_bytes() for p in files} == files
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_VALUES, key=st.sampled_from(["attack", "budget", "ci_seed", "metrics", "x"]))
+def test_fuzzed_floor_files_are_read_or_refused_in_one_line(
+    tmp_path_factory, value: object, key: str
+) -> None:
+    from bench.records.floorfile import read_floor
+
+    floor = json.loads(sorted((REPO_ROOT / "reports" / "floors").glob("*.json"))[0].read_text())
+    path = tmp_path_factory.mktemp("floor") / "f.json"
+    path.write_text(json.dumps({**floor, key: value}))
+    try:
+        read_floor(path)
+    except BenchError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)

@@ -141,6 +141,50 @@ def test_bench_home_that_is_a_file(
     assert home.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize(
+    ("variable", "argv"),
+    [("BENCH_HOME", RUN), ("BENCH_CARDS_BASE", RUN), ("BENCH_REPORTS", ["report"])],
+)
+def test_an_empty_folder_variable_is_one_line_and_writes_nothing_here(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    variable: str,
+    argv: list[str],
+) -> None:
+    """``BENCH_HOME=`` is ``Path("")``, the current folder: it wrote arrays/ pool/ results/ runs/
+    wherever the command ran."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv(variable, "")
+    assert main(argv) == 2
+    assert f"{variable} is set but empty" in one_error_line(capsys)
+    assert not any(here.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["grid", "--budget", "60000"], "above the suite's limit of 51,200"),
+        (["grid", "--attacks", ""], "--attacks '' has an empty name"),
+        (["grid", "--attacks", "carlini,"], "has an empty name"),
+        (["grid", "--attacks", "bogus"], "--attacks: unknown 'bogus'; valid: carlini"),
+        (["grid", "--models", "bogus"], "--models: unknown 'bogus'; valid: tiny-24"),
+    ],
+)
+def test_a_grid_subset_or_budget_that_cannot_be_meant_is_one_line(
+    world: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    """``--attacks ''`` ran the whole grid, ``--models bogus`` nothing (exit 0, silent), and a
+    budget above the cap started a 3.9-day run without ``--force``."""
+    before = written()
+    assert main(argv) == 2
+    assert message in one_error_line(capsys)
+    assert written() == before
+
+
 def test_bench_home_below_a_file(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -170,3 +214,20 @@ def test_unusable_out_folder(world: Path, tmp_path: Path, capsys: pytest.Capture
     out.write_text("")
     assert main([*RUN, "--out", str(out)]) == 2
     assert f"the --out folder {out} is a file, not a folder" in one_error_line(capsys)
+
+
+def test_a_set_integer_is_parsed_exactly_and_overflow_refused(
+    world: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Through float, ``clique_k=99999999999999999999999999`` became 100000000000000004764729344."""
+    from bench.cards import attack_card
+    from bench.cards.overrides import parse_sets
+
+    card = attack_card("carlini")
+    assert parse_sets(card, "cpu", ["clique_k=9007199254740993"]) == {"clique_k": 2**53 + 1}
+    assert parse_sets(card, "cpu", ["clique_k=1e3"]) == {"clique_k": 1000}
+    before = written()
+    argv = ["run", "--attack", "carlini", "--scale", "8", "--set"]
+    assert main([*argv, "clique_k=99999999999999999999999999"]) == 2
+    assert "below 2**63 in size, got 99999999999999999999999999" in one_error_line(capsys)
+    assert written() == before

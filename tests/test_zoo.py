@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from bench.cards import model_card, model_cards
+from bench.cli import main
 from bench.data.subset import members
 from bench.errors import BenchError
 from bench.utils.paths import REPO_ROOT, data_root
@@ -204,3 +205,32 @@ def test_sampling_runs_under_a_sampler_that_scales_its_inputs(world: Path) -> No
     card = model_card("tiny-8")
     x = sample_batch(load_denoiser(card), build_sampler(card), 2, 8, 4, batch_generator(0, 0))
     assert x.shape == (2, 3, 8, 8) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"step": 10**12, "images_seen": 10**12 * 8}, "claims step 1,000,000,000,000"),
+        ({"step": 3, "images_seen": 5}, "claims step 3 and 5 images seen"),
+        ({"train_seconds": -1000}, "train_seconds is -1000: input should be greater than"),
+        ({"train_seconds": None}, "train_seconds is None"),
+        ({"step": "3"}, "step is '3': input should be a valid integer"),
+    ],
+)
+def test_a_tampered_training_state_never_reaches_the_card(
+    world: Path, capsys: pytest.CaptureFixture, change: dict, message: str
+) -> None:
+    """A training state of 10**12 steps was resumed and its step count written into the card."""
+    from bench.zoo.checkpoint import save_tensors
+
+    card = model_card("tiny-8")
+    data = members(card, data_root())
+    train(card, data, max_steps=3, progress=False)
+    path = state_path(card)
+    tensors, meta = load_tensors(path, card)
+    save_tensors(path, tensors, {**meta, **change})
+    card_text = card.path.read_text()
+    assert main(["zoo", "train", "tiny-8"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and str(path) in err[0] and message in err[0], err
+    assert card.path.read_text() == card_text

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,7 +42,9 @@ from bench.errors import BenchError
 from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
+from bench.utils.cellfiles import LedgerFile, WallFile
 from bench.utils.parallel import Ranks, current_ranks
+from bench.utils.schema import parse_cache
 from bench.utils.writefaults import make_folder
 from bench.zoo.pool import ModelPool
 
@@ -50,7 +53,6 @@ WALL_FILE = "wall.json"
 LEDGER_GLOB = "pool-rank*.json"
 SHARD_GLOB = "shard-*.npz"
 LEDGER_KINDS = ("made", "reused", "adopted")
-OPTIONAL_KINDS = ("adopted",)  # ledgers written before it lack it (record schema 7)
 T = TypeVar("T")
 
 
@@ -98,6 +100,7 @@ class RunStore:
         self.pool = pool  # None: unguided draws are sampled for this store alone
         self.donors = donors  # (budget, folder) of this cell's runs at other budgets
         self._ledger: dict[str, set[tuple[int, ...]]] | None = None
+        self._clock: float | None = None  # this attempt's last banked moment (``start_clock``)
         make_folder(self.root)
 
     def sweep_temporaries(self) -> int:
@@ -123,6 +126,24 @@ class RunStore:
         (self.root / WALL_FILE).unlink(missing_ok=True)
         self._ledger = None
 
+    def start_clock(self) -> None:
+        """Start timing this attempt's attack. From here every shard and cached preparation
+        written also banks the seconds since the last into ``wall.json``, so an attempt that is
+        interrupted (killed, a full disk) keeps the time of the work it saved: the resumed run's
+        record once said 57.2 s for outputs that took 102.7 s uninterrupted."""
+        self._clock = time.monotonic()
+
+    def stop_clock(self) -> float:
+        """Bank the seconds since the last write and return what the outputs cost in all."""
+        return self._bank_wall()
+
+    def _bank_wall(self) -> float:
+        if self._clock is None or not self.ranks.is_main:
+            return 0.0
+        now = time.monotonic()
+        spent, self._clock = now - self._clock, now
+        return self.add_wall(spent)
+
     def add_wall(self, seconds: float) -> float:
         """Add one run's seconds to the time these outputs have cost and return the total.
 
@@ -132,7 +153,9 @@ class RunStore:
         """
         path = self.root / WALL_FILE
         spent = load_cached(
-            path, lambda p: float(json.loads(p.read_text())["seconds"]), "wall-time file"
+            path,
+            lambda p: parse_cache(WallFile, json.loads(p.read_text())).seconds,
+            "wall-time file",
         )
         total = (spent or 0.0) + seconds
         write_json_atomic(path, {"seconds": total})
@@ -149,6 +172,7 @@ class RunStore:
 
         write_atomic(self.shard_path(i), writer, images.nbytes)
         self._forget_adopted(i)  # a shard remade here (the adopted one was damaged) is run here
+        self._bank_wall()
 
     def shards(self) -> Iterator[dict[str, np.ndarray]]:
         """Shards 0, 1, … up to the first missing or corrupt one (which is removed)."""
@@ -259,6 +283,12 @@ class RunStore:
         kept = {k: v for k, v in reused.items() if k not in made}
         saved = sum(evaluations for evaluations, charged in kept.values() if charged)
         saved += sum(evaluations for _, evaluations in adopted.values())
+        if saved > unet_evaluations:  # each entry is well-formed, together they cannot be true
+            raise BenchError(
+                f"the pool ledgers under {self.root} claim {saved:,} UNet evaluations saved of "
+                f"the {unet_evaluations:,} the attack cost, so they were altered; remove that "
+                "folder and run the same command again to remake the cell"
+            )
         return {
             "reused": _runs(sorted(k[:2] for k in kept)),
             "adopted": _runs(sorted((budget, i) for i, (budget, _) in adopted.items())),
@@ -298,6 +328,7 @@ class RunStore:
                     np.savez(f, **arrays)
 
             write_atomic(path, writer, sum(a.nbytes for a in arrays.values()))
+            self._bank_wall()
             return arrays
 
         def read(p: Path) -> dict[str, np.ndarray]:
@@ -339,6 +370,7 @@ class RunStore:
                 sum(v.nelement() * v.element_size() for v in tensors.values()),
             )
             write_json_atomic(meta_path, meta)
+            self._bank_wall()
             return tensors, meta
 
         return self._made_once(
@@ -354,22 +386,8 @@ def _read_ledger(path: Path) -> dict[str, set[tuple[int, ...]]] | None:
     damaged."""
 
     def load(p: Path) -> dict[str, set[tuple[int, ...]]]:
-        raw = json.loads(p.read_text())
-        if isinstance(raw, dict):
-            raw = {**{k: [] for k in OPTIONAL_KINDS}, **raw}
-        ok = isinstance(raw, dict) and all(
-            isinstance(raw.get(k), list)
-            and all(
-                isinstance(e, list)
-                and len(e) == 5
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in e)
-                for e in raw[k]
-            )
-            for k in LEDGER_KINDS
-        )
-        if not ok:
-            raise ValueError("it is not a ledger of pool batches and adopted shards")
-        return {k: {tuple(e) for e in raw[k]} for k in LEDGER_KINDS}
+        ledger = parse_cache(LedgerFile, p.read_bytes())
+        return {k: set(getattr(ledger, k)) for k in LEDGER_KINDS}
 
     return load_cached(path, load, "pool ledger")
 

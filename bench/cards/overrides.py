@@ -27,11 +27,16 @@ def _scalar(default: Any, key: str, text: str) -> Any:
             raise BenchError(f"{key} takes true or false, got {text!r}")
         return text.lower() == "true"
     if isinstance(default, int | float):
+        # An integer literal stays exact: through float, 10**26 was recorded as 100…04764729344.
         try:
-            return float(text)
+            return int(text) if isinstance(default, int) and _is_int_literal(text) else float(text)
         except ValueError:
             raise BenchError(f"{key} takes a number, got {text!r}") from None
     return text
+
+
+def _is_int_literal(text: str) -> bool:
+    return text.lstrip("+-").isdigit() and text.isascii()
 
 
 def parse_sets(acard: AttackCard, profile: str, items: list[str] | None) -> dict[str, Any]:

@@ -21,7 +21,10 @@ SEED_LIMIT = 2**32  # per-batch generators are seeded with seed × 1,000,003 + b
 # typo (10^12 outputs would take centuries here), so it needs --force, and the run's time and disk
 # estimate is printed before it starts.
 BUDGET_LIMIT = 51_200
+INT64_LIMIT = 2**63  # every integer parameter reaches numpy or torch as an int64
 # A name becomes a file and folder name (models/<name>.toml, runs/<name>/…): one path component.
+# Longer names would make file names (<name>.safetensors, records' folders) past 255 bytes.
+NAME_LIMIT = 100
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -69,6 +72,8 @@ def integer(value: Any, what: str, low: int | None = None, high: int | None = No
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise BenchError(f"{what} must be an integer, got {value!r}")
+    if abs(value) >= INT64_LIMIT:  # numpy and torch would overflow (or refuse) it far from here
+        raise BenchError(f"{what} must be below 2**63 in size, got {value}")
     return int(number(value, what, low, high))
 
 
@@ -94,10 +99,16 @@ def budget_allowed(value: int, force: bool = False) -> int:
 def valid_name(value: Any, what: str) -> str:
     """``value`` when it can name a card and its files: letters, digits, '.', '-' and '_', not
     starting with '.' or '-', so no '/', '\\' or '..' can reach a path built from it."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+    if (
+        not isinstance(value, str)
+        or not _NAME.fullmatch(value)
+        or ".." in value
+        or len(value) > NAME_LIMIT
+    ):
         raise BenchError(
-            f"{what} {value!r} is not a valid name: use letters, digits, '.', '-' and '_' (no "
-            "path separators or '..'), since it names files such as models/<name>.toml"
+            f"{what} {str(value)[:40]!r} is not a valid name: use at most {NAME_LIMIT} letters, "
+            "digits, '.', '-' and '_' (no path separators or '..'), since it names files such "
+            "as models/<name>.toml"
         )
     return value
 

@@ -113,13 +113,7 @@ def add_cell_arguments(p: argparse.ArgumentParser) -> None:
         help="cpu, cpu32 or paper: the zoo and card defaults (default: --model's, else cpu)",
     )
     p.add_argument("--seed", type=seed_int, default=0, help="the run's seed (default 0)")
-    p.add_argument(
-        "--budget",
-        type=positive_int,
-        default=None,
-        help=f"N_G (card default); at most {validate.BUDGET_LIMIT:,} unless --force",
-    )
-    add_force_argument(p)
+    add_budget_arguments(p)
     p.add_argument(
         "--model",
         default=None,
@@ -162,6 +156,18 @@ def add_compile_argument(p: argparse.ArgumentParser) -> None:
 def compile_from_args(args: argparse.Namespace) -> bool | None:
     """True for ``--compile``; None leaves it to ``BENCH_COMPILE``."""
     return True if args.compile else None
+
+
+def add_budget_arguments(p: argparse.ArgumentParser) -> None:
+    """``--budget N_G`` (default: the card's) and ``--force`` to go above the cap (`run`,
+    `grid`)."""
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=None,
+        help=f"N_G (card default); at most {validate.BUDGET_LIMIT:,} unless --force",
+    )
+    add_force_argument(p)
 
 
 def add_force_argument(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.args import add_compile_argument, compile_from_args, positive_int, seed_list
+from bench.cards import validate
+from bench.cli.args import (
+    add_budget_arguments,
+    add_compile_argument,
+    compile_from_args,
+    positive_int,
+    seed_list,
+)
 from bench.errors import BenchError
 from bench.records import record_path
 from bench.report.summary import summary
@@ -42,16 +49,38 @@ def _scalar(text: str) -> Any:
     return text
 
 
+def subset(text: str | None, flag: str, known: list[str]) -> list[str] | None:
+    """The names a ``--attacks``/``--models`` list gives (None: not given, the whole grid), each
+    one the registry knows. An empty list used to mean the whole grid (``--attacks ''`` ran
+    every attack) and an unknown name nothing at all (exit 0, no output)."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise BenchError(f"{flag} {text!r} has an empty name; give comma-separated names")
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise BenchError(
+            f"{flag}: unknown {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known))}"
+        )
+    return names
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     """Every applicable attack × trained model × seed; cells with a current record are skipped."""
+    from bench.cards import attack_names, model_cards
+
     parameters = executor_parameters(args)
+    if args.budget is not None:
+        validate.budget_allowed(args.budget, args.force)
+    ranked = [c.name for c in model_cards() if c.profile == args.profile and c.role == "ranked"]
     failed = 0
     cells = grid_cells(
         args.profile,
         args.seeds,
         args.budget,
-        args.attacks.split(",") if args.attacks else None,
-        args.models.split(",") if args.models else None,
+        subset(args.attacks, "--attacks", attack_names()),
+        subset(args.models, "--models", ranked),
         args.data_root,
     )
     outcomes = run_cells(
@@ -70,7 +99,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
     p.add_argument("--profile", default="cpu", help="cpu, cpu32 or paper: which zoo (default: cpu)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid seeds (default: 0,1,2)")
-    p.add_argument("--budget", type=positive_int, default=None, help="N_G (card default)")
+    add_budget_arguments(p)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")
     p.add_argument("--models", default=None, help="comma-separated subset of zoo models")
     p.add_argument("--data-root", default=None, help="CelebA root (default: $BENCH_DATA)")

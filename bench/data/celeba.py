@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from bench.errors import BenchError
+from bench.utils.imagefiles import regular_file, rgb8
 
 READER_VERSION = 1
 IMAGE_DIR = "img_align_celeba"
@@ -43,13 +44,30 @@ class CelebaIndex:
         return np.array([pos[n] for n in names], dtype=np.int64)
 
 
-def _read_pairs(path: Path) -> dict[str, str]:
-    if not path.is_file():
+def _read_text(path: Path) -> str:
+    """A list file's text: a regular file (a FIFO or ``/dev/zero`` would hang or fill memory,
+    a link loop is named) in UTF-8 (plain ASCII, as CelebA ships them), else one line."""
+    if not path.exists() and not path.is_symlink():
         raise BenchError(
             f"missing {path.name} in {path.parent}: the root is not in CelebA's layout"
         )
+    try:
+        return regular_file(path, "list file").read_bytes().decode("utf-8")
+    except FileNotFoundError:  # a dangling link
+        raise BenchError(
+            f"{path} is a link to nothing: the root is not in CelebA's layout"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(
+            f"{path} is not UTF-8 text (byte {exc.start}); restore CelebA's original file"
+        ) from None
+    except OSError as exc:
+        raise BenchError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_pairs(path: Path) -> dict[str, str]:
     pairs: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(_read_text(path).splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
@@ -59,14 +77,16 @@ def _read_pairs(path: Path) -> dict[str, str]:
     return pairs
 
 
+def _is_int(text: str) -> bool:
+    return text.isascii() and text.lstrip("-").isdigit() and len(text) < 19
+
+
 def read_index(root: Path) -> CelebaIndex:
     """Parse and cross-check the attribute and identity files of a CelebA root."""
     attr_path = root / ATTR_FILE
     if not (root / IMAGE_DIR).is_dir():
         raise BenchError(f"missing {IMAGE_DIR}/ in {root}: the root is not in CelebA's layout")
-    if not attr_path.is_file():
-        raise BenchError(f"missing {ATTR_FILE} in {root}: the root is not in CelebA's layout")
-    lines = attr_path.read_text().splitlines()
+    lines = _read_text(attr_path).splitlines()
     try:
         count = int(lines[0].strip())
     except (IndexError, ValueError):
@@ -86,6 +106,11 @@ def read_index(root: Path) -> CelebaIndex:
     if len(files) != count:
         raise BenchError(f"{attr_path}: header says {count} images but {len(files)} rows follow")
     identity = _read_pairs(root / IDENTITY_FILE)
+    bad = next((f for f, v in identity.items() if not _is_int(v)), None)
+    if bad is not None:
+        raise BenchError(
+            f"{root / IDENTITY_FILE}: the identity of {bad} is {identity[bad]!r}, not an integer"
+        )
     if set(identity) != set(files):
         extra = sorted(set(identity) ^ set(files))
         raise BenchError(
@@ -104,9 +129,9 @@ def read_index(root: Path) -> CelebaIndex:
 def load_image(root: Path, name: str) -> Image.Image:
     path = root / IMAGE_DIR / name
     try:
-        with Image.open(path) as im:
+        with Image.open(regular_file(path)) as im:
             im.load()
-            return im.convert("RGB")
+            return rgb8(im, path)
     except FileNotFoundError:
         raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
@@ -130,7 +155,7 @@ def check_root(root: Path, scales: dict[str, int], eligible_members: int) -> Che
     index = read_index(root)
     partition_path = root / PARTITION_FILE
     partition_rows = None
-    if partition_path.is_file():
+    if partition_path.exists() or partition_path.is_symlink():  # optional, but checked if there
         partition = _read_pairs(partition_path)
         if set(partition) != set(index.files):
             raise BenchError(f"{PARTITION_FILE} and {ATTR_FILE} disagree on the images listed")

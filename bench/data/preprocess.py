@@ -20,9 +20,11 @@ from bench.cards import DatasetCard
 from bench.data.celeba import ATTR_FILE, IMAGE_DIR, READER_VERSION, load_image
 from bench.data.manifests import manifest_digest
 from bench.errors import BenchError
+from bench.utils.arrays import check_npy_file
 from bench.utils.atomic import write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
 from bench.utils.folders import probe_writable
+from bench.utils.imagefiles import regular_file
 from bench.utils.notice import notice
 from bench.utils.paths import bench_home
 
@@ -70,7 +72,7 @@ def source_stats(root: Path, names: list[str]) -> list[list[int]]:
     for name in names:
         path = root / IMAGE_DIR / name
         try:
-            st = path.stat()
+            st = regular_file(path).stat()
         except FileNotFoundError:
             raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
         stats.append([st.st_size, st.st_mtime_ns])
@@ -92,7 +94,7 @@ def source_digests(root: Path, names: list[str]) -> list[str]:
     for name in names:
         path = root / IMAGE_DIR / name
         try:
-            digests.append(hashlib.sha256(path.read_bytes()).hexdigest()[:32])
+            digests.append(hashlib.sha256(regular_file(path).read_bytes()).hexdigest()[:32])
         except FileNotFoundError:
             raise BenchError(f"image {path} is listed in {ATTR_FILE} but missing on disk") from None
         except OSError as exc:
@@ -107,6 +109,7 @@ def _sources_path(path: Path) -> Path:
 def _read_cache(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any] | None]:
     """The array and what it was built from (None for a cache older than that record); a wrong
     shape, a record beside it of the wrong shape, or a digest mismatch counts as a corrupt file."""
+    check_npy_file(path)
     images = np.load(path, allow_pickle=False)
     if images.shape != shape or images.dtype != np.uint8:
         raise ValueError(f"it holds {images.dtype} {images.shape}, not uint8 {shape}")

@@ -14,6 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from bench.errors import BenchError
+from bench.utils.arrays import check_npz_headers
+from bench.utils.imagefiles import regular_file, rgb8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -65,8 +67,8 @@ def _read_folder(folder: Path, progress: bool) -> np.ndarray:
 
 def _open(file: Path) -> np.ndarray:
     try:
-        with Image.open(file) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        with Image.open(regular_file(file)) as image:
+            return np.asarray(rgb8(image, file), dtype=np.uint8)
     except Image.DecompressionBombError as exc:  # Pillow refuses to decode it: far too many pixels
         why = " ".join(str(exc).split()).rstrip(".")
         raise BenchError(
@@ -82,14 +84,15 @@ def _open(file: Path) -> np.ndarray:
 
 def _read_npz(path: Path) -> np.ndarray:
     try:
+        check_npz_headers(path)
         with np.load(path) as archive:
             if not archive.files:
                 raise BenchError(f"{path} holds no arrays; save the images with np.savez")
             images = archive[archive.files[0]]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise BenchError(
-            f"cannot read {path} as .npz ({type(exc).__name__}); save the images "
-            "with np.savez(path, images)"
+            f"cannot read {path} as .npz ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+            "save the images with np.savez(path, images)"
         ) from None
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise BenchError(

@@ -169,7 +169,8 @@ class _Required(TypedDict):
     attack: str
     """The attack card's name."""
     model: str
-    """The zoo card's name, or a user's folder named by folder and weights digest."""
+    """The zoo card's name, or a user's folder named by folder, weights digest and a digest of
+    its sampling (sampler class and config, steps), so each sampling setting is its own cell."""
     seed: int
     """The run seed every random draw derives from."""
     budget: int

@@ -13,7 +13,7 @@ import numpy as np
 from bench.metrics import BAND_NAMES
 from bench.records import read_record
 from bench.utils.atomic import write_atomic
-from bench.utils.paths import bench_home
+from bench.utils.paths import bench_home, home_path
 
 
 def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) -> Path | None:
@@ -33,7 +33,7 @@ def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) 
     from bench.utils.paths import data_root as celeba_root
 
     rec = read_record(record_path)
-    run_dir = bench_home() / rec["outputs"]
+    run_dir = home_path(rec["outputs"], f"run record {record_path}: outputs")
     if rec.get("external") or not (run_dir / "shard-00000.npz").is_file():
         return None
     outputs = RunStore(run_dir).images()

@@ -10,12 +10,12 @@ repository.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
+from bench.records.floorfile import read_floor
 from bench.cards import attack_card, model_cards
 from bench.metrics import BAND_NAMES
 from bench.report import columns as C
@@ -210,6 +210,8 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
 
 def write_leaderboard(root: Path | None = None) -> Path:
     root = root or reports_dir()
+    # Read (and checked) before any plot is written, so a bad floor file changes nothing.
+    floors = [read_floor(p) for p in sorted((root / "floors").glob("*.json"))]
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
     df = load_records(root) if runs_dir.is_dir() else pd.DataFrame()
     curves = load_records(root, "curves/runs") if curves_dir.is_dir() else pd.DataFrame()
@@ -268,12 +270,11 @@ def write_leaderboard(root: Path | None = None) -> Path:
         curves = curves[~curves[C.EXTERNAL]]
         for p in profiles(curves):
             parts += _curve_sections(of_profile(curves, p), root, p, labels.get(p, ""))
-    floor_files = sorted((root / "floors").glob("*.json"))
-    if floor_files:
+    if floors:
         parts += _section(
             "CI floors and mutations",
             text.FLOORS,
-            floors_table([json.loads(p.read_text()) for p in floor_files]),
+            floors_table(floors),
         )
     path = root / "leaderboard.md"
     write_text_atomic(path, "\n".join(parts) + "\n")

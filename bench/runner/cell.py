@@ -8,7 +8,6 @@ library versions and machine.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,11 +110,11 @@ def run_cell(spec: CellSpec, options: RunOptions | None = None) -> RunRecord:
         results = user_results()
     plan = plan_cell(spec, options)
     cell = open_cell(plan, options, results)
-    started = time.time()
+    cell.store.start_clock()
     result = plan.attack.run(cell.view, plan.budget, plan.seed)
     if not cell.ranks.is_main:
         return cell.ranks.share(None)
-    record = score_cell(plan, cell, result, started, options.progress)
+    record = score_cell(plan, cell, result, options.progress)
     if options.write:
         write_record(record_path(record, root=results), record)
     release(cell.lock)
@@ -294,9 +293,7 @@ def _preflight(
     return Missing(missing, disk, pool_disk)
 
 
-def score_cell(
-    plan: CellPlan, cell: OpenCell, result: AttackResult, started: float, progress: bool
-) -> RunRecord:
+def score_cell(plan: CellPlan, cell: OpenCell, result: AttackResult, progress: bool) -> RunRecord:
     """Score the cell's outputs against its members and non-members into its record."""
     outputs = cell.store.images()
     if len(outputs) != plan.budget:
@@ -330,7 +327,7 @@ def score_cell(
         member_set=cell.member_set,
         nonmember_set=cell.nonmember_set,
         model_config=model_config(denoiser, plan.target.make_sampler()),
-        wall_seconds=round(cell.store.add_wall(time.time() - started), 1),
+        wall_seconds=round(cell.store.stop_clock(), 1),
         pool=cell.store.pool_use(result.unet_evaluations),
         runtime={
             "compiled": plan.compiled,

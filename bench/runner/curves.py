@@ -30,7 +30,7 @@ from bench.metrics.tiers import canary_metrics
 from bench.records import RunRecord, curve_path, user_results, write_record
 from bench.runner.cell import default_budget, resolve_model, run_cell
 from bench.runner.spec import CellSpec, FolderModel, RunOptions
-from bench.utils.paths import bench_home, data_root
+from bench.utils.paths import data_root, home_path
 
 
 def prefix_cost(cost: dict[str, int], n: int, n_max: int) -> dict[str, int]:
@@ -89,7 +89,7 @@ def run_curve(
                     compile=options.compile,
                 ),
             )
-            outputs = RunStore(bench_home() / full["outputs"]).images()
+            outputs = RunStore(home_path(full["outputs"], "the run's outputs")).images()
             for n in sorted(set(budgets)) if prefix_valid else [n_run]:
                 sets = (member_set, nonmember_set)
                 record = _prefix_record(full, outputs[:n], n_run, sets, bands, deltas, similarity)

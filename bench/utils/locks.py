@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import stat
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -30,8 +31,7 @@ def lock_cell(folder: Path, what: str = "this cell") -> Path:
     if path in _held:
         return path
     make_folder(folder)
-    with writing(path, "create the lock file"):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -46,6 +46,21 @@ def lock_cell(folder: Path, what: str = "this cell") -> Path:
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
     _held[path] = fd
     return path
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (or create) the lock file without following a link at its name, dangling or not:
+    a planted ``lock`` symlink would otherwise make the owner's line overwrite its target, or
+    create one anywhere. Anything but a regular file is refused, so a FIFO cannot hang us."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    if path.is_symlink():
+        raise BenchError(f"{path} is a symbolic link, not a lock file; remove it and run again")
+    with writing(path, "create the lock file"):  # ELOOP (a link planted since) is one line too
+        fd = os.open(path, flags, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BenchError(f"{path} is not a regular file, so it cannot be a lock; remove it")
+    return fd
 
 
 def release(path: Path) -> None:

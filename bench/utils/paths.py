@@ -25,6 +25,18 @@ SHIPPED = PACKAGE_ROOT / "_shipped"
 CARD_KINDS = ("attacks", "models", "datasets")
 
 
+def env_folder(name: str) -> Path | None:
+    """The folder the environment variable ``name`` names, or None where it is unset. Set but
+    empty (or blank) is refused: ``Path("")`` is the current folder, so ``BENCH_HOME=`` would
+    scatter ``arrays/ pool/ results/ runs/`` wherever the command happened to run."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    if not raw.strip():
+        raise BenchError(f"{name} is set but empty; unset it or give it a folder")
+    return Path(raw).expanduser()
+
+
 def in_clone() -> bool:
     """Whether the package runs from a source tree (a clone, installed editable or not at all),
     as opposed to a wheel installed under site-packages."""
@@ -34,8 +46,9 @@ def in_clone() -> bool:
 def cards_root() -> Path:
     """The folder holding the base registry: ``BENCH_CARDS_BASE`` (tests use it to see only their
     own cards), else the clone, else the cards shipped inside the installed package."""
-    if "BENCH_CARDS_BASE" in os.environ:
-        return Path(os.environ["BENCH_CARDS_BASE"])
+    base = env_folder("BENCH_CARDS_BASE")
+    if base is not None:
+        return base
     return REPO_ROOT if in_clone() else SHIPPED
 
 
@@ -66,8 +79,9 @@ def has_reports() -> bool:
 def reports_dir() -> Path:
     """The leaderboard's folder: ``BENCH_REPORTS``, else the clone's ``reports/``. An installed
     wheel has none, and writing beside the package would write into site-packages."""
-    if "BENCH_REPORTS" in os.environ:
-        return Path(os.environ["BENCH_REPORTS"])
+    reports = env_folder("BENCH_REPORTS")
+    if reports is not None:
+        return reports
     if not in_clone():
         raise BenchError(
             "this install is not a clone, so it has no reports/ folder; set BENCH_REPORTS to "
@@ -79,7 +93,26 @@ def reports_dir() -> Path:
 def bench_home() -> Path:
     """Cache root for arrays, training states and generations (``BENCH_HOME``)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "memorization-bench"
-    return _checked_home(Path(os.environ.get("BENCH_HOME", default)).expanduser())
+    return _checked_home(env_folder("BENCH_HOME") or default)
+
+
+def inside(root: Path, relative: str | os.PathLike, what: str) -> Path:
+    """``root / relative`` resolved (links followed), once it lies strictly inside ``root``.
+
+    Paths read from records and caches are data, not trusted: a record whose ``outputs`` was
+    absolute or climbed out with ``..`` made ``bench report --galleries`` read shards anywhere
+    and delete one it found corrupt. Resolving first also catches a link inside ``root`` that
+    points out of it."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    if path == base or not path.is_relative_to(base):
+        raise BenchError(f"{what} {str(relative)!r} does not lie inside {base}; refusing to use it")
+    return path
+
+
+def home_path(relative: str | os.PathLike, what: str) -> Path:
+    """``BENCH_HOME / relative``, required to lie inside it (see ``inside``)."""
+    return inside(bench_home(), relative, what)
 
 
 @lru_cache

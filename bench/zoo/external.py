@@ -13,19 +13,25 @@ or ``unet/`` and ``scheduler/`` subfolders, or a UNet folder holding its schedul
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import diffusers
+import torch
 from diffusers import DDPMScheduler, SchedulerMixin, UNet2DConditionModel, UNet2DModel
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
 from bench.cards import DatasetCard
 from bench.errors import BenchError
+from bench.utils.schema import parse
 from bench.zoo.build import SAMPLERS, config_keys
+from bench.zoo.folderconfig import SchedulerConfig, UNetConfig
 
 UNET_CLASSES: dict[str, type[nn.Module]] = {
     "UNet2DModel": UNet2DModel,
@@ -72,7 +78,12 @@ class DiffusersFolder:
         """The sampler: ``sampler`` (ddim, ddpm or a diffusers class) or the folder's own class."""
         name = sampler or self.scheduler_config.get("_class_name", "")
         cls = SAMPLERS.get(name.lower()) or getattr(diffusers, name, None)
-        if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
+        # SchedulerMixin itself (and any class without set_timesteps) is a base, not a sampler.
+        if not (
+            isinstance(cls, type)
+            and issubclass(cls, SchedulerMixin)
+            and callable(getattr(cls, "set_timesteps", None))
+        ):
             where = "--sampler" if sampler else str(self.path)
             raise BenchError(f"{where}: {name!r} is not a diffusers scheduler class")
         return cls
@@ -101,17 +112,20 @@ def read_folder(path: str | Path) -> DiffusersFolder:
             f"scheduler/{SCHEDULER_CONFIG} (as save_pretrained writes them)"
         )
     unet_config = _json(unet_dir / UNET_CONFIG)
-    if unet_config.get("_class_name") not in UNET_CLASSES:
+    if str(unet_config.get("_class_name")) not in UNET_CLASSES:
         raise BenchError(
-            f"{unet_dir / UNET_CONFIG} describes a {unet_config.get('_class_name')!r}; "
+            f"{unet_dir / UNET_CONFIG} describes a {str(unet_config.get('_class_name'))[:40]!r}; "
             f"the suite attacks {' or '.join(UNET_CLASSES)}"
         )
+    parse(UNetConfig, unet_config, unet_dir / UNET_CONFIG)
     if not (unet_dir / WEIGHTS).is_file():
         raise BenchError(
             f"{unet_dir} has no {WEIGHTS}; save it with save_pretrained(safe_serialization=True) "
             "(pickled weights are never loaded)"
         )
-    folder = DiffusersFolder(root, unet_dir, unet_config, _json(sched_dir / SCHEDULER_CONFIG))
+    scheduler_config = _json(sched_dir / SCHEDULER_CONFIG)
+    parse(SchedulerConfig, scheduler_config, sched_dir / SCHEDULER_CONFIG)
+    folder = DiffusersFolder(root, unet_dir, unet_config, scheduler_config)
     folder.scheduler_class()
     return folder
 
@@ -149,8 +163,24 @@ def architecture(folder: DiffusersFolder) -> dict[str, Any]:
 
 
 def load_unet(folder: DiffusersFolder) -> nn.Module:
-    """The folder's UNet in fp32: built from its config, weights loaded strictly."""
-    unet = folder.unet_class.from_config(architecture(folder))
+    """The folder's UNet in fp32: built from its config, weights loaded strictly. The config is
+    first built on torch's meta device (no memory) and its size compared with the weights file's
+    header, so a config declaring absurd channel counts is refused before it allocates."""
+    config = architecture(folder)
+    with (
+        diffusers_refusal(folder.unet_dir / UNET_CONFIG, f"it as a {folder.unet_class.__name__}"),
+        torch.device("meta"),
+    ):
+        skeleton = folder.unet_class.from_config(config)
+    needs = sum(v.numel() for v in skeleton.state_dict().values())
+    holds = _weights_numel(folder.weights)
+    if needs != holds:
+        raise BenchError(
+            f"{folder.weights} does not fit its own config (it holds {holds:,} values, the "
+            f"config builds a UNet of {needs:,})"
+        )
+    with diffusers_refusal(folder.unet_dir / UNET_CONFIG, f"it as a {folder.unet_class.__name__}"):
+        unet = folder.unet_class.from_config(config)
     try:
         state = load_file(str(folder.weights))
     except (SafetensorError, OSError) as exc:
@@ -163,16 +193,63 @@ def load_unet(folder: DiffusersFolder) -> nn.Module:
     return unet
 
 
+def _weights_numel(path: Path) -> int:
+    """The values a safetensors file holds, from its header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise BenchError(f"{path} is unreadable ({exc})") from None
+
+
 def training_schedule(folder: DiffusersFolder) -> DDPMScheduler:
     """The noising schedule (ᾱ_t) the model was trained under, from the scheduler's config."""
     keys = config_keys(DDPMScheduler)
-    return DDPMScheduler.from_config(
-        {k: v for k, v in folder.scheduler_config.items() if k in keys}
-    )
+    with diffusers_refusal(folder.path, "its training schedule as a DDPMScheduler"):
+        return DDPMScheduler.from_config(
+            {k: v for k, v in folder.scheduler_config.items() if k in keys}
+        )
 
 
 def sampler(folder: DiffusersFolder, name: str | None = None) -> SchedulerMixin:
     """The sampling scheduler: the folder's own class and config, or ``name`` over its config."""
     cls = folder.scheduler_class(name)
     keys = config_keys(cls)
-    return cls.from_config({k: v for k, v in folder.scheduler_config.items() if k in keys})
+    with diffusers_refusal(folder.path, f"its scheduler config as a {cls.__name__}"):
+        return cls.from_config({k: v for k, v in folder.scheduler_config.items() if k in keys})
+
+
+def dry_run(folder: DiffusersFolder, name: str | None, steps: int) -> None:
+    """Build the sampler and the training schedule and take one denoising step on a 2×2 image,
+    so a config diffusers refuses only when sampling (a timestep spacing it does not know,
+    ``--steps`` above the training steps) is one line before the model is even loaded."""
+    trained = SchedulerConfig.model_validate(folder.scheduler_config).num_train_timesteps
+    if steps > trained:
+        raise BenchError(
+            f"--steps {steps} is more than the {trained} steps the model was trained with "
+            f"({folder.path}); use at most {trained}"
+        )
+    chosen = sampler(folder, name)
+    with diffusers_refusal(folder.path, f"{type(chosen).__name__} in {steps} steps"):
+        training_schedule(folder)
+        chosen.set_timesteps(steps)
+        x = torch.zeros(1, 3, 2, 2)
+        chosen.step(x, chosen.timesteps[0], x)
+
+
+@contextmanager
+def diffusers_refusal(path: Path, what: str) -> Iterator[None]:
+    """diffusers' own refusal of a config as one line naming the folder and what was being built.
+
+    Any exception counts: diffusers checks few values itself, so a bad one surfaces as whatever
+    the first use of it raises (a ``ValueError``, ``NotImplementedError``, an ``AttributeError``
+    for an ``act_fn`` of null, an ``UnboundLocalError`` for an unknown ``time_embedding_type``;
+    the fuzz test in tests/test_external.py found these). Only construction and a one-step dry
+    run of a 2×2 image happen inside, so nothing else can be what failed."""
+    try:
+        yield
+    except BenchError:
+        raise
+    except Exception as exc:
+        first = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise BenchError(f"{path}: diffusers refuses {what} ({first})") from None

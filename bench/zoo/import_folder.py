@@ -81,6 +81,7 @@ def import_folder(
     dcard = dataset_card(dataset)
     dcard.check_scale(scale)
     external.check_fits(folder, dcard, scale)
+    external.dry_run(folder, None, steps)
     card_path, ckpt = _free_paths(name, into)
     unet = external.load_unet(folder)
     architecture, scheduler = _configs(folder, steps)
@@ -95,13 +96,12 @@ def import_folder(
         "conditioning": "unconditional",
         "canaries": False,
     }
-    trained = _save_checkpoint(ckpt, unet, name, folder, architecture, scheduler)
-    text = _card_text(folder, head, architecture, scheduler, trained)
-    try:
-        write_text_atomic(card_path, text)
+    try:  # whatever stops it (a refusal, a fault, Ctrl-C), the name stays free
+        trained = _save_checkpoint(ckpt, unet, name, folder, architecture, scheduler)
+        write_text_atomic(card_path, _card_text(folder, head, architecture, scheduler, trained))
         card = model_card_at(card_path)
         load_denoiser(card)  # the card must build the saved network and load it strictly
-    except BenchError:
+    except BaseException:
         card_path.unlink(missing_ok=True)
         ckpt.unlink(missing_ok=True)
         raise

@@ -9,6 +9,8 @@ never files it with the zoo.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from bench.zoo.build import DEFAULT_STEPS, build_sampler, sampling_steps
 from bench.zoo.checkpoint import sha256
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.load import load_denoiser, verified_digest
+from bench.zoo.pool import sampler_settings
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,13 @@ def external_target(
         )
     _check_applies(attack, folder.conditioning, str(folder.path))
     external.check_fits(folder, dcard, scale)
-    external.sampler(folder, sampler)  # an unknown --sampler fails before any work
+    chosen = external.sampler(folder, sampler)  # an unknown --sampler fails before any work
+    n_steps = DEFAULT_STEPS if steps is None else steps
+    external.dry_run(folder, sampler, n_steps)  # so does any config diffusers refuses to sample
     unet = external.load_unet(folder)  # and so do weights that do not fit their config
     digest = sha256(folder.weights)
     card = ModelCard(
-        name=f"{_slug(folder.path.name)}-{digest[:8]}",
+        name=f"{_slug(folder.path.name)}-{digest[:8]}-{sampling_tag(chosen, n_steps)}",
         version=0,
         path=folder.path,
         dataset=dataset,
@@ -121,11 +126,22 @@ def external_target(
         digest=digest,
         load_denoiser=lambda: _external_denoiser(folder, unet),
         make_sampler=lambda: external.sampler(folder, sampler),
-        sampling_steps=DEFAULT_STEPS if steps is None else steps,
+        sampling_steps=n_steps,
         external=True,
         listed=listed,
         listed_from=members,
     )
+
+
+def sampling_tag(sampler: SchedulerMixin, steps: int) -> str:
+    """A short digest of how a user's folder is sampled: the sampler's class and full config
+    (``--sampler`` over the folder's ``scheduler_config.json``) and ``--steps``. It is part of the
+    model's name, so of the cell's folder and its record's path: without it a rerun with another
+    ``--steps`` or ``--sampler`` resumed the first run's outputs and overwrote its record with one
+    naming the new sampler. A zoo card's sampling is fixed by its card version instead."""
+    described = {"_class_name": type(sampler).__name__, **sampler_settings(sampler)}
+    text = json.dumps({"sampler": described, "steps": int(steps)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
 def listed_members(path: str, nonmembers: list[str]) -> list[str]:
@@ -185,5 +201,6 @@ def _check_applies(attack: AttackCard, conditioning: str, model: str) -> None:
 
 
 def _slug(name: str) -> str:
-    """A folder name made safe for record paths."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+    """A folder name made safe for record paths, and short enough for one (a 300-character
+    folder name made the record's file name too long to write)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:64] or "model"

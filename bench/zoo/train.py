@@ -16,10 +16,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from tqdm import tqdm
 
 from bench.cards import ModelCard
@@ -29,6 +31,7 @@ from bench.utils.device import compute_device
 from bench.utils.imageio import to_tensor
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import bench_home
+from bench.utils.schema import MAX_SECONDS, Strict, parse
 from bench.zoo.build import build_scheduler, build_text_encoder, build_unet
 from bench.zoo.checkpoint import load_tensors, prefixed, save_tensors, unprefixed
 from bench.zoo.text_encoder import build_vocab
@@ -40,6 +43,19 @@ class TrainResult:
     images_seen: int
     train_seconds: float
     state_path: Path
+
+
+class TrainingState(Strict):
+    """The metadata of a resumable training state (``Trainer.meta``). Its step and seconds go
+    into the card once training ends, so a tampered value (10^12 steps, a negative time) is
+    refused here rather than written there."""
+
+    card: str
+    card_version: int
+    step: Annotated[int, Field(ge=0)]
+    images_seen: Annotated[int, Field(ge=0)]
+    train_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+    vocab: list[str] | None
 
 
 def state_path(card: ModelCard) -> Path:
@@ -186,7 +202,14 @@ class Trainer:
             tensors, meta = load_tensors(path, self.card)
         except BenchError as exc:
             raise BenchError(f"{exc}; delete {path} to train from scratch") from None
-        if meta.get("vocab") != self.vocab:
+        saved = parse(TrainingState, meta, f"the training state {path} (delete it to retrain)")
+        if saved.step > self.total_steps or saved.images_seen != saved.step * self.batch:
+            raise BenchError(
+                f"the training state {path} claims step {saved.step:,} and {saved.images_seen:,} "
+                f"images seen, but card {self.card.name} trains {self.total_steps:,} steps of "
+                f"{self.batch}; delete it to train from scratch"
+            )
+        if saved.vocab != self.vocab:
             raise BenchError(stale)
         try:
             for k, m in self.modules.items():
@@ -202,8 +225,8 @@ class Trainer:
                 state.setdefault(int(pid), {})[name] = value
         opt["state"] = state
         self.opt.load_state_dict(opt)
-        self.step = int(meta["step"])
-        self.seconds = float(meta["train_seconds"])
+        self.step = saved.step
+        self.seconds = saved.train_seconds
 
     def release(self) -> tuple[dict[str, torch.Tensor], dict]:
         """EMA weights in fp16: the artefact the zoo commits and attacks load."""
