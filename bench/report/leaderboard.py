@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.records.floorfile import read_floor
 from bench.cards import attack_card, model_cards
 from bench.metrics import BAND_NAMES
+from bench.records.floorfile import read_floor
 from bench.report import columns as C
 from bench.report import view as text
 from bench.report.answer import answer_rows, equal_compute, largest_budget
