@@ -1,7 +1,7 @@
 """`bench` (or `python -m bench`): one entry point; user mistakes print one line and exit 2.
 
 The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
-``report``, ``perf``, ``floors``, ``data``, ``zoo``; ``list`` in ``listing``), each turning its
+``report``, ``perf``, ``floors``, ``data``, ``zoo``, ``mia``; ``list`` in ``listing``), each turning its
 arguments into calls on the layers below; every argparse parser lives in this package
 (``args`` holds the shared ones).
 """
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         floors,
         grid,
         listing,
+        mia,
         perf,
         report,
         run,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_parser(sub)
     zoo.add_parser(sub)
     listing.add_parser(sub)
+    mia.add_parser(sub)
     return parser
 
 

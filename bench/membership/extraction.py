@@ -1,0 +1,44 @@
+"""Membership meets extraction: which members did any committed extraction run recover?
+
+An extraction record (schema 4 on) names the members it hit per band (``metrics.members_hit``,
+indices in the model's member manifest). A member counts as extracted when any record of that
+model, of any attack and seed, hit it in the high band, the leaderboard's main count. Per
+membership score, the AUC of "extracted vs not" among the scored members says how well the
+inference score ranks the members extraction can recover (0.5: no better than chance).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.membership.protocol import auc
+from bench.records import read_record
+
+BAND = "high"
+
+
+def extracted_members(reports: Path, model: str) -> tuple[set[int], int]:
+    """Indices of the model's members hit in the high band by any committed extraction record,
+    and how many records were read."""
+    hit: set[int] = set()
+    paths = sorted((reports / "runs").glob(f"*/{model}/*.json"))
+    for path in paths:
+        record = read_record(path)
+        hit |= set(record["metrics"].get("members_hit", {}).get(BAND, []))
+    return hit, len(paths)
+
+
+def meets_extraction(record: dict[str, Any], extracted: set[int]) -> dict[str, Any]:
+    """The inference score's AUC at ranking extracted above not-extracted members (in the
+    record's fitted direction), with the counts; AUC is None where either group is empty."""
+    scores = np.asarray(record["member_scores"])
+    sign = np.sign(np.mean([r["direction"] for r in record["metrics"]["per_seed"]])) or 1.0
+    flag = np.array([i in extracted for i in record["member_indices"]])
+    out: dict[str, Any] = {"extracted": int(flag.sum()), "not_extracted": int((~flag).sum())}
+    out["auc"] = (
+        auc(sign * scores[flag], sign * scores[~flag]) if flag.any() and (~flag).any() else None
+    )
+    return out
