@@ -29,21 +29,21 @@ def ranked_models(profiles: tuple[str, ...] = PROFILES) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    names = method_names() if args.method == "all" else [args.method]
+    methods = [(card, card.params(dict(_sets(card, args.set)))) for card in map(method_card, names)]
+    models = [model_card(m) for m in (ranked_models() if args.model == "all" else [args.model])]
     root = data_root(args.data_root)
     out = results_from_args(args)
-    methods = method_names() if args.method == "all" else [args.method]
-    models = ranked_models() if args.model == "all" else [args.model]
-    for name in methods:
-        mcard = method_card(name)
-        overrides = dict(_sets(mcard, args.set))
+    for mcard, params in methods:
+        name = mcard.name
         for model in models:
-            record = score_model(mcard, mcard.params(overrides), model_card(model), root, args.seed)
-            path = store.run_path(out, name, model)
+            record = score_model(mcard, params, model, root, args.seed)
+            path = store.run_path(out, name, model.name)
             store.write(path, record)
             m = record["metrics"]
             tpr = m["tpr@0.01"]["mean"] if m["tpr@0.01"] else float("nan")
             print(
-                f"{name} on {model}: AUC {m['auc']['mean']:.3f} "
+                f"{name} on {model.name}: AUC {m['auc']['mean']:.3f} "
                 f"[{m['auc']['lo']:.3f}, {m['auc']['hi']:.3f}], TPR@1%FPR {tpr:.3f}, "
                 f"{record['cost']['unet_evaluations']:,} UNet evaluations, "
                 f"{record['wall_seconds']:.0f} s -> {path}"
@@ -101,8 +101,10 @@ def cmd_floors(args: argparse.Namespace) -> int:
     store.write(store.floors_path(reports_dir()), result)
     for row in result["floors"]:
         caught = all(m["caught"] for m in row["mutations"].values())
-        print(f"{row['method']} on {row['model']}: floor AUC {row['floor']:.3f}; "
-              f"mutations {'caught' if caught else 'NOT all caught'}")
+        print(
+            f"{row['method']} on {row['model']}: floor AUC {row['floor']:.3f}; "
+            f"mutations {'caught' if caught else 'NOT all caught'}"
+        )
     return 0
 
 

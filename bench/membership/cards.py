@@ -109,6 +109,7 @@ def parse_value(card: MethodCard, key: str, text: str) -> Any:
             value = int(text) if isinstance(default, int) else float(text)
     except ValueError:
         raise BenchError(f"{key} takes a value like {default!r}, got {text!r}") from None
-    if not all(math.isfinite(v) and v >= 0 for v in (value if isinstance(value, list) else [value])):
+    values = value if isinstance(value, list) else [value]
+    if not all(math.isfinite(v) and v >= 0 for v in values):
         raise BenchError(f"{key} takes finite values ≥ 0, got {text!r}")
     return value

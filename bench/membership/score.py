@@ -3,8 +3,9 @@ scores with the held-out protocol, and make the record.
 
 A record holds every scored image's score (members by their index in the model's member
 manifest, ``member_indices``, the indices an extraction record's ``members_hit`` uses; held-out
-images in the manifest's order), each member's duplicate count, the metrics, and the provenance an extraction
-record carries (cards and versions, checkpoint digest, seed, commit, cost in UNet evaluations).
+images in the manifest's order), each member's duplicate count, the metrics, and the provenance
+an extraction record carries (cards and versions, checkpoint digest, seed, commit, cost in UNet
+evaluations).
 Scores are numbers about images, never pixels.
 """
 
@@ -20,8 +21,8 @@ import torch
 from bench.cards import ModelCard
 from bench.data.manifests import manifest_digest
 from bench.data.subset import Subset, members
-from bench.membership.cards import MethodCard, build_method
 from bench.membership.base import MembershipMethod
+from bench.membership.cards import MethodCard, build_method
 from bench.membership.heldout import heldout_subset
 from bench.membership.protocol import evaluate, tier_rates
 from bench.membership.queries import Queries

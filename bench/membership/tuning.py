@@ -60,4 +60,5 @@ def choose(mcard: MethodCard, rows: list[dict[str, Any]]) -> tuple[Any, str]:
     if not beaten:
         return incumbent, "the paper's value: no other beat it by more than 2 standard errors"
     best = max(beaten, key=lambda i: means[i])
-    return values[best], f"beat the paper's value by more than 2 standard errors ({means[best]:.3f})"
+    why = f"beat the paper's value by more than 2 standard errors ({means[best]:.3f})"
+    return values[best], why
