@@ -19,7 +19,7 @@ from bench.membership.cards import build_method, method_card, method_class, meth
 from bench.membership.heldout import heldout_path, read_heldout, used_files
 from bench.membership.protocol import auc, evaluate, supports, threshold, tier_rates
 from bench.membership.queries import BlindQueries, Queries
-from bench.membership.report import render
+from bench.membership.report import MEMBERS_CSV, members_table, render
 from bench.utils.paths import REPO_ROOT
 
 REPORTS = REPO_ROOT / "reports"
@@ -170,6 +170,7 @@ def test_sima_ignoring_the_model_falls_below_its_floor_on_real_data() -> None:
 
 def test_the_committed_report_is_what_the_records_give() -> None:
     assert (REPORTS / "membership.md").read_text() == render(REPORTS)
+    assert (REPORTS / MEMBERS_CSV).read_text() == members_table(REPORTS)
 
 
 def test_bad_input_is_one_line_and_exit_2(capsys) -> None:

@@ -34,9 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     models = [model_card(m) for m in (ranked_models() if args.model == "all" else [args.model])]
     root = data_root(args.data_root)
     out = results_from_args(args)
-    for mcard, params in methods:
-        name = mcard.name
-        for model in models:
+    for model in models:  # model by model, so an interrupted pass leaves whole models
+        for mcard, params in methods:
+            name = mcard.name
             record = score_model(mcard, params, model, root, args.seed)
             path = store.run_path(out, name, model.name)
             store.write(path, record)

@@ -9,6 +9,7 @@ inference score ranks the members extraction can recover (0.5: no better than ch
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +21,27 @@ from bench.records import read_record
 BAND = "high"
 
 
-def extracted_members(reports: Path, model: str) -> tuple[set[int], int]:
-    """Indices of the model's members hit in the high band by any committed extraction record,
-    and how many records were read."""
-    hit: set[int] = set()
+def extraction_hits(reports: Path, model: str) -> tuple[Counter[int], int]:
+    """How many committed extraction records of the model hit each member (by manifest index)
+    in the high band, and how many records were read."""
+    hits: Counter[int] = Counter()
     paths = sorted((reports / "runs").glob(f"*/{model}/*.json"))
     for path in paths:
         record = read_record(path)
-        hit |= set(record["metrics"].get("members_hit", {}).get(BAND, []))
-    return hit, len(paths)
+        hits.update(set(record["metrics"].get("members_hit", {}).get(BAND, [])))
+    return hits, len(paths)
 
 
-def meets_extraction(record: dict[str, Any], extracted: set[int]) -> dict[str, Any]:
+def fitted_sign(record: dict[str, Any]) -> float:
+    """The direction the protocol fitted on most split seeds (+1: members score higher)."""
+    return float(np.sign(np.mean([r["direction"] for r in record["metrics"]["per_seed"]])) or 1.0)
+
+
+def meets_extraction(record: dict[str, Any], extracted: Counter[int]) -> dict[str, Any]:
     """The inference score's AUC at ranking extracted above not-extracted members (in the
     record's fitted direction), with the counts; AUC is None where either group is empty."""
     scores = np.asarray(record["member_scores"])
-    sign = np.sign(np.mean([r["direction"] for r in record["metrics"]["per_seed"]])) or 1.0
+    sign = fitted_sign(record)
     flag = np.array([i in extracted for i in record["member_indices"]])
     out: dict[str, Any] = {"extracted": int(flag.sum()), "not_extracted": int((~flag).sum())}
     out["auc"] = (

@@ -19,13 +19,14 @@ from tabulate import tabulate
 from bench.cards import dataset_card
 from bench.membership import store
 from bench.membership.cards import method_card, method_class, method_names
-from bench.membership.extraction import extracted_members, meets_extraction
+from bench.membership.extraction import extraction_hits, fitted_sign, meets_extraction
 from bench.membership.heldout import read_heldout
 from bench.membership.protocol import FPRS, SPLIT_SEEDS, supports
 from bench.membership.tuning import TUNING_SEEDS
 from bench.utils.atomic import write_text_atomic
 
 NAME = "membership.md"
+MEMBERS_CSV = "membership/members.csv"
 
 
 def interval(cell: dict[str, float] | None, digits: int = 3) -> str:
@@ -127,7 +128,7 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
     methods = sorted({r["method"] for r in records})
     rows = []
     for model in sorted({r["model"] for r in records}):
-        hit, n_records = extracted_members(reports, model)
+        hit, n_records = extraction_hits(reports, model)
         if not n_records:
             continue
         cells, counts = [], None
@@ -143,6 +144,9 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
             rows.append([model, n_records, counts["extracted"], counts["not_extracted"], *cells])
     return [
         "## Membership meets extraction",
+        "",
+        f"Per member (`reports/{MEMBERS_CSV}`): its duplicate count, how many extraction "
+        "records hit it in the high band, and each method's score in its fitted direction.",
         "",
         "Among each model's scored members: those any committed extraction record (any attack, "
         "any seed) hit in the high band, against those none hit. Each cell is the AUC of the "
@@ -252,7 +256,28 @@ def render(root: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def members_table(root: Path) -> str:
+    """Per scored member: its duplicate count, how many extraction records hit it (high band)
+    and each method's score in its fitted direction (higher: more member-like), as CSV."""
+    records = store.runs(root)
+    methods = sorted({r["method"] for r in records})
+    lines = ["model,member,duplicates,extraction_hits," + ",".join(methods)]
+    for model in sorted({r["model"] for r in records}):
+        mine = {r["method"]: r for r in records if r["model"] == model}
+        hits, _ = extraction_hits(root, model)
+        first = next(iter(mine.values()))
+        for row, (index, count) in enumerate(zip(first["member_indices"], first["member_counts"])):
+            cells = [
+                f"{fitted_sign(mine[m]) * mine[m]['member_scores'][row]:.7g}" if m in mine else ""
+                for m in methods
+            ]
+            lines.append(f"{model},{index},{count},{hits[index]}," + ",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
 def write_report(root: Path) -> Path:
+    """``membership.md`` and the per-member table beside the records."""
     path = root / NAME
     write_text_atomic(path, render(root))
+    write_text_atomic(root / MEMBERS_CSV, members_table(root))
     return path
