@@ -139,7 +139,9 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
                 continue
             joined = meets_extraction(rec, hit)
             counts = joined
-            cells.append("n/a" if joined["auc"] is None else f"{joined['auc']:.3f}")
+            a = "n/a" if joined["auc"] is None else f"{joined['auc']:.2f}"
+            rho = "n/a" if joined["spearman"] is None else f"{joined['spearman']:+.2f}"
+            cells.append(f"{a} / {rho}")
         if counts is not None:
             rows.append([model, n_records, counts["extracted"], counts["not_extracted"], *cells])
     return [
@@ -152,11 +154,19 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
         "any seed) hit in the high band, against those none hit. Each cell is the AUC of the "
         "membership score (in its fitted direction) at ranking the extracted members above the "
         "rest: 1 means the inference score finds exactly the members extraction recovers, 0.5 "
-        "that it says nothing about them. n/a: no member, or every member, was extracted.",
+        "that it says nothing about them (n/a: no member, or every member, was hit); after the "
+        "slash, the Spearman ρ between the score and how many records hit each member "
+        "(n/a: no member was hit).",
         "",
         tabulate(
             rows,
-            headers=["model", "extraction records", "extracted", "not", *methods],
+            headers=[
+                "model",
+                "extraction records",
+                "extracted",
+                "not",
+                *(f"{m}: AUC / ρ" for m in methods),
+            ],
             tablefmt="github",
         ),
         "",
