@@ -29,9 +29,11 @@ def ranked_models(profiles: tuple[str, ...] = PROFILES) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    names = method_names() if args.method == "all" else [args.method]
+    names = method_names() if args.method == "all" else args.method.split(",")
     methods = [(card, card.params(dict(_sets(card, args.set)))) for card in map(method_card, names)]
-    models = [model_card(m) for m in (ranked_models() if args.model == "all" else [args.model])]
+    models = [
+        model_card(m) for m in (ranked_models() if args.model == "all" else args.model.split(","))
+    ]
     root = data_root(args.data_root)
     out = results_from_args(args)
     for model in models:  # model by model, so an interrupted pass leaves whole models
@@ -121,8 +123,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="mia_command", required=True)
 
     r = verbs.add_parser("run", help="score one method (or all) on one model (or all ranked)")
-    r.add_argument("--method", required=True, help="a membership card name, or all")
-    r.add_argument("--model", required=True, help="a zoo model card name, or all (ranked)")
+    r.add_argument("--method", required=True, help="membership card names (a,b,…), or all")
+    r.add_argument("--model", required=True, help="zoo model card names (a,b,…), or all (ranked)")
     r.add_argument("--seed", type=seed_int, default=0, help="the scoring seed (default 0)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
     r.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
