@@ -1,8 +1,8 @@
 """`bench` (or `python -m bench`): one entry point; user mistakes print one line and exit 2.
 
 The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
-``report``, ``perf``, ``floors``, ``data``, ``zoo``, ``mia``; ``list`` in ``listing``), each turning its
-arguments into calls on the layers below; every argparse parser lives in this package
+``report``, ``perf``, ``floors``, ``data``, ``zoo``, ``mia``; ``list`` in ``listing``), each
+turning its arguments into calls on the layers below; every argparse parser lives in this package
 (``args`` holds the shared ones).
 """
 
