@@ -25,8 +25,11 @@ from bench.membership.protocol import evaluate
 from bench.membership.queries import BlindQueries
 from bench.membership.score import score_model
 
-# Suite's choice: the smallest plain model (memorised) and the 1k ladder (graded), both 16 px.
-FLOOR_MODELS = ("celeba-64-cpu", "celeba-1k-ladder-cpu")
+# Suite's choice: the two smallest plain 16 px models, where membership is measurable. The 1k
+# ladder was the first choice, dropped because every method there lies within 0.05 AUC of chance
+# (its duplicated tiers show in the per-tier table instead); the cpu32 models would cost four
+# times the evaluations per mutation run.
+FLOOR_MODELS = ("celeba-64-cpu", "celeba-128-cpu")
 ABOVE = 0.55
 SHUFFLE_SEED = 0
 
