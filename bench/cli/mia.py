@@ -5,27 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cards import dataset_card, model_card, model_cards
+from bench.cards import dataset_card, model_card
 from bench.cli.args import add_results_arguments, results_from_args, seed_int
 from bench.data.celeba import read_index
 from bench.errors import BenchError
 from bench.membership import store, tuning
 from bench.membership.cards import method_card, method_names, parse_value
 from bench.membership.heldout import write_heldout
-from bench.membership.score import score_model
+from bench.membership.score import ranked_models, score_model
 from bench.utils.paths import data_root, reports_dir
-from bench.zoo.load import checkpoint_status
-
-PROFILES = ("cpu", "cpu32")
-
-
-def ranked_models(profiles: tuple[str, ...] = PROFILES) -> list[str]:
-    """Every trained, ranked zoo model of the profiles the track covers."""
-    return [
-        c.name
-        for c in model_cards()
-        if c.role == "ranked" and c.profile in profiles and checkpoint_status(c) == "trained"
-    ]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

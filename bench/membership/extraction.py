@@ -26,13 +26,16 @@ BAND = "high"
 
 def extraction_hits(reports: Path, model: str) -> tuple[Counter[int], int]:
     """How many committed extraction records of the model hit each member (by manifest index)
-    in the high band, and how many records were read."""
+    in the high band, and how many records name their members (schema 4 on; older records
+    count hits without naming them, so they cannot say which members were recovered)."""
     hits: Counter[int] = Counter()
-    paths = sorted((reports / "runs").glob(f"*/{model}/*.json"))
-    for path in paths:
-        record = read_record(path)
-        hits.update(set(record["metrics"].get("members_hit", {}).get(BAND, [])))
-    return hits, len(paths)
+    naming = 0
+    for path in sorted((reports / "runs").glob(f"*/{model}/*.json")):
+        named = read_record(path)["metrics"].get("members_hit")
+        if named is not None:
+            naming += 1
+            hits.update(set(named.get(BAND, [])))
+    return hits, naming
 
 
 def fitted_sign(record: dict[str, Any]) -> float:
@@ -54,7 +57,9 @@ def meets_extraction(record: dict[str, Any], extracted: Counter[int]) -> dict[st
         auc(sign * scores[flag], sign * scores[~flag]) if flag.any() and (~flag).any() else None
     )
     varied = np.ptp(times) > 0 and np.ptp(scores) > 0
-    out["spearman"] = float(pd.Series(scores).corr(pd.Series(times), method="spearman")) * sign
-    if not varied:
-        out["spearman"] = None
+    out["spearman"] = (
+        float(pd.Series(scores).corr(pd.Series(times), method="spearman")) * sign
+        if varied
+        else None
+    )
     return out

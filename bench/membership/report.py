@@ -22,6 +22,7 @@ from bench.membership.cards import method_card, method_class, method_names
 from bench.membership.extraction import extraction_hits, fitted_sign, meets_extraction
 from bench.membership.heldout import read_heldout
 from bench.membership.protocol import FPRS, SPLIT_SEEDS, supports
+from bench.membership.score import ranked_models
 from bench.membership.tuning import TUNING_SEEDS
 from bench.utils.atomic import write_text_atomic
 
@@ -59,6 +60,25 @@ def methods_section() -> list[str]:
         tablefmt="github",
     )
     return ["## Methods", "", table, ""]
+
+
+def coverage_section(records: list[dict[str, Any]]) -> list[str]:
+    """Which (model, method) pairs of the trained ranked zoo have no record."""
+    have = {(r["model"], r["method"]) for r in records}
+    missing = [
+        f"{name} on {model}"
+        for model in ranked_models()
+        for name in method_names()
+        if (model, name) not in have
+    ]
+    if not missing:
+        return ["Every method has a record on every trained ranked model.", ""]
+    return [
+        f"**Not run** ({len(missing)} of {len(ranked_models()) * len(method_names())} pairs): "
+        + "; ".join(missing)
+        + ".",
+        "",
+    ]
 
 
 def profile_section(profile: str, records: list[dict[str, Any]]) -> list[str]:
@@ -108,7 +128,7 @@ def tiers_section(records: list[dict[str, Any]]) -> list[str]:
     rows = []
     for model in sorted({r["model"] for r in tiered}):
         some = next(by[(model, m)] for m in methods if (model, m) in by)
-        for tier, info in some.items():
+        for tier, info in sorted(some.items(), key=lambda kv: -int(kv[0][1:])):
             cells = [
                 f"{by[(model, m)][tier]['tpr']:.2f}" if (model, m) in by else "-" for m in methods
             ]
@@ -156,13 +176,14 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
         "rest: 1 means the inference score finds exactly the members extraction recovers, 0.5 "
         "that it says nothing about them (n/a: no member, or every member, was hit); after the "
         "slash, the Spearman ρ between the score and how many records hit each member "
-        "(n/a: no member was hit).",
+        "(n/a: every member was hit equally often). Only records of schema 4 on name the members "
+        "they hit; a model whose records are all older is left out.",
         "",
         tabulate(
             rows,
             headers=[
                 "model",
-                "extraction records",
+                "records naming members",
                 "extracted",
                 "not",
                 *(f"{m}: AUC / ρ" for m in methods),
@@ -257,6 +278,7 @@ def render(root: Path) -> str:
         "",
     ]
     lines += methods_section()
+    lines += coverage_section(records)
     for profile in sorted({r["profile"] for r in records}):
         lines += profile_section(profile, records)
     lines += tiers_section(records)

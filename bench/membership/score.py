@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.cards import ModelCard
+from bench.cards import ModelCard, model_cards
 from bench.data.manifests import manifest_digest
 from bench.data.subset import Subset, members
 from bench.membership.base import MembershipMethod
@@ -28,9 +28,11 @@ from bench.membership.protocol import evaluate, tier_rates
 from bench.membership.queries import Queries
 from bench.utils.imageio import to_tensor
 from bench.utils.provenance import git_commit, machine, versions
-from bench.zoo.load import load_denoiser, verified_digest
+from bench.zoo.load import checkpoint_status, load_denoiser, verified_digest
 
 SCHEMA = 1
+# The profiles the track covers: the trained zoo of this CPU (paper-profile models are untrained).
+PROFILES = ("cpu", "cpu32")
 # Suite's choice: images per scoring batch (the denoiser slices it further by its unet_batch).
 BATCH = 256
 # Suite's choice, to fit 2 CPU cores: at most this many members are scored per model, a seeded
@@ -40,6 +42,15 @@ MEMBER_CAP = 1000
 MEMBER_DRAW_SEED = 20236
 # Scores keep 7 significant digits: far below any gap the protocol can resolve.
 DIGITS = 7
+
+
+def ranked_models(profiles: tuple[str, ...] = PROFILES) -> list[str]:
+    """Every trained, ranked zoo model of the profiles the track covers."""
+    return [
+        c.name
+        for c in model_cards()
+        if c.role == "ranked" and c.profile in profiles and checkpoint_status(c) == "trained"
+    ]
 
 
 def score_images(
