@@ -1,8 +1,8 @@
 """Ship the card registries inside the package, so a wheel installed anywhere finds them.
 
-The cards (``attacks/``, ``models/`` with its checkpoints, ``datasets/`` with its manifests) live
-at the top of the clone, where a reader browses them and where they cannot shadow Hugging Face's
-``datasets`` package. A wheel copies them to ``bench/_shipped/``, which ``bench.utils.paths``
+The cards (``attacks/``, ``models/`` with its checkpoints, ``datasets/`` with its manifests,
+``membership/``) live at the top of the clone, where a reader browses them and where they cannot
+shadow Hugging Face's ``datasets`` package. A wheel copies them to ``bench/_shipped/``, which ``bench.utils.paths``
 reads when the package does not run from a clone. Everything else is in pyproject.toml.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CARD_KINDS = ("attacks", "models", "datasets")
+CARD_KINDS = ("attacks", "models", "datasets", "membership")
 
 
 class BuildWithCards(build_py):

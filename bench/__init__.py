@@ -12,7 +12,8 @@ API" section runs an example of it, and ``tests/test_frontdoor.py`` runs that ex
 - ``BenchError``: the one exception type for mistakes a user can mend.
 
 Sub-packages, in the order data flows: ``utils``, ``cards``, ``data``, ``metrics``, ``zoo``,
-``attacks``, ``records``, ``runner``, ``report``, ``cli``; each imports only from those before it.
+``attacks``, ``records``, ``membership``, ``runner``, ``report``, ``cli``; each imports only from
+those before it.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ LAYERS = (
     "zoo",
     "attacks",
     "records",
+    "membership",
     "runner",
     "report",
     "cli",

@@ -59,6 +59,8 @@ def test_an_installed_wheel_finds_its_cards_from_any_folder(wheel: Path, tmp_pat
         "bench/_shipped/models/checkpoints/celeba-64-cpu.safetensors",
         "bench/_shipped/datasets/celeba.toml",
         "bench/_shipped/datasets/celeba/members-64.txt",
+        "bench/_shipped/datasets/celeba/membership-heldout.txt",
+        "bench/_shipped/membership/sima.toml",
     ):
         assert shipped in names, shipped
     site = tmp_path / "site"

@@ -1,9 +1,9 @@
 """`bench` (or `python -m bench`): one entry point; user mistakes print one line and exit 2.
 
 The CLI layer: one module per verb (``run``, ``sweep``, ``grid``, ``curve``, ``evaluate``,
-``report``, ``perf``, ``floors``, ``data``, ``zoo``; ``list`` in ``listing``, ``check-attack`` in
-``check``), each turning its arguments into calls on the layers below; every argparse parser
-lives in this package (``args`` holds the shared ones).
+``report``, ``perf``, ``floors``, ``data``, ``zoo``, ``mia``; ``list`` in ``listing``,
+``check-attack`` in ``check``), each turning its arguments into calls on the layers below; every
+argparse parser lives in this package (``args`` holds the shared ones).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         floors,
         grid,
         listing,
+        mia,
         perf,
         report,
         run,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_parser(sub)
     zoo.add_parser(sub)
     listing.add_parser(sub)
+    mia.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,139 @@
+"""`bench mia`: the membership-inference track (score, tune, held-out manifest, floors, report)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cards import dataset_card, model_card
+from bench.cli.args import add_results_arguments, results_from_args, seed_int
+from bench.data.celeba import read_index
+from bench.errors import BenchError
+from bench.membership import store, tuning
+from bench.membership.cards import method_card, method_names, parse_value
+from bench.membership.heldout import write_heldout
+from bench.membership.score import ranked_models, score_model
+from bench.utils.paths import data_root, reports_dir
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    names = method_names() if args.method == "all" else args.method.split(",")
+    methods = [(card, card.params(dict(_sets(card, args.set)))) for card in map(method_card, names)]
+    models = [
+        model_card(m) for m in (ranked_models() if args.model == "all" else args.model.split(","))
+    ]
+    root = data_root(args.data_root)
+    out = results_from_args(args)
+    for model in models:  # model by model, so an interrupted pass leaves whole models
+        for mcard, params in methods:
+            name = mcard.name
+            record = score_model(mcard, params, model, root, args.seed)
+            path = store.run_path(out, name, model.name)
+            store.write(path, record)
+            m = record["metrics"]
+            tpr = m["tpr@0.01"]["mean"] if m["tpr@0.01"] else float("nan")
+            print(
+                f"{name} on {model.name}: AUC {m['auc']['mean']:.3f} "
+                f"[{m['auc']['lo']:.3f}, {m['auc']['hi']:.3f}], TPR@1%FPR {tpr:.3f}, "
+                f"{record['cost']['unet_evaluations']:,} UNet evaluations, "
+                f"{record['wall_seconds']:.0f} s -> {path}"
+            )
+    return 0
+
+
+def _sets(mcard, items: list[str] | None):
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"--set takes key=value, got {item!r}")
+        yield key.strip(), parse_value(mcard, key.strip(), text.strip())
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    root = data_root(args.data_root)
+    out = results_from_args(args)
+    model = model_card(args.model)
+    if model.role != "tuning":
+        raise BenchError(f"{model.name} is a ranked model; defaults are tuned on a tuning model")
+    for name in method_names() if args.method == "all" else [args.method]:
+        mcard = method_card(name)
+        rows = tuning.sweep(mcard, model, root)
+        value, why = tuning.choose(mcard, rows)
+        result = {
+            "method": name,
+            "method_version": mcard.version,
+            "model": model.name,
+            "param": mcard.sweep_param,
+            "card_value": mcard.defaults[mcard.sweep_param],
+            "source": mcard.sources[mcard.sweep_param],
+            "seeds": list(tuning.TUNING_SEEDS),
+            "rows": rows,
+            "chosen": value,
+            "why": why,
+        }
+        path = store.tuning_path(out, name)
+        store.write(path, result)
+        print(f"{name}: {mcard.sweep_param} = {value} ({why}) -> {path}")
+    return 0
+
+
+def cmd_heldout(args: argparse.Namespace) -> int:
+    card = dataset_card("celeba")
+    n, digest = write_heldout(card, read_index(data_root(args.data_root)))
+    print(f"wrote {n} held-out images (sha256 {digest[:12]}…)")
+    return 0
+
+
+def cmd_floors(args: argparse.Namespace) -> int:
+    from bench.membership import floors
+
+    result = floors.measure(data_root(args.data_root), reports_dir())
+    store.write(store.floors_path(reports_dir()), result)
+    for row in result["floors"]:
+        caught = all(m["caught"] for m in row["mutations"].values())
+        print(
+            f"{row['method']} on {row['model']}: floor AUC {row['floor']:.3f}; "
+            f"mutations {'caught' if caught else 'NOT all caught'}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.membership import report
+
+    root = Path(args.results).expanduser() if args.results else reports_dir()
+    print(f"wrote {report.write_report(root)}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mia", help="membership inference on the zoo (scores, tuning, report)")
+    verbs = p.add_subparsers(dest="mia_command", required=True)
+
+    r = verbs.add_parser("run", help="score one method (or all) on one model (or all ranked)")
+    r.add_argument("--method", required=True, help="membership card names (a,b,…), or all")
+    r.add_argument("--model", required=True, help="zoo model card names (a,b,…), or all (ranked)")
+    r.add_argument("--seed", type=seed_int, default=0, help="the scoring seed (default 0)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    r.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    add_results_arguments(r)
+    r.set_defaults(func=cmd_run)
+
+    t = verbs.add_parser("tune", help="sweep a method's parameter on the tuning model")
+    t.add_argument("--method", required=True, help="a membership card name, or all")
+    t.add_argument("--model", default="celeba-192-tune-cpu", help="the tuning model")
+    t.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    add_results_arguments(t)
+    t.set_defaults(func=cmd_tune)
+
+    h = verbs.add_parser("heldout", help="rewrite the track's held-out manifest from a root")
+    h.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    h.set_defaults(func=cmd_heldout)
+
+    f = verbs.add_parser("floors", help="measure CI's floors and check the mutations")
+    f.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    f.set_defaults(func=cmd_floors)
+
+    rep = verbs.add_parser("report", help="write membership.md from the records")
+    rep.add_argument("--results", default=None, help="folder of records (default: reports/)")
+    rep.set_defaults(func=cmd_report)

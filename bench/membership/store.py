@@ -1,0 +1,67 @@
+"""Where the track's records go and how they are read back.
+
+Under a results root (``reports/`` with ``--publish``, else ``--out`` or ``BENCH_HOME/results``):
+``membership/runs/<method>/<model>.json`` (one record per method and model at the track's seed),
+``membership/tuning/<method>.json`` (a sweep on the tuning model) and ``membership/floors.json``.
+Records are strict JSON read by one function that names the file for anything it cannot use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.membership.score import SCHEMA
+from bench.utils.atomic import write_json_atomic
+
+FOLDER = "membership"
+REQUIRED = ("method", "model", "params", "metrics", "member_scores", "heldout_scores")
+
+
+def run_path(root: Path, method: str, model: str) -> Path:
+    return root / FOLDER / "runs" / method / f"{model}.json"
+
+
+def tuning_path(root: Path, method: str) -> Path:
+    return root / FOLDER / "tuning" / f"{method}.json"
+
+
+def floors_path(root: Path) -> Path:
+    return root / FOLDER / "floors.json"
+
+
+def write(path: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(path, record)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(), parse_constant=_refuse)
+    except OSError as exc:
+        raise BenchError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise BenchError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BenchError(f"{path} is not a JSON object")
+    return data
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    record = read_json(path)
+    if record.get("schema") != SCHEMA or record.get("track") != FOLDER:
+        raise BenchError(f"{path} is not a membership record of schema {SCHEMA}")
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise BenchError(f"membership record {path} lacks {', '.join(missing)}")
+    return record
+
+
+def runs(root: Path) -> list[dict[str, Any]]:
+    """Every membership record under ``root``, in path order."""
+    return [read_run(p) for p in sorted((root / FOLDER / "runs").glob("*/*.json"))]
+
+
+def _refuse(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,198 @@
+"""The membership-inference track: its protocol, its methods against a model that memorised its
+members, the cards, the held-out manifest, CI's floors and the report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from bench.cards import dataset_card
+from bench.cli import main
+from bench.data.manifests import read_manifest
+from bench.membership import store
+from bench.membership.cards import build_method, method_card, method_class, method_names
+from bench.membership.heldout import heldout_path, read_heldout, used_files
+from bench.membership.protocol import auc, evaluate, supports, threshold, tier_rates
+from bench.membership.queries import BlindQueries, Queries
+from bench.membership.report import MEMBERS_CSV, members_table, render
+from bench.utils.paths import REPO_ROOT
+
+REPORTS = REPO_ROOT / "reports"
+ROOT = os.environ.get("BENCH_DATA")
+needs_data = pytest.mark.skipif(not ROOT or not Path(ROOT).is_dir(), reason="BENCH_DATA not set")
+
+
+def test_auc_is_the_pairwise_win_rate_with_ties_half() -> None:
+    rng = np.random.default_rng(0)
+    pos, neg = rng.integers(0, 5, 40).astype(float), rng.integers(0, 5, 60).astype(float)
+    wins = (pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()
+    assert auc(pos, neg) == pytest.approx(wins)
+
+
+def test_a_threshold_keeps_its_fpr_on_the_negatives_it_was_fitted_on() -> None:
+    neg = np.random.default_rng(1).normal(size=871)
+    for fpr in (0.01, 0.05):
+        assert (neg > threshold(neg, fpr)).mean() <= fpr
+        assert (neg >= threshold(neg, fpr)).mean() > fpr - 1 / len(neg)
+    assert supports(871, 0.01) and not supports(871, 0.001) and supports(1000, 0.001)
+
+
+def test_held_out_thresholds_separate_members_and_chance_stays_chance() -> None:
+    rng = np.random.default_rng(2)
+    held = rng.normal(size=800)
+    far = evaluate(rng.normal(3, 1, 200), held, boot=50)
+    assert far["auc"]["lo"] > 0.95 and far["tpr@0.01"]["mean"] > 0.5
+    assert far["tpr@0.001"] is None  # 400 fitting negatives cannot fix a 0.1% threshold
+    low = evaluate(rng.normal(-3, 1, 200), held, boot=50)  # the other direction is fitted
+    assert low["auc"]["mean"] > 0.95 and all(r["direction"] == -1 for r in low["per_seed"])
+    same = evaluate(rng.normal(size=200), held, boot=200)
+    assert same["auc"]["lo"] < 0.5 < same["auc"]["hi"]
+    assert same["tpr@0.01"]["mean"] < 0.05
+
+
+def test_tier_rates_follow_the_duplicates() -> None:
+    rng = np.random.default_rng(3)
+    counts = np.array([64] * 16 + [1] * 184)
+    scores = np.where(counts > 1, 6.0, 0.0) + rng.normal(size=200)
+    tiers = tier_rates(scores, counts, rng.normal(size=600))
+    assert list(tiers) == ["x64", "x1"]
+    assert tiers["x64"]["tpr"] == 1.0 and tiers["x1"]["tpr"] < 0.1
+    assert tiers["x64"]["members"] == 16
+
+
+class Memoriser:
+    """An x₀-predicting denoiser that memorised its training images: it answers the training
+    image nearest to x_t/√ᾱ_t. Every method must tell its members from unseen images."""
+
+    conditional = False
+    prediction_type = "sample"
+    device = torch.device("cpu")
+
+    def __init__(self, train: torch.Tensor) -> None:
+        self.train = train
+        self.scheduler = DDPMScheduler(
+            num_train_timesteps=1000, beta_schedule="linear", prediction_type="sample"
+        )
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, captions=None) -> torch.Tensor:
+        a = self.scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+        guess = (x_t / a.sqrt()).flatten(1)
+        return self.train[torch.cdist(guess, self.train.flatten(1)).argmin(1)]
+
+
+def scores(method, queries: Queries, images: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return method.score(queries, images, torch.Generator().manual_seed(0)).numpy()
+
+
+@pytest.mark.parametrize("name", ["loss", "secmi", "pia", "sima"])
+def test_every_method_finds_a_memoriser_and_blind_queries_do_not(name: str) -> None:
+    g = torch.Generator().manual_seed(4)
+    members = torch.rand(40, 3, 8, 8, generator=g) * 2 - 1
+    unseen = torch.rand(200, 3, 8, 8, generator=g) * 2 - 1
+    card = method_card(name)
+    method = build_method(card, card.params())
+    queries = Queries(Memoriser(members))
+    m, u = scores(method, queries, members), scores(method, queries, unseen)
+    assert queries.evaluations == method.queries_per_image() * 240
+    assert auc(m, u) > 0.95
+    blind = BlindQueries(Memoriser(members))
+    assert abs(auc(scores(method, blind, members), scores(method, blind, unseen)) - 0.5) < 0.15
+
+
+def test_cards_name_their_class_paper_and_the_source_of_every_value() -> None:
+    assert set(method_names()) >= {"loss", "secmi", "pia", "sima"}
+    for name in method_names():
+        card = method_card(name)
+        assert method_class(card).threat_model == card.threat_model
+        assert card.paper and card.sweep_param in card.defaults and card.sweep_values
+        for key, source in card.sources.items():
+            assert source.startswith(("paper", "suite's choice")), (name, key)
+
+
+def test_the_held_out_manifest_avoids_every_member_set_and_the_extraction_pool() -> None:
+    data = dataset_card("celeba")
+    held = read_heldout(data)
+    assert len(held) == len(set(held)) > 1000
+    assert not set(held) & used_files(data)
+    assert not set(held) & set(read_manifest(data.nonmembers))
+
+
+@needs_data
+def test_the_held_out_manifest_is_what_the_seeded_draw_gives(tmp_path: Path) -> None:
+    from bench.data.celeba import read_index
+    from bench.membership.heldout import draw_heldout
+
+    data = dataset_card("celeba")
+    index = read_index(Path(ROOT))
+    assert draw_heldout(data, index) == read_manifest(heldout_path(data))
+    identity = dict(zip(index.files, index.identities.tolist()))
+    taken = {identity[f] for f in used_files(data)}
+    assert not {identity[f] for f in read_heldout(data)} & taken
+
+
+def committed_floors() -> list[dict]:
+    path = store.floors_path(REPORTS)
+    return store.read_json(path)["floors"] if path.is_file() else []
+
+
+def test_committed_records_clear_their_floors_and_the_mutations_do_not() -> None:
+    floors = committed_floors()
+    assert floors, "reports/membership/floors.json holds no floor"
+    for f in floors:
+        record = store.read_run(store.run_path(REPORTS, f["method"], f["model"]))
+        assert record["metrics"]["auc"]["lo"] >= f["floor"] > 0.55
+        for name, m in f["mutations"].items():
+            assert m["auc"] < f["floor"] and m["caught"], (f["method"], f["model"], name)
+
+
+def test_a_shuffled_member_set_falls_below_every_floor() -> None:
+    from bench.membership.floors import shuffled_auc
+
+    for f in committed_floors():
+        record = store.read_run(store.run_path(REPORTS, f["method"], f["model"]))
+        assert shuffled_auc(record, seed=1) < f["floor"]
+
+
+@needs_data
+def test_sima_ignoring_the_model_falls_below_its_floor_on_real_data() -> None:
+    from bench.membership.floors import blind_auc
+
+    f = next(f for f in committed_floors() if f["method"] == "sima")
+    record = store.read_run(store.run_path(REPORTS, "sima", f["model"]))
+    assert blind_auc(record, Path(ROOT)) < f["floor"] <= record["metrics"]["auc"]["mean"]
+
+
+def test_the_committed_report_is_what_the_records_give() -> None:
+    assert (REPORTS / "membership.md").read_text() == render(REPORTS)
+    assert (REPORTS / MEMBERS_CSV).read_text() == members_table(REPORTS)
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys) -> None:
+    assert main(["mia", "run", "--method", "bogus", "--model", "celeba-64-cpu"]) == 2
+    assert "unknown membership method 'bogus'" in capsys.readouterr().err
+    args = ["mia", "run", "--method", "sima", "--model", "celeba-64-cpu", "--set", "t=ten"]
+    assert main(args) == 2
+    assert "t takes a value like" in capsys.readouterr().err
+
+
+def test_the_readme_example_method_plugs_in(tmp_path: Path, monkeypatch) -> None:
+    text = (REPO_ROOT / "README.md").read_text().split("## Membership inference", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    card = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "membership").mkdir()
+    (tmp_path / "x0_error.py").write_text(code)
+    (tmp_path / "membership" / "x0-error.toml").write_text(card)
+    monkeypatch.setenv("BENCH_CARDS", str(tmp_path))
+    mcard = method_card("x0-error")
+    method = build_method(mcard, mcard.params())
+    g = torch.Generator().manual_seed(5)
+    members = torch.rand(30, 3, 8, 8, generator=g) * 2 - 1
+    unseen = torch.rand(100, 3, 8, 8, generator=g) * 2 - 1
+    queries = Queries(Memoriser(members))
+    assert auc(scores(method, queries, members), scores(method, queries, unseen)) > 0.95
