@@ -121,6 +121,49 @@ def _pct(x: float) -> str:
     return f"{x:.3%}"
 
 
+def _stat_rows(result: dict[str, Any], chance: dict[str, Any]) -> list[list[Any]]:
+    """Extraction, Carlini's calibrated distance and Gu's ratio, each beside its chance."""
+    rows = [
+        [f"(ℓ2, {d})-extracted members", n, chance["extracted"][d]]
+        for d, n in result["extracted"].items()
+    ]
+    rows += [
+        [
+            "calibrated ℓ < 1 members (α 0.5, n 50)",
+            result["calibrated_extracted"],
+            chance["calibrated_extracted"],
+        ],
+        [
+            "Gu d1/d2 < 1/3: share of outputs",
+            _pct(result["gu_fraction"]),
+            _pct(chance["gu_fraction"]),
+        ],
+        ["Gu d1/d2 < 1/3: distinct members", result["gu_unique"], chance["gu_unique"]],
+        [
+            "nearest distance, 95th percentile",
+            f"{result['nearest_p95']:.4f}",
+            f"{chance['nearest_p95']:.4f}",
+        ],
+    ]
+    return rows
+
+
+def _sscd_table(s: dict[str, Any]) -> str:
+    """SSCD AMS/UMS per band beside chance, each band's edges and whether they are the paper's."""
+    rows = [
+        [
+            b,
+            f"({s['bands'][b]['lo']}, {s['bands'][b]['hi']}] {s['bands'][b].get('edge', '')}",
+            _pct(s["ams"][b]),
+            _pct(s["nonmember"]["ams"][b]),
+            _pct(s["ums"][b]),
+            _pct(s["nonmember"]["ums"][b]),
+        ]
+        for b in BAND_NAMES
+    ]
+    return tabulate(rows, headers=["SSCD band", "similarity", "AMS", "chance", "UMS", "chance"])
+
+
 def render(result: dict[str, Any]) -> str:
     """The human-readable report: what was done to the images, every member number beside its
     non-member chance level, and the closest images one by one."""
@@ -148,48 +191,10 @@ def render(result: dict[str, Any]) -> str:
         band_rows,
         headers=["ℓ2 band", "distance", "AMS", "chance", "UMS", "chance", "false-match rate"],
     )
-    stat_rows = [
-        [f"(ℓ2, {d})-extracted members", n, chance["extracted"][d]]
-        for d, n in result["extracted"].items()
-    ]
-    stat_rows += [
-        [
-            "calibrated ℓ < 1 members (α 0.5, n 50)",
-            result["calibrated_extracted"],
-            chance["calibrated_extracted"],
-        ],
-        [
-            "Gu d1/d2 < 1/3: share of outputs",
-            _pct(result["gu_fraction"]),
-            _pct(chance["gu_fraction"]),
-        ],
-        ["Gu d1/d2 < 1/3: distinct members", result["gu_unique"], chance["gu_unique"]],
-        [
-            "nearest distance, 95th percentile",
-            f"{result['nearest_p95']:.4f}",
-            f"{chance['nearest_p95']:.4f}",
-        ],
-    ]
+    stat_rows = _stat_rows(result, chance)
     parts = [head, "", bands, "", tabulate(stat_rows, headers=["statistic", "members", "chance"])]
     if "sscd" in result:
-        s = result["sscd"]
-        sscd_rows = [
-            [
-                b,
-                f"({s['bands'][b]['lo']}, {s['bands'][b]['hi']}] {s['bands'][b].get('edge', '')}",
-                _pct(s["ams"][b]),
-                _pct(s["nonmember"]["ams"][b]),
-                _pct(s["ums"][b]),
-                _pct(s["nonmember"]["ums"][b]),
-            ]
-            for b in BAND_NAMES
-        ]
-        parts += [
-            "",
-            tabulate(
-                sscd_rows, headers=["SSCD band", "similarity", "AMS", "chance", "UMS", "chance"]
-            ),
-        ]
+        parts += ["", _sscd_table(result["sscd"])]
     closest = sorted(result["per_image"], key=lambda r: r["l2"])[:PER_IMAGE_SHOWN]
     image_rows = [
         [r["sample"], r["nearest_member"], f"{r['l2']:.4f}", r["band"] or "-"] for r in closest

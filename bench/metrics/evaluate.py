@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.cards import ModelCard, dataset_card, find_model, model_card
+from bench.cards import DatasetCard, ModelCard, dataset_card, find_model, model_card
 from bench.data.preprocess import crop_box
 from bench.data.subset import members, nonmembers
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES, score
 from bench.metrics.neighbours import NeighbourIndex
 from bench.metrics.samples import IMAGE_SUFFIXES, load_samples
-from bench.metrics.sscd import check_similarity_spec, similarity_model
+from bench.metrics.sscd import SimilarityModel, check_similarity_spec, similarity_model
 from bench.metrics.sscd_bands import resolution_bands
 from bench.utils.imageio import to_unit
 from bench.utils.notice import notice
@@ -128,6 +128,37 @@ def sample_names(path: Path, n: int) -> list[str]:
     return [str(i) for i in range(n)]
 
 
+def _deltas(dcard: DatasetCard) -> list[float]:
+    if "deltas" not in dcard.metrics:
+        raise BenchError(
+            f"dataset card {dcard.path} has no [metrics] deltas; add e.g. deltas = [0.05, 0.1]"
+        )
+    return dcard.metrics["deltas"]
+
+
+def _similarity(
+    similarity: str, metrics: dict[str, Any], resolution: int
+) -> tuple[SimilarityModel | None, dict[str, Any] | None]:
+    """The SSCD model and bands ``--similarity`` asks for (none for ``l2``), loaded before any
+    image is decoded, so a missing install or a refused resolution is one line."""
+    if similarity == "l2":
+        return None, None
+    spec = check_similarity_spec(similarity, "--similarity")
+    bands = resolution_bands(metrics, spec, resolution)
+    return similarity_model(spec), bands
+
+
+def _read_samples(samples: str | Path | np.ndarray, progress: bool) -> tuple[np.ndarray, list[str]]:
+    """The images to score and a name for each: files' names, or indices for an array."""
+    if isinstance(samples, np.ndarray):
+        shape_ok = samples.ndim == 4 and samples.shape[-1] == 3 and len(samples) > 0
+        if samples.dtype != np.uint8 or not shape_ok:
+            raise BenchError(f"samples are {samples.dtype} {samples.shape}; expected uint8 N×H×W×3")
+        return samples, [str(i) for i in range(len(samples))]
+    raw = load_samples(Path(samples), progress=progress)
+    return raw, sample_names(Path(samples), len(raw))
+
+
 def evaluate_samples(
     samples: str | Path | np.ndarray,
     *,
@@ -159,47 +190,31 @@ def evaluate_samples(
     """
     card = evaluation_model(model, scale, profile)
     dcard = dataset_card(card.dataset)
-    bands = dcard.bands(card.resolution)
-    if "deltas" not in dcard.metrics:
-        raise BenchError(
-            f"dataset card {dcard.path} has no [metrics] deltas; add e.g. deltas = [0.05, 0.1]"
-        )
-    sscd, sscd_bands = None, None
-    if similarity != "l2":
-        spec = check_similarity_spec(similarity, "--similarity")
-        sscd_bands = resolution_bands(dcard.metrics, spec, card.resolution)
-        sscd = similarity_model(spec)  # loaded before decoding, so a missing install is one line
-    if isinstance(samples, np.ndarray):
-        raw, names = samples, [str(i) for i in range(len(samples))]
-        if raw.dtype != np.uint8 or raw.ndim != 4 or raw.shape[-1] != 3 or not len(raw):
-            raise BenchError(f"samples are {raw.dtype} {raw.shape}; expected uint8 N×H×W×3")
-    else:
-        raw = load_samples(Path(samples), progress=progress)
-        names = sample_names(Path(samples), len(raw))
+    bands, deltas = dcard.bands(card.resolution), _deltas(dcard)
+    sscd, sscd_bands = _similarity(similarity, dcard.metrics, card.resolution)
+    raw, names = _read_samples(samples, progress)
     images, done = prepare(raw, card, crop)
-    done["expected"] = expected_preprocessing(card)
-    root = data_root(data)
-    member_set = members(card, root)
-    nonmember_set = nonmembers(card, root)
-    nonmember_images = nonmember_set.images
+    done["expected"], root = expected_preprocessing(card), data_root(data)
+    member_set, nonmember_set = members(card, root), nonmembers(card, root)
     result = score(
         images,
         member_set.images,
-        nonmember_images,
+        nonmember_set.images,
         bands,
-        dcard.metrics["deltas"],
+        deltas,
         sscd=sscd,
         sscd_bands=sscd_bands,
         keys=(member_set.cache_key, nonmember_set.cache_key),
         progress=progress,
     )
-    rows = per_image(images, member_set.images, member_set.files, bands)
-    for row, name in zip(rows, names):
-        row["sample"] = name
+    rows = [
+        {**row, "sample": name}
+        for row, name in zip(per_image(images, member_set.images, member_set.files, bands), names)
+    ]
     return {
         "model": card.name,
         "n_members": len(member_set.images),
-        "n_nonmembers": len(nonmember_images),
+        "n_nonmembers": len(nonmember_set.images),
         "preprocessing": done,
         **result,
         "per_image": rows,
