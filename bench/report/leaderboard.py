@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.cards import attack_card, model_cards
+from bench.cards import attack_card, dataset_card, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records.floorfile import read_floor
 from bench.report import columns as C
@@ -225,7 +225,9 @@ def write_leaderboard(root: Path | None = None) -> Path:
         screen, detail = screen + lines, detail + more
     parts = ["# memorization-bench leaderboard"]
     if screen:
-        parts += ["", "## The answer in 30 seconds", *screen, "", GLOSSARY]
+        sscd = dataset_card("celeba").metrics.get("sscd_bands", {})
+        parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(sscd)]
+        parts += ["", text.MEMBERSHIP_NOTE, "", GLOSSARY]
     parts += detail
     parts += [
         "",

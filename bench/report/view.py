@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,35 @@ GLOSSARY = (
     "Student t test; *power*: the chance that test rejects when the claimed effect is true; "
     "*paired*: attacks at one seed share their starting noise, so their counts are compared "
     "seed by seed; *turnover*: members one carlini seed finds that another misses."
+)
+
+
+# What the first screen's counts are measured in, and where the paper's SSCD applies.
+def similarity_note(sscd_bands: dict[str, Any]) -> str:
+    """The metric the counts use, and per resolution whether the dataset card's calibrated SSCD
+    bands separate copies from unseen faces (the numbers are the card's)."""
+    verdicts = []
+    for res in sorted(sscd_bands, key=int):
+        entry = sscd_bands[res].get("sscd")
+        if entry is None:
+            continue
+        verdict = "separates" if entry["allowed"] else "does not separate"
+        verdicts.append(
+            f"{res} px {verdict} them (blurred copies' 5th percentile "
+            f"{entry['copy_similarity_q05']:.2f} against a high edge of {entry['high']['lo']:.2f})"
+        )
+    measured = "; ".join(verdicts) if verdicts else "no resolution is calibrated yet"
+    return (
+        "**Metric.** Every count above is in pixel ℓ2. SIDE states its CelebA claim in SSCD "
+        "similarity, which the suite calibrates per resolution (`bench data calibrate "
+        f"--similarity sscd`, stored in the dataset card): {measured}. SSCD is scored only where "
+        "it separates; the answer in SSCD terms is read on the cpu64 zoo once its records exist."
+    )
+
+
+MEMBERSHIP_NOTE = (
+    "**Membership inference** on the same zoo (loss, SecMI, PIA, SimA; held-out thresholds, "
+    "and which inferred members extraction recovers): `reports/membership.md`."
 )
 
 # The first screen's columns, one per verdict a question can take.
