@@ -289,3 +289,14 @@ def test_descriptor_cache_is_reused_and_remade_for_other_images(tmp_path, monkey
     cache.write_bytes(b"garbage")
     cached_descriptors(model, MEMBERS, "members-key")  # a corrupt file is removed and remade
     assert model.calls == 3 * len(MEMBERS) - 8
+
+
+def test_the_first_screen_reads_each_resolutions_verdict_from_the_card():
+    from bench.report.view import similarity_note
+
+    entry = {"allowed": True, "copy_similarity_q05": 0.7356, "high": {"lo": 0.6386}}
+    refused = {"allowed": False, "copy_similarity_q05": 0.3346, "high": {"lo": 0.7223}}
+    note = similarity_note({"64": {"sscd": entry}, "16": {"sscd": refused}})
+    assert note.index("16 px does not separate") < note.index("64 px separates")
+    assert "0.74 against a high edge of 0.64" in note and "0.33 against a high edge of 0.72" in note
+    assert "no resolution is calibrated yet" in similarity_note({})
