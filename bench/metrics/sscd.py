@@ -19,7 +19,6 @@ network state.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 
 from bench.errors import BenchError
 from bench.utils.device import compute_device
+from bench.utils.digest import sha256
 from bench.utils.imageio import to_tensor
 
 # ONNX backend input side. Suite's choice: SSCD's authors evaluate their disc models on images
@@ -65,14 +65,6 @@ class SimilarityModel(Protocol):
     def embed(self, images: np.ndarray) -> np.ndarray:
         """float32 (N, D) unit descriptors of uint8 (N, H, W, 3) images."""
         ...
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def upsampled(images: np.ndarray, size: int) -> torch.Tensor:
@@ -112,7 +104,7 @@ class OnnxSscd:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.spec = spec
-        self.digest = file_digest(path)
+        self.digest = sha256(path)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         out = []
@@ -139,7 +131,7 @@ class TorchScriptSscd:
                 f"{path} is not a TorchScript model ({first}); {WHERE_TO_GET}"
             ) from None
         self.spec = str(path)
-        self.digest = file_digest(path)
+        self.digest = sha256(path)
 
     @torch.inference_mode()
     def embed(self, images: np.ndarray) -> np.ndarray:

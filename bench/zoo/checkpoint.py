@@ -7,7 +7,6 @@ and version in their metadata so a checkpoint cannot be loaded into the wrong ca
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,6 @@ from safetensors.torch import load_file, safe_open, save_file
 from bench.cards import ModelCard
 from bench.errors import BenchError
 from bench.utils.atomic import write_atomic
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

@@ -30,11 +30,12 @@ from bench.cards.schema import _toml_value
 from bench.cards.validate import valid_name
 from bench.errors import BenchError
 from bench.utils.atomic import write_text_atomic
+from bench.utils.digest import sha256
 from bench.utils.paths import base_cards_writable, cards_dir
 from bench.utils.provenance import git_commit
 from bench.zoo import external
 from bench.zoo.build import DEFAULT_STEPS, config_keys
-from bench.zoo.checkpoint import prefixed, save_tensors, sha256
+from bench.zoo.checkpoint import prefixed, save_tensors
 from bench.zoo.load import load_denoiser
 
 

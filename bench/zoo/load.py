@@ -9,6 +9,7 @@ from __future__ import annotations
 from bench.cards import ModelCard
 from bench.errors import BenchError
 from bench.utils.device import compute_device
+from bench.utils.digest import sha256
 from bench.zoo.build import (
     SAMPLING_KEYS,
     build_scheduler,
@@ -16,7 +17,7 @@ from bench.zoo.build import (
     build_unet,
     unet_batch,
 )
-from bench.zoo.checkpoint import load_tensors, sha256, unprefixed
+from bench.zoo.checkpoint import load_tensors, unprefixed
 from bench.zoo.denoiser import Denoiser
 
 

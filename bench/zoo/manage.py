@@ -9,13 +9,14 @@ from typing import Any
 from bench.cards import ModelCard, model_card, model_cards, scale_order, write_trained
 from bench.data.subset import members
 from bench.utils.atomic import sweep_temporaries
+from bench.utils.digest import sha256
 from bench.utils.folders import probe_writable
 from bench.utils.locks import lock_cell, release
 from bench.utils.parallel import current_ranks
 from bench.utils.paths import data_root
 from bench.utils.provenance import git_commit, machine
 from bench.utils.runtime import warn_if_loaded
-from bench.zoo.checkpoint import save_tensors, sha256
+from bench.zoo.checkpoint import save_tensors
 from bench.zoo.load import checkpoint_status, load_denoiser
 from bench.zoo.memorisation import measure
 from bench.zoo.pool import ModelPool

@@ -24,9 +24,9 @@ from bench.cards import AttackCard, ModelCard, dataset_card, find_model, model_c
 from bench.data.manifests import read_manifest
 from bench.errors import BenchError
 from bench.utils.device import compute_device
+from bench.utils.digest import sha256
 from bench.zoo import external
 from bench.zoo.build import DEFAULT_STEPS, build_sampler, sampling_steps
-from bench.zoo.checkpoint import sha256
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.load import load_denoiser, verified_digest
 from bench.zoo.pool import sampler_settings
