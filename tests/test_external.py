@@ -60,7 +60,7 @@ def test_a_save_pretrained_folder_is_attacked_scored_and_filed_apart(
     rec = json.loads(capsys.readouterr().out)
     assert rec["external"] is True and rec["model"].startswith("my-ddpm-")
     weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
-    from bench.zoo.checkpoint import sha256
+    from bench.utils.digest import sha256
 
     assert rec["checkpoint_sha256"] == sha256(weights)
     # The full configs as sampled: the folder's own UNet keys and its scheduler class.

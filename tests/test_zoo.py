@@ -16,9 +16,10 @@ from bench.cards import model_card, model_cards
 from bench.cli import main
 from bench.data.subset import members
 from bench.errors import BenchError
+from bench.utils.digest import sha256
 from bench.utils.paths import REPO_ROOT, data_root
 from bench.zoo.build import build_unet
-from bench.zoo.checkpoint import load_tensors, sha256
+from bench.zoo.checkpoint import load_tensors
 from bench.zoo.load import load_denoiser, verified_digest
 from bench.zoo.manage import train_card, zoo_rows
 from bench.zoo.train import Trainer, state_path, train
