@@ -121,7 +121,7 @@ def fill(disk: Path) -> Path:
     [
         (
             [*SIDE, "--set", "features=bogus"],
-            "must be 'pca', 'unet-mid' or 'sscd:PATH', got 'bogus'",
+            "must be 'pca', 'unet-mid', 'sscd', 'sscd-distilled' or 'sscd:PATH', got 'bogus'",
         ),
         (
             [*SIDE, "--set", "features=sscd:/missing.pt"],
@@ -130,7 +130,7 @@ def fill(disk: Path) -> Path:
         (
             ["sweep", "--attack", "side", "--scale", "8", "--param", "features"]
             + ["--values", "pca,bogus", "--seeds", "0"],
-            "side parameter features must be 'pca', 'unet-mid' or 'sscd:PATH'",
+            "side parameter features must be 'pca', 'unet-mid', 'sscd', 'sscd-distilled' or",
         ),
     ],
 )

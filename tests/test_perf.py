@@ -43,8 +43,9 @@ def test_perf_quick_reports_every_ratio_in_one_run(
             "scoring vs generating the outputs it scores",
         ):
             assert any(line.startswith(f"| {where}") and workload in line for line in lines)
-        # three ratios, one per guided attack (side, side-ti), a slices row, two memory rows
-        assert sum(line.startswith(f"| {where}") for line in lines) == 3 + 2 + 1 + 2
+        # three ratios, one per guided attack (side, side-ti), one per SSCD model (its descriptors
+        # against generation, or "not installed"), a slices row, two memory rows
+        assert sum(line.startswith(f"| {where}") for line in lines) == 3 + 2 + 2 + 1 + 2
     # --quick's batch of 16: slices of 8 and 16 (the whole batch, bold: no card sets unet_batch)
     assert "## UNet throughput by images per call" in text and "8 / call" in text
     (row,) = [line for line in lines if line.startswith("| tiny-8 (8 px)") and "× at " in line]
