@@ -297,6 +297,6 @@ def test_the_first_screen_reads_each_resolutions_verdict_from_the_card():
     entry = {"allowed": True, "copy_similarity_q05": 0.7356, "high": {"lo": 0.6386}}
     refused = {"allowed": False, "copy_similarity_q05": 0.3346, "high": {"lo": 0.7223}}
     note = similarity_note({"64": {"sscd": entry}, "16": {"sscd": refused}})
-    assert note.index("16 px does not separate") < note.index("64 px separates")
+    assert note.index("at 16 px it does not separate") < note.index("at 64 px it separates")
     assert "0.74 against a high edge of 0.64" in note and "0.33 against a high edge of 0.72" in note
     assert "no resolution is calibrated yet" in similarity_note({})

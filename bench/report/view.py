@@ -47,7 +47,7 @@ def similarity_note(sscd_bands: dict[str, Any]) -> str:
             continue
         verdict = "separates" if entry["allowed"] else "does not separate"
         verdicts.append(
-            f"{res} px {verdict} them (blurred copies' 5th percentile "
+            f"at {res} px it {verdict} copies from unseen faces (blurred copies' 5th percentile "
             f"{entry['copy_similarity_q05']:.2f} against a high edge of {entry['high']['lo']:.2f})"
         )
     measured = "; ".join(verdicts) if verdicts else "no resolution is calibrated yet"
