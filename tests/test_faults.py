@@ -143,6 +143,25 @@ def test_a_bad_feature_space_is_refused_before_sampling(
     assert written() == before  # no synthetic set was sampled or cached
 
 
+def test_more_clusters_than_synthetic_images_is_refused_before_sampling(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = written()
+    assert main([*SIDE, "--set", "n_syn=16", "--set", "n_clusters=32"]) == 2
+    assert "n_clusters (32) exceeds n_syn (16)" in one_error_line(capsys)
+    assert written() == before
+
+
+def test_a_filter_that_keeps_no_cluster_is_one_line(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # τ = 1 asks every cluster for perfect cohesion: none has it. The message used to raise an
+    # AttributeError of its own (issue #33).
+    argv = [*SIDE, "--set", "n_syn=32", "--set", "n_clusters=4", "--set", "tau=1"]
+    assert main(argv) == 2
+    assert "no cluster reached its cohesion bar (τ=1.0" in one_error_line(capsys)
+
+
 # --- leftovers: stale temporaries and the training lock ----------------------------------------
 def test_a_killed_runs_temporary_shard_is_swept_when_the_cell_reopens(
     trained: Path, capsys: pytest.CaptureFixture

@@ -79,6 +79,11 @@ class Side(Attack):
         self.n_clusters = n_clusters
         self.tau = tau
         self.tau_null_q = tau_null_q
+        if n_clusters > n_syn:  # k-means cannot make more clusters than it has images
+            raise BenchError(
+                f"{self.name} parameter n_clusters ({n_clusters}) exceeds n_syn ({n_syn}): "
+                "k-means needs at least one synthetic image per cluster"
+            )
         self.features = check_spec(features, f"{self.name} parameter features")
         self.pca_dim = pca_dim
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
@@ -152,8 +157,8 @@ class Side(Attack):
         )
         if surrogate.kept == 0:
             raise BenchError(
-                f"{self.name}: no cluster reached cohesion {surrogate.threshold:.3f} "
-                f"(τ={self.tau}, null quantile {self.tau_null_q}; best "
+                f"{self.name}: no cluster reached its cohesion bar (τ={self.tau}, null quantile "
+                f"{self.tau_null_q}; lowest bar {surrogate.bars.min():.3f}, best cohesion "
                 f"{surrogate.cohesion.max():.3f}); lower tau or tau_null_q, or change features"
             )
         clf, stats = self._classifier(view, synthetic, surrogate.labels, surrogate.kept, seed)
