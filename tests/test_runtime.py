@@ -33,6 +33,18 @@ def test_a_bad_thread_count_is_one_line_and_exit_2(
     assert f"may use {runtime.available_cpus()} CPUs" in line
 
 
+def test_an_absurd_thread_count_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, one_thread_after: None
+) -> None:
+    monkeypatch.setenv("BENCH_THREADS", "999999")
+    assert main(["list", "attacks"]) == 2
+    most = runtime.OVERSUBSCRIBE * runtime.available_cpus()
+    assert "BENCH_THREADS=999999 is more threads than" in one_error_line(capsys)
+    monkeypatch.setenv("BENCH_THREADS", str(most))  # the largest allowed still runs
+    assert main(["list", "attacks"]) == 0
+    assert torch.get_num_threads() == most
+
+
 def test_the_cli_sets_torchs_threads(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, one_thread_after: None
 ) -> None:

@@ -20,6 +20,9 @@ import torch
 from bench.errors import BenchError
 from bench.utils.notice import notice
 
+# Threads per CPU a BENCH_THREADS may ask for: beyond it, a typo, not a choice.
+OVERSUBSCRIBE = 4
+
 
 def available_cpus() -> int:
     """The CPUs this process may run on (its affinity mask where the platform has one)."""
@@ -37,6 +40,14 @@ def _positive(name: str, text: str) -> int:
         raise BenchError(
             f"{name}={text!r} is not a positive integer; give a number of threads (this process "
             f"may use {available_cpus()} CPUs) or unset it"
+        )
+    # More threads than cores only makes them wait for each other (and 999,999 asks the OS for
+    # as many); a few per core still lets a user oversubscribe on purpose.
+    most = OVERSUBSCRIBE * available_cpus()
+    if value > most:
+        raise BenchError(
+            f"{name}={text} is more threads than {OVERSUBSCRIBE}× the {available_cpus()} CPUs "
+            f"this process may use; give at most {most}"
         )
     return value
 
