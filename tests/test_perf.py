@@ -134,3 +134,12 @@ def test_each_model_is_timed_at_its_own_cards_sampling_steps(
         perf.PerfSettings(models=("tiny-8", "tiny-8b"), steps=2, memory_budgets=(64,))
     )
     assert [m["steps"] for m in pinned["models"].values()] == [2, 2]
+
+
+def test_a_memory_budget_above_the_limit_is_one_line(capsys: pytest.CaptureFixture) -> None:
+    """99,999,999,999,999 outputs' memory was allocated before (issue #33); now it is refused
+    before anything is timed, as `run --budget` above the limit is."""
+    from tests.test_faults import one_error_line
+
+    assert main(["perf", "--quick", "--memory-budgets", "512,99999999999999"]) == 2
+    assert "above the suite's limit of 51,200" in one_error_line(capsys)

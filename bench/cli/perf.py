@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from bench.cards.validate import budget_allowed
 from bench.cli.args import positive_int, positive_list, seed_list
 from bench.report.performance import performance_markdown
 from bench.runner.perf import QUICK, PerfSettings, measure
@@ -24,7 +25,9 @@ def settings_from_args(args: argparse.Namespace) -> PerfSettings:
         "models": tuple(m.strip() for m in args.models.split(",")) if args.models else None,
         "outputs": args.outputs,
         "members": args.members,
-        "memory_budgets": tuple(args.memory_budgets) if args.memory_budgets else None,
+        "memory_budgets": (
+            tuple(budget_allowed(n) for n in args.memory_budgets) if args.memory_budgets else None
+        ),
         "grid_seeds": tuple(args.grid_seeds) if args.grid_seeds else None,
     }
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
@@ -74,7 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--memory-budgets",
         type=positive_list,
         default=None,
-        help="N_G at which peak memory is measured (default 512,2048,8192)",
+        help="N_G at which peak memory is measured (default 512,2048,8192; each within the "
+        "suite's N_G limit, as for run)",
     )
     p.add_argument(
         "--grid-seeds",
