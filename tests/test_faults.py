@@ -30,6 +30,7 @@ from tests.conftest import FAST_SIDE
 
 CARLINI = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8", "--json"]
 SIDE = ["run", "--attack", "side", "--scale", "8", "--budget", "8"]
+CARLINI_8 = ["run", "--attack", "carlini", "--scale", "8", "--budget", "8"]
 
 
 def lines_of(err: str) -> list[str]:
@@ -141,6 +142,24 @@ def test_a_bad_feature_space_is_refused_before_sampling(
     assert main(argv) == 2
     assert message in one_error_line(capsys)
     assert written() == before  # no synthetic set was sampled or cached
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([*CARLINI_8, "--set", "tile_grid=3"], "tile_grid (3) does not divide the model's 8 px"),
+        ([*CARLINI_8, "--set", "edge_threshold=1e300"], "edge_threshold"),
+        ([*SIDE, "--set", "clf_width=4"], "clf_width (4) must be a multiple of 8"),
+    ],
+)
+def test_parameters_that_break_the_arithmetic_are_refused_before_sampling(
+    trained: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    """Values inside their cards' bounds once failed only after sampling (issue #33 §3)."""
+    before = written()
+    assert main(argv) == 2
+    assert message in one_error_line(capsys)
+    assert written() == before
 
 
 def test_more_clusters_than_synthetic_images_is_refused_before_sampling(

@@ -211,6 +211,12 @@ class Attack(ABC):
             The cost and what scoring needs (``AttackResult``); the outputs stay in the store.
         """
 
+    def check_model(self, resolution: int) -> None:
+        """Refuse, with a BenchError, a model whose images this configuration cannot handle (a
+        tile grid that does not divide them, say). Called when the cell is planned, before any
+        image is read or sampled; the default accepts every model."""
+        return None
+
     def draws(self, budget: int, seed: int) -> Draws | None:
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
         what the sample pool saves a grid and time the guided step without sampling; None when

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
-from bench.attacks.cliques import find_cliques
+from bench.attacks.cliques import check_grid, find_cliques
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import no_clique_filter
 
@@ -46,6 +46,9 @@ class Carlini(Attack):
     @classmethod
     def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         return {"clique filter off": no_clique_filter}
+
+    def check_model(self, resolution: int) -> None:
+        check_grid(resolution, self.tile_grid, self.name)
 
     def draws(self, budget: int, seed: int) -> Draws:
         return Draws(outputs=budget, unguided_outputs=True)

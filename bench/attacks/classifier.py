@@ -27,13 +27,17 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([args.sin(), args.cos()], dim=1)
 
 
+# Groups of every GroupNorm in the classifier: its width must be a multiple of this.
+GROUPS = 8
+
+
 class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, tdim: int | None) -> None:
         super().__init__()
-        self.norm1 = nn.GroupNorm(8, cin)
+        self.norm1 = nn.GroupNorm(GROUPS, cin)
         self.time = nn.Linear(tdim, cin) if tdim else None
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.norm2 = nn.GroupNorm(8, cout)
+        self.norm2 = nn.GroupNorm(GROUPS, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
@@ -67,7 +71,7 @@ class NoisyClassifier(nn.Module):
             self.downs.append(
                 nn.Conv2d(c, c, 3, stride=2, padding=1) if i < len(chans) - 1 else nn.Identity()
             )
-        self.out_norm = nn.GroupNorm(8, chans[-1])
+        self.out_norm = nn.GroupNorm(GROUPS, chans[-1])
         self.head = nn.Linear(chans[-1], n_classes)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

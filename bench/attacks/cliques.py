@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.metrics.neighbours import NeighbourIndex
 from bench.utils.imageio import to_unit
 
@@ -31,6 +32,16 @@ class Clique:
     mean_distance: float  # mean intra-clique tiled ℓ2 (the ranking key, lower is stronger)
     representative: int  # the member with the smallest mean distance to the others
     exact: bool = True  # False: its search hit SEARCH_BUDGET, so a larger clique may exist
+
+
+def check_grid(resolution: int, grid: int, attack: str) -> None:
+    """Before any sampling: the tile grid must divide the model's images, or the clique filter
+    would refuse them only after every output had been generated."""
+    if resolution % grid:
+        raise BenchError(
+            f"{attack} parameter tile_grid ({grid}) does not divide the model's {resolution} px "
+            f"images; pick a divisor of {resolution}"
+        )
 
 
 def tiled_l2(a: np.ndarray, b: np.ndarray, grid: int) -> np.ndarray:

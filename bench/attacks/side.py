@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bench.attacks.base import Attack, AttackResult, Audit, Draws, GuidanceShape, ModelView
-from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_classifier
+from bench.attacks.classifier import GROUPS, ClassifierGuidance, NoisyClassifier, train_classifier
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
@@ -79,6 +79,10 @@ class Side(Attack):
         self.n_clusters = n_clusters
         self.tau = tau
         self.tau_null_q = tau_null_q
+        if clf_width % GROUPS:  # every block of the classifier normalises in GROUPS groups
+            raise BenchError(
+                f"{self.name} parameter clf_width ({clf_width}) must be a multiple of {GROUPS}"
+            )
         if n_clusters > n_syn:  # k-means cannot make more clusters than it has images
             raise BenchError(
                 f"{self.name} parameter n_clusters ({n_clusters}) exceeds n_syn ({n_syn}): "

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.carlini import filtered_result
-from bench.attacks.cliques import Clique, find_cliques
+from bench.attacks.cliques import Clique, check_grid, find_cliques
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import no_clique_filter
 from bench.errors import BenchError
@@ -64,6 +64,9 @@ class TextConditional(Attack):
     @classmethod
     def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         return {"clique filter off": no_clique_filter}
+
+    def check_model(self, resolution: int) -> None:
+        check_grid(resolution, self.tile_grid, self.name)
 
     def draws(self, budget: int, seed: int) -> Draws:
         return Draws(outputs=budget, unguided_outputs=False)  # captioned: never pooled

@@ -132,6 +132,7 @@ def plan_cell(spec: CellSpec, options: RunOptions) -> CellPlan:
     with_captions = grants_captions(acard, attack)
     target = resolve_model(acard, spec)
     mcard = target.card
+    attack.check_model(mcard.resolution)
     dcard = dataset_card(mcard.dataset)
     budget = spec.budget
     budget = validate.budget(default_budget(dcard, spec.profile) if budget is None else budget)
