@@ -252,8 +252,18 @@ class ExactBytesModel:
 def test_band_rule_refuses_where_copies_do_not_clear_the_high_edge():
     entry = calibrate_sscd_bands(ExactBytesModel(), faces(10, 200), faces(11, 200))
     assert not entry["allowed"]
+    card = {"sscd_bands": {"32": {"sscd": {"calibrated_on": {"members": 200}, **entry}}}}
     with pytest.raises(BenchError, match="SSCD scoring is refused at 32 px"):
-        resolution_bands({"sscd_bands": {"32": {"sscd": entry}}}, "sscd", RES)
+        resolution_bands(card, "sscd", RES)
+
+
+def test_a_hand_edited_entry_is_one_line_naming_its_table():
+    entry = calibrate_sscd_bands(ProjectionModel(), faces(10, 200), faces(11, 200))
+    good = {"calibrated_on": {"members": 200}, **entry}
+    assert resolution_bands({"sscd_bands": {"32": {"sscd": good}}}, "sscd", RES)["high"]["hi"] == 1
+    bad = {**good, "high": {**entry["high"], "lo": 7.0}}
+    with pytest.raises(BenchError, match=r'sscd_bands."32".sscd\]: high.lo is 7.0'):
+        resolution_bands({"sscd_bands": {"32": {"sscd": bad}}}, "sscd", RES)
 
 
 def test_resolutions_without_bands_say_how_to_calibrate():
@@ -294,9 +304,23 @@ def test_descriptor_cache_is_reused_and_remade_for_other_images(tmp_path, monkey
 def test_the_first_screen_reads_each_resolutions_verdict_from_the_card():
     from bench.report.view import similarity_note
 
-    entry = {"allowed": True, "copy_similarity_q05": 0.7356, "high": {"lo": 0.6386}}
-    refused = {"allowed": False, "copy_similarity_q05": 0.3346, "high": {"lo": 0.7223}}
-    note = similarity_note({"64": {"sscd": entry}, "16": {"sscd": refused}})
+    def entry(allowed: bool, q05: float, high: float) -> dict:
+        band = {"lo": high, "hi": 1.0, "edge": "calibrated", "false_match_rate": 0.001}
+        return {
+            "calibrated_on": {"members": 5000},
+            "model_sha256": "0" * 64,
+            "allowed": allowed,
+            "copy_blur_px": 1.0,
+            "copy_similarity_q05": q05,
+            "nonmember_similarity_median": 0.4,
+            "high": band,
+            "mid": {**band, "lo": high - 0.05, "hi": high},
+            "low": {**band, "lo": high - 0.1, "hi": high - 0.05},
+        }
+
+    card = {"sscd_bands": {"64": {"sscd": entry(True, 0.7356, 0.6386)}}}
+    card["sscd_bands"]["16"] = {"sscd": entry(False, 0.3346, 0.7223)}
+    note = similarity_note(card)
     assert note.index("at 16 px it does not separate") < note.index("at 64 px it separates")
     assert "0.74 against a high edge of 0.64" in note and "0.33 against a high edge of 0.72" in note
     assert "no resolution is calibrated yet" in similarity_note({})

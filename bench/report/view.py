@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cards import attack_card
+from bench.metrics.sscd_bands import calibrated_entry
 from bench.report.answer import AnswerRow, Counts, EqualComputeRow, NewMembers, t_interval
 from bench.report.claims import LeaksMoreClaim, MarginClaim, OrderClaim
 from bench.report.fits import EXTRAPOLATE
@@ -37,18 +38,18 @@ GLOSSARY = (
 
 
 # What the first screen's counts are measured in, and where the paper's SSCD applies.
-def similarity_note(sscd_bands: dict[str, Any]) -> str:
+def similarity_note(metrics: dict[str, Any]) -> str:
     """The metric the counts use, and per resolution whether the dataset card's calibrated SSCD
     bands separate copies from unseen faces (the numbers are the card's)."""
     verdicts = []
-    for res in sorted(sscd_bands, key=int):
-        entry = sscd_bands[res].get("sscd")
+    for res in sorted(metrics.get("sscd_bands", {}), key=int):
+        entry = calibrated_entry(metrics, "sscd", int(res))
         if entry is None:
             continue
-        verdict = "separates" if entry["allowed"] else "does not separate"
+        verdict = "separates" if entry.allowed else "does not separate"
         verdicts.append(
             f"at {res} px it {verdict} copies from unseen faces (blurred copies' 5th percentile "
-            f"{entry['copy_similarity_q05']:.2f} against a high edge of {entry['high']['lo']:.2f})"
+            f"{entry.copy_similarity_q05:.2f} against a high edge of {entry.high.lo:.2f})"
         )
     measured = "; ".join(verdicts) if verdicts else "no resolution is calibrated yet"
     return (
