@@ -226,7 +226,7 @@ def test_clique_filter_does_not_merge_nearby_groups() -> None:
 def test_unknown_attack_and_scale_exit_2(trained: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--attack", "nope", "--scale", "8"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "valid: carlini, side, side-ti, text-conditional" in err
+    assert err.count("\n") == 0 and "valid: carlini, side, side-paper, side-ti, text-conditional" in err
     assert main(["run", "--attack", "side", "--scale", "3k"]) == 2
     assert "unknown scale '3k'" in capsys.readouterr().err
     assert main(["run", "--attack", "carlini", "--scale", "24"]) == 2
@@ -476,7 +476,7 @@ def test_a_profile_borrows_defaults_and_overrides_them(world: Path) -> None:
         )
     )
     card = attack_card("carlini")
-    assert card.defaults_from == {"cpu32": "cpu", "wide": "cpu"}
+    assert card.defaults_from == {"cpu32": "cpu", "cpu64": "cpu", "wide": "cpu"}
     assert card.params("wide") == {**cpu, "clique_k": 5}
     path.write_text(text.replace(table, table + 'wide = "nowhere"\n'))
     with pytest.raises(BenchError, match="names no profile with its own values"):

@@ -47,7 +47,7 @@ def test_sampling_loop_against_bare_forward(benchmark, trained: Path, res: int) 
 @pytest.mark.parametrize("res", RESOLUTIONS)
 def test_guided_against_unguided_step(benchmark, trained: Path, res: int) -> None:
     model = perf_model(model_card("tiny-8"), res)
-    shape = GuidanceShape(classes=8, width=32, time_dependent=True, scale=5.0)
+    shape = GuidanceShape(classes=8, width=32, time_dependent=True, scale=5.0, stem=1)
     result = _once(benchmark, lambda: guided_vs_unguided(model, 64, 4, repeats=2, guidance=shape))
     benchmark.extra_info.update(result)
     assert result["ratio"] > 1  # a guided step adds a classifier's forward and backward

@@ -135,19 +135,21 @@ class GuidanceShape:
         width: its channel width (``NoisyClassifier``).
         time_dependent: whether it takes the noise level as an input.
         scale: the guidance scale λ.
+        stem: how much its input stem downsamples (``classifier.STEMS``).
     """
 
     classes: int
     width: int
     time_dependent: bool
     scale: float
+    stem: int
 
     def untrained(self, device: torch.device) -> ClassifierGuidance:
         """A guide of this shape with seeded random weights: what its guided step costs does not
         depend on the weights, so `bench perf` times this instead of training one."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            clf = NoisyClassifier(self.classes, self.width, self.time_dependent)
+            clf = NoisyClassifier(self.classes, self.width, self.time_dependent, self.stem)
         return ClassifierGuidance(clf.to(device).eval().requires_grad_(False), self.scale)
 
 

@@ -30,6 +30,22 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 # Groups of every GroupNorm in the classifier: its width must be a multiple of this.
 GROUPS = 8
 
+# The stems a classifier may see its input through, by how much they downsample it. 1 is the
+# suite's full-resolution 3×3 convolution (every record before issue #32); 4 is ResNet34's stem,
+# a stride-2 7×7 convolution then a stride-2 3×3 max-pool (SIDE's classifier is a ResNet34), so a
+# 64 px image reaches the blocks at 16×16, the cost the 16 px profile pays; 2 is that convolution
+# alone. The blocks then halve the resolution twice more.
+STEMS = (1, 2, 4)
+BLOCK_DOWNSAMPLING = 4
+
+
+def stem_layer(width: int, stem: int) -> nn.Module:
+    """The input stem that downsamples by ``stem`` (one of ``STEMS``)."""
+    if stem == 1:
+        return nn.Conv2d(3, width, 3, padding=1)
+    conv = nn.Conv2d(3, width, 7, stride=2, padding=3)
+    return conv if stem == 2 else nn.Sequential(conv, nn.MaxPool2d(3, stride=2, padding=1))
+
 
 class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, tdim: int | None) -> None:
@@ -51,7 +67,9 @@ class ResBlock(nn.Module):
 
 
 class NoisyClassifier(nn.Module):
-    def __init__(self, n_classes: int, width: int = 32, time_dependent: bool = True) -> None:
+    def __init__(
+        self, n_classes: int, width: int = 32, time_dependent: bool = True, stem: int = 1
+    ) -> None:
         super().__init__()
         self.time_dependent = time_dependent
         tdim = 4 * width if time_dependent else None
@@ -61,7 +79,7 @@ class NoisyClassifier(nn.Module):
             else None
         )
         self.width = width
-        self.stem = nn.Conv2d(3, width, 3, padding=1)
+        self.stem = stem_layer(width, stem)
         chans = [width, 2 * width, 4 * width]
         self.blocks = nn.ModuleList()
         self.downs = nn.ModuleList()
@@ -93,6 +111,7 @@ def train_classifier(
     batch: int,
     lr: float,
     width: int,
+    stem: int,
     seed: int,
 ) -> tuple[NoisyClassifier, dict]:
     """Cross-entropy over random t on x_t (time-dependent) or on clean x_0 (time-independent).
@@ -103,7 +122,7 @@ def train_classifier(
     device = compute_device()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        clf = NoisyClassifier(n_classes, width, time_dependent).to(device)
+        clf = NoisyClassifier(n_classes, width, time_dependent, stem).to(device)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     y_all = torch.as_tensor(labels)

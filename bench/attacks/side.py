@@ -21,7 +21,14 @@ import numpy as np
 import torch
 
 from bench.attacks.base import Attack, AttackResult, Audit, Draws, GuidanceShape, ModelView
-from bench.attacks.classifier import GROUPS, ClassifierGuidance, NoisyClassifier, train_classifier
+from bench.attacks.classifier import (
+    BLOCK_DOWNSAMPLING,
+    GROUPS,
+    STEMS,
+    ClassifierGuidance,
+    NoisyClassifier,
+    train_classifier,
+)
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
@@ -49,6 +56,9 @@ class Side(Attack):
         pca_dim: the dimensions of the pixel-PCA features.
         clf_steps, clf_batch, clf_lr, clf_width: the classifier's training steps, batch,
             AdamW learning rate and channel width (``bench.attacks.classifier``).
+        clf_stem: how much the classifier's input stem downsamples (``classifier.STEMS``): 1 the
+            full-resolution 3×3 convolution, 4 ResNet34's stem, which keeps a 64 px classifier
+            at the 16 px one's cost (docs/tuning/side-cpu64.md).
 
     Mechanisms it owns, which ``mutations`` replace on one instance: ``time_dependent`` (whether
     the classifier sees the noise level; side-ti is SIDE without it) and ``guide`` (the class
@@ -73,6 +83,7 @@ class Side(Attack):
         clf_batch: int,
         clf_lr: float,
         clf_width: int,
+        clf_stem: int,
     ) -> None:
         self.guidance_scale = guidance_scale
         self.n_syn = n_syn
@@ -90,7 +101,13 @@ class Side(Attack):
             )
         self.features = check_spec(features, f"{self.name} parameter features")
         self.pca_dim = pca_dim
+        if clf_stem not in STEMS:
+            raise BenchError(
+                f"{self.name} parameter clf_stem ({clf_stem}) must be one of "
+                f"{', '.join(map(str, STEMS))}"
+            )
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
+        self.clf_stem = clf_stem
 
     def _classifier(
         self, view: ModelView, synthetic: np.ndarray, labels: np.ndarray, kept: int, seed: int
@@ -106,6 +123,7 @@ class Side(Attack):
                     self.features,
                     self.pca_dim,
                     self.clf,
+                    *([{"stem": self.clf_stem}] if self.clf_stem != 1 else []),
                     seed,
                 ],
                 sort_keys=True,
@@ -123,11 +141,12 @@ class Side(Attack):
                 batch=self.clf["batch"],
                 lr=self.clf["lr"],
                 width=self.clf["width"],
+                stem=self.clf_stem,
                 seed=seed,
             )
             return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
-        clf = NoisyClassifier(kept, self.clf["width"], self.time_dependent)
+        clf = NoisyClassifier(kept, self.clf["width"], self.time_dependent, self.clf_stem)
 
         def check(state: dict[str, torch.Tensor]) -> None:
             try:  # a cached state for another architecture is remade, not a traceback
@@ -140,6 +159,16 @@ class Side(Attack):
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
 
+    def check_model(self, resolution: int) -> None:
+        """The classifier's stem and blocks downsample by ``clf_stem`` × 4: the images must
+        divide into that, or its last blocks would see fractional grids."""
+        factor = self.clf_stem * BLOCK_DOWNSAMPLING
+        if resolution % factor:
+            raise BenchError(
+                f"{self.name} parameter clf_stem ({self.clf_stem}) needs images whose side is a "
+                f"multiple of {factor}; this model's are {resolution} px"
+            )
+
     def draws(self, budget: int, seed: int) -> Draws:
         """Guided outputs, the synthetic set at seed + 1 and the held-out check at seed + 2."""
         prep = ((seed + 1, self.n_syn), (seed + 2, holdout_size(self.n_syn)))
@@ -148,6 +177,7 @@ class Side(Attack):
             width=self.clf["width"],
             time_dependent=self.time_dependent,
             scale=self.guidance_scale,
+            stem=self.clf_stem,
         )
         return Draws(outputs=budget, unguided_outputs=False, prep=prep, guidance=guidance)
 

@@ -81,7 +81,7 @@ class ModelCard:
 
 
 # Keys of a ``[params.<name>]`` table that describe the parameter; every other key is a profile.
-PARAM_KEYS = ("min", "max", "alias", "off", "sweep", "source")
+PARAM_KEYS = ("min", "max", "alias", "off", "sweep", "source", "neutral")
 # The tables of the layout before issue 35, where one parameter was declared in up to eight places.
 OLD_TABLES = ("defaults", "sources", "bounds", "aliases", "sweep", "mechanism_off")
 
@@ -100,6 +100,9 @@ class Param:
         off: named values that switch the attack's mechanism off (a sweep's reference rows and
             `bench floors`' parameter mutations).
         sweep: what `bench sweep` sweeps when no ``--param`` is given (at most one parameter).
+        neutral: the value at which the parameter changes nothing the attack computed before it
+            was declared. A record leaves a parameter at this value out of its ``params`` and
+            its key, so adding a parameter keeps every earlier record's name and match.
     """
 
     name: str
@@ -110,6 +113,12 @@ class Param:
     alias: str | None = None
     off: dict[str, Any] = field(default_factory=dict)
     sweep: tuple[Any, ...] = ()
+    neutral: Any = None
+
+    def is_neutral(self, value: Any) -> bool:
+        return (
+            self.neutral is not None and type(value) is type(self.neutral) and value == self.neutral
+        )
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,15 @@ class AttackCard:
                 f"{', '.join(self.defaults)}"
             )
         return dict(self.defaults[profile])
+
+    def recorded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` as a record holds them: without parameters at their neutral value, the
+        computation they left unchanged (``Param.neutral``)."""
+        return {
+            k: v
+            for k, v in params.items()
+            if k not in self.declared or not self.declared[k].is_neutral(v)
+        }
 
     def reference_values(self, param: str) -> list[Any]:
         """Values of ``param`` that on their own switch the mechanism off: a sweep's reference."""
@@ -371,15 +389,20 @@ def _param(path: Path, name: str, entry: dict[str, Any]) -> Param:
     alias = entry.get("alias")
     if alias is not None and not isinstance(alias, str):
         raise BenchError(f"card {path}: params.{name}.alias is a flag name")
+    values = {k: v for k, v in entry.items() if k not in PARAM_KEYS}
+    neutral = entry.get("neutral")
+    if neutral is not None and any(type(v) is not type(neutral) for v in values.values()):
+        raise BenchError(f"card {path}: params.{name}.neutral must have its values' type")
     return Param(
         name=name,
-        values={k: v for k, v in entry.items() if k not in PARAM_KEYS},
+        values=values,
         source=entry["source"],
         low=entry.get("min"),
         high=entry.get("max"),
         alias=alias,
         off=dict(off),
         sweep=tuple(sweep),
+        neutral=neutral,
     )
 
 

@@ -28,8 +28,9 @@ class CellPlan:
 
     Args:
         acard, dcard: the attack and dataset cards.
-        params: the full parameter set the attack runs with (the card's, overrides applied).
-        attack: the attack, built from ``params`` (and mutated, for CI's floor check).
+        params: the parameter set the attack runs with (the card's, overrides applied), as the
+            record holds it: without parameters at their neutral value (``Param.neutral``).
+        attack: the attack, built from the full set (and mutated, for CI's floor check).
         with_captions: whether its view carries the training captions (its threat model).
         target: the model attacked (a zoo card or a user's folder) and its weights' digest.
         profile, seed, budget: the cell's profile, run seed and N_G.

@@ -38,7 +38,8 @@ def read_records(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
 def _with_defaults(rec: dict[str, Any]) -> bool:
     """Ran with the attack card's current defaults (at any budget)."""
     try:
-        return rec["params"] == attack_card(rec["attack"]).params(rec["profile"])
+        acard = attack_card(rec["attack"])
+        return rec["params"] == acard.recorded(acard.params(rec["profile"]))
     except (BenchError, KeyError):
         return False
 

@@ -127,6 +127,8 @@ def _answers(
     current = curves[(curves[C.STALE] == "") & curves[C.DEFAULTS]] if not curves.empty else curves
     screen, detail = [], []
     for claim in margin_claims():
+        if profile not in attack_card(claim.attack).defaults:  # not run in this profile
+            continue
         rows = answer_rows(shipped, claim, memorised)
         if not rows:
             continue

@@ -145,7 +145,7 @@ def plan_cell(spec: CellSpec, options: RunOptions) -> CellPlan:
         weights=target.digest[:12],
         attack=acard.name,
         version=acard.version,
-        params=params_key(params),
+        params=params_key(acard.recorded(params)),
         seed=seed,
         budget=budget,
         variant=RunKey.variant_of(compiled, unet_batch(mcard)),
@@ -153,7 +153,7 @@ def plan_cell(spec: CellSpec, options: RunOptions) -> CellPlan:
     return CellPlan(
         acard=acard,
         dcard=dcard,
-        params=params,
+        params=acard.recorded(params),
         attack=attack,
         with_captions=with_captions,
         target=target,

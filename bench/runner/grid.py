@@ -41,11 +41,14 @@ def grid_cells(
     cells = []
     for name in names:
         acard = attack_card(name)
+        if profile not in acard.defaults:  # an attack runs in the profiles its card declares
+            print(f"skip {name}: its card declares no {profile} profile", flush=True)
+            continue
         for mcard in cards:
             if mcard.conditioning not in acard.applies_to or checkpoint_status(mcard) != "trained":
                 continue
             for seed in seeds:
-                params = acard.params(profile)
+                params = acard.recorded(acard.params(profile))
                 n_g = budget or default_budget(dataset_card(mcard.dataset), profile)
                 probe = {
                     "attack": name,

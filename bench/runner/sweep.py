@@ -104,7 +104,7 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
         if name.startswith("info.") and name.split(".", 1)[1] in info
     }
     return {
-        "value": rec["params"][param],
+        "value": _value(rec, param),
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
         **_duplicates(rec.get("canaries")),
@@ -145,6 +145,13 @@ def _duplicates(canaries: dict[str, Any] | None) -> dict[str, Any]:
         "duplicated_high": sum(round(t["hit_rate"]["high"] * t["n"]) for t in tiers),
         "lowest_tier": canaries["lowest_tier_reached"],
     }
+
+
+def _value(rec: dict[str, Any], param: str) -> Any:
+    """The swept value; a record leaves a parameter at its neutral value out (``Param.neutral``)."""
+    if param in rec["params"]:
+        return rec["params"][param]
+    return attack_card(rec["attack"]).declared[param].neutral
 
 
 def sweep_table_path(
