@@ -226,7 +226,8 @@ def test_clique_filter_does_not_merge_nearby_groups() -> None:
 def test_unknown_attack_and_scale_exit_2(trained: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--attack", "nope", "--scale", "8"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "valid: carlini, side, side-paper, side-ti, text-conditional" in err
+    valid = "valid: carlini, side, side-paper, side-ti, text-conditional"
+    assert err.count("\n") == 0 and valid in err
     assert main(["run", "--attack", "side", "--scale", "3k"]) == 2
     assert "unknown scale '3k'" in capsys.readouterr().err
     assert main(["run", "--attack", "carlini", "--scale", "24"]) == 2

@@ -324,3 +324,22 @@ def test_the_first_screen_reads_each_resolutions_verdict_from_the_card():
     assert note.index("at 16 px it does not separate") < note.index("at 64 px it separates")
     assert "0.74 against a high edge of 0.64" in note and "0.33 against a high edge of 0.72" in note
     assert "no resolution is calibrated yet" in similarity_note({})
+
+
+def test_the_run_summary_shows_sscd_beside_its_chance() -> None:
+    """A record scored in SSCD says so in its summary, band by band, with the non-members'
+    chance scaled to the member set like the ℓ2 table's."""
+    from bench.report.summary import sscd_line
+
+    band = {"lo": 0.6, "hi": 1.0, "edge": "paper", "false_match_rate": 0.0}
+    sscd = {
+        "model": "sscd",
+        "bands": {"low": {**band, "lo": 0.4}, "high": band, "mid": {**band, "lo": 0.5}},
+        "ums": {"high": 0.25, "mid": 0.5, "low": 0.5},
+        "nonmember": {"ums": {"high": 0.0, "mid": 0.1, "low": 0.2}},
+        "members_hit": {"high": [3, 7]},
+    }
+    line = sscd_line(sscd, 0.5)
+    assert line.index("high > 0.600") < line.index("mid > 0.500") < line.index("low > 0.400")
+    assert "mid > 0.500 (paper): UMS 50.00% (chance 5.00%)" in line
+    assert line.endswith("members in the high band: 2")

@@ -13,6 +13,7 @@ from tabulate import tabulate
 from bench.attacks.declared import summary_lines
 from bench.cards import model_card
 from bench.errors import BenchError
+from bench.metrics import BAND_NAMES
 from bench.report.frame import member_count, pool_size
 
 
@@ -35,6 +36,20 @@ def memorisation_line(record: dict[str, Any]) -> str:
         f"attacked model: {record['model']}, measured memorised fraction "
         f"{100 * fraction:.1f}%{found}{warning}"
     )
+
+
+def sscd_line(sscd: dict[str, Any], scale: float) -> str:
+    """SSCD similarity's UMS by band beside its chance, the non-members' scaled to the member set
+    (× members / pool) as the ℓ2 table's is, with each band's lower edge and whether the dataset
+    card calibrated it or kept the paper's."""
+    bands = ", ".join(
+        f"{band} > {b['lo']:.3f} ({b['edge']}): UMS {100 * sscd['ums'][band]:.2f}% "
+        f"(chance {100 * scale * sscd['nonmember']['ums'][band]:.2f}%)"
+        for band in BAND_NAMES
+        if (b := sscd["bands"].get(band))
+    )
+    high = len(sscd["members_hit"].get("high", []))
+    return f"SSCD similarity ({sscd['model']}): {bands}; members in the high band: {high:,}"
 
 
 def summary(record: dict[str, Any], path: Path) -> str:
@@ -95,6 +110,8 @@ def summary(record: dict[str, Any], path: Path) -> str:
         f"{m['gu_unique']} members (chance {scale * chance['gu_unique']:.0f}); chance counts are "
         f"the non-members' scaled to the {members:,} members (× {scale:.3g})",
     ]
+    if m.get("sscd"):
+        lines.append(sscd_line(m["sscd"], scale))
     if record.get("candidates"):
         c = record["candidates"]
         lines.append(
