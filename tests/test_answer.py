@@ -131,7 +131,7 @@ def test_each_question_names_the_variant_and_the_metric() -> None:
     assert rows[0].new.test.verdict is Verdict.HOLDS  # 5, 6, 4 new against a turnover of 0
     lines = first_screen(rows, [], ONE_BASELINE, "cpu")
     assert lines[0].startswith("Judged: side (card v")  # the SIDE variant
-    assert "distinct members in the high band less chance" in lines[0]  # the metric
+    assert "distinct members in the high band of pixel ℓ2 less chance" in lines[0]  # the metric
     assert "α = 0.05" in lines[0]
     questions = [x for x in lines if x.startswith("- ")]
     assert (
@@ -176,3 +176,24 @@ def test_an_undecided_order_without_power_says_so_and_a_decided_one_stands() -> 
     below = _frame([60, 61, 62], [64, 64, 64], 64)
     row = ordering_table(below, ["side", "carlini"], ("high",), ONE_BASELINE).iloc[0]
     assert row["paper's order holds"] == "fails"
+
+
+def test_a_claim_is_judged_in_sscd_where_the_records_were_scored_in_it() -> None:
+    """The same tests read SSCD's high band (``in_sscd``), which can reverse the ℓ2 answer; the
+    profile is answered in SSCD first, then in ℓ2, each heading naming its similarity."""
+    from bench.report.frame import in_sscd
+    from bench.report.leaderboard import _profile_answers
+
+    df = _frame([5, 6, 4], [1, 1, 1], 1000)
+    df["sscd_distinct_high"] = [1, 0, 1, 9, 8, 9]  # in SSCD carlini leads
+    df["sscd_chance_high"] = 0.0
+    df["sscd_hits_high"] = [frozenset(range(n)) for n in df["sscd_distinct_high"]]
+    sscd = in_sscd(df)
+    assert sscd["distinct_high"].tolist() == [1, 0, 1, 9, 8, 9]
+    (row,) = answer_rows(sscd, ONE_BASELINE, {})
+    assert row.margin.test.verdict is Verdict.FAILS
+
+    unscored = df.assign(sscd_distinct_high=float("nan"), stale="", shipped=True)
+    assert in_sscd(unscored).empty
+    screen, _ = _profile_answers(unscored, pd.DataFrame(), "cpu", "")
+    assert not any("SSCD" in line for line in screen)

@@ -97,7 +97,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grid", help="run every applicable attack on every trained model and seed")
-    p.add_argument("--profile", default="cpu", help="cpu, cpu32 or paper: which zoo (default: cpu)")
+    p.add_argument(
+        "--profile", default="cpu", help="cpu, cpu32, cpu64 or paper: which zoo (default: cpu)"
+    )
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid seeds (default: 0,1,2)")
     add_budget_arguments(p)
     p.add_argument("--attacks", default=None, help="comma-separated subset of attacks")

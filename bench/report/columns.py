@@ -38,6 +38,10 @@ DIAG_TITLE = "diag_title"
 DIAG_TEXT = "diag_text"
 DIAG = "diag:"  # prefix of the attack's own diagnostics columns
 CHANCE_HIGH = "chance_high"  # distinct members chance explains: non-member hit rate × members
+# The same three high-band quantities in SSCD similarity, where the record was scored in it.
+SSCD_DISTINCT_HIGH = "sscd_distinct_high"
+SSCD_CHANCE_HIGH = "sscd_chance_high"
+SSCD_HITS_HIGH = "sscd_hits_high"
 
 
 def _per(prefix: str) -> Callable[[str], str]:

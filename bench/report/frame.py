@@ -134,7 +134,38 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
     row[C.CHANCE_HIGH] = row[C.NM_HIT_HIGH] * row[C.MEMBERS]
     for delta, n in m["extracted"].items():
         row[C.extracted(delta)] = n
+    row.update(_sscd(m.get("sscd"), rec["budget"], row[C.MEMBERS], rec["dataset"]))
     return row
+
+
+def _sscd(sscd: dict[str, Any] | None, budget: int, members: int, dataset: str) -> dict[str, Any]:
+    """The high band in SSCD similarity (NaN and None where the record was not scored in it):
+    distinct members (UMS × N_G), the members chance explains (the non-members' distinct hits
+    over the pool, × the member set) and which members were hit."""
+    if not sscd:
+        return {C.SSCD_DISTINCT_HIGH: np.nan, C.SSCD_CHANCE_HIGH: np.nan, C.SSCD_HITS_HIGH: None}
+    nm_rate = sscd["nonmember"]["ums"]["high"] * budget / pool_size(dataset)
+    return {
+        C.SSCD_DISTINCT_HIGH: round(sscd["ums"]["high"] * budget),
+        C.SSCD_CHANCE_HIGH: nm_rate * members,
+        C.SSCD_HITS_HIGH: frozenset(sscd["members_hit"].get("high", ())),
+    }
+
+
+def in_sscd(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows scored in SSCD similarity, their high-band columns (distinct members, chance,
+    hits) replaced by SSCD's: the answer's tests read the high band by those names, so the same
+    tests judge a claim in the paper's metric."""
+    if frame.empty or C.SSCD_DISTINCT_HIGH not in frame:
+        return frame.iloc[0:0]
+    scored = frame[frame[C.SSCD_DISTINCT_HIGH].notna()]
+    return scored.assign(
+        **{
+            C.DISTINCT_HIGH: scored[C.SSCD_DISTINCT_HIGH].astype(int),
+            C.CHANCE_HIGH: scored[C.SSCD_CHANCE_HIGH],
+            C.HITS_HIGH: scored[C.SSCD_HITS_HIGH],
+        }
+    )
 
 
 def _hits(metrics: dict[str, Any], key: str) -> frozenset[int] | None:

@@ -24,10 +24,9 @@ from bench.report.answer import answer_rows, equal_compute, largest_budget
 from bench.report.claims import leaks_more_claims, margin_claims, order_claims
 from bench.report.curves import curve_pivot, curve_table
 from bench.report.fits import fit_table
-from bench.report.frame import load_records
+from bench.report.frame import in_sscd, load_records
 from bench.report.plots import plot, plot_curves
 from bench.report.profiles import (
-    PROFILE_ORDER,
     borrowed_lines,
     of_profile,
     profile_label,
@@ -58,6 +57,10 @@ from bench.zoo.manage import zoo_rows
 
 BANDS = BAND_NAMES
 
+# How the first screen names the two similarities a profile may be answered in.
+SSCD_METRIC = "SSCD similarity"
+L2_METRIC = "pixel ℓ2"
+
 
 def _table(frame: pd.DataFrame) -> str:
     return tabulate(
@@ -71,9 +74,14 @@ def _section(title: str, text: str, frame: pd.DataFrame) -> list[str]:
     return ["", f"## {title}", "", text, "", _table(frame)]
 
 
+# The command line's default profile: its plots keep the plain file names earlier reports linked
+# to, and an empty leaderboard is headed with it.
+DEFAULT_PROFILE = "cpu"
+
+
 def _plot_name(stem: str, profile: str) -> str:
-    """A plot's file name: the first profile keeps the plain name earlier reports linked to."""
-    return f"{stem}.png" if profile == PROFILE_ORDER[0] else f"{stem}-{profile}.png"
+    """A plot's file name: the cpu profile keeps the plain name earlier reports linked to."""
+    return f"{stem}.png" if profile == DEFAULT_PROFILE else f"{stem}-{profile}.png"
 
 
 def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
@@ -114,12 +122,32 @@ def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) 
     return parts
 
 
+def _profile_answers(
+    df: pd.DataFrame, curves: pd.DataFrame, profile: str, label: str
+) -> tuple[list[str], list[str]]:
+    """One profile's answers: first in SSCD similarity where its records were scored in it (the
+    metric of SIDE's CelebA claim), then in pixel ℓ2, each under its own headings."""
+    sscd = in_sscd(df)
+    if sscd.empty:
+        return _answers(df, curves, profile, label)
+    first, first_detail = _answers(sscd, in_sscd(curves), profile, label, SSCD_METRIC)
+    second, second_detail = _answers(df, curves, profile, label, L2_METRIC)
+    return first + second, first_detail + second_detail
+
+
 def _answers(
-    df: pd.DataFrame, curves: pd.DataFrame, profile: str, label: str = ""
+    df: pd.DataFrame,
+    curves: pd.DataFrame,
+    profile: str,
+    label: str = "",
+    metric: str = "",
 ) -> tuple[list[str], list[str]]:
     """Each margin claim answered for one profile: the lines of the first screen, and the detail
     (per-model tables at the shared N_G, at the curves' largest budget, at equal compute).
-    ``label`` names the profile in the headings when the records span several."""
+    ``label`` names the profile in the headings when the records span several; ``metric`` names
+    the similarity when a profile is answered in more than one."""
+    suffix = f"{label}{', in ' + metric if metric else ''}"
+    label = suffix
     if df.empty:
         return [], []
     shipped = df[(df[C.STALE] == "") & df[C.SHIPPED] & ~df[C.EXTERNAL]]
@@ -137,7 +165,7 @@ def _answers(
             "",
             f"### {claim.attack} against {', '.join(claim.baselines)}{label}",
             "",
-            *first_screen(rows, equal, claim, profile),
+            *first_screen(rows, equal, claim, profile, metric or L2_METRIC),
         ]
         detail += [
             "",
@@ -223,7 +251,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
     labels = {p: profile_label(p) if len(every) > 1 else "" for p in every}
     screen, detail = [], []
     for p in every:
-        lines, more = _answers(of_profile(df, p), of_profile(curves, p), p, labels[p])
+        lines, more = _profile_answers(of_profile(df, p), of_profile(curves, p), p, labels[p])
         screen, detail = screen + lines, detail + more
     parts = ["# memorization-bench leaderboard"]
     if screen:
@@ -245,7 +273,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
         parts += ["", "## Attacks at the shared budget", "", "No run records yet."]
     else:
         current = df[df[C.STALE] == ""]
-        for p in profiles(current) or [PROFILE_ORDER[0]]:
+        for p in profiles(current) or [DEFAULT_PROFILE]:
             parts += ["", f"## Attacks at the shared budget{labels.get(p, '')}", ""]
             mine = of_profile(current, p)
             parts += borrowed_lines(mine, p)

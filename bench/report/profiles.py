@@ -1,8 +1,8 @@
 """The leaderboard's profiles: which ran, how a heading names one, and what one borrows.
 
-Each profile (cpu's 16×16 zoo, cpu32's 32×32 one, the GPU paper profile) differs in resolution
-and training budget, so its rows are reported in sections of their own and never ranked against
-another profile's.
+Each profile (cpu's 16×16 zoo, cpu32's 32×32 one, cpu64's 64×64 one, the GPU paper profile)
+differs in resolution and training budget, so its rows are reported in sections of their own and
+never ranked against another profile's.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pandas as pd
 
 from bench.cards import attack_card, model_cards
 
-PROFILE_ORDER = ("cpu", "cpu32", "paper")
+# cpu64 first: its 64×64 zoo is where SSCD means what SIDE's paper means (issue #32).
+PROFILE_ORDER = ("cpu64", "cpu", "cpu32", "paper")
 
 
 def profiles(*frames: pd.DataFrame) -> list[str]:

@@ -53,10 +53,11 @@ def similarity_note(metrics: dict[str, Any]) -> str:
         )
     measured = "; ".join(verdicts) if verdicts else "no resolution is calibrated yet"
     return (
-        "**Metric.** Every count above is in pixel ℓ2. SIDE states its CelebA claim in SSCD "
+        "**Metric.** Each answer above names its similarity. SIDE states its CelebA claim in SSCD "
         "similarity, which the suite calibrates per resolution (`bench data calibrate "
         f"--similarity sscd`, stored in the dataset card): {measured}. SSCD is scored only where "
-        "it separates; the answer in SSCD terms is read on the cpu64 zoo once its records exist."
+        "it separates, so the 16 and 32 px answers are in pixel ℓ2 alone, and the cpu64 zoo's "
+        "records are answered in both."
     )
 
 
@@ -240,13 +241,14 @@ def first_screen(
     equal: Sequence[EqualComputeRow],
     claim: MarginClaim,
     profile: str,
+    metric: str = "pixel ℓ2",
 ) -> list[str]:
     """The thirty-second answer: the variant and metric, then one line per question."""
     head = (
         f"Judged: {variant(claim, profile)}, against {', '.join(claim.baselines)}, on distinct "
-        f"members in the high band less chance, over seeds paired by their shared starting "
-        f"noise; every verdict is a one-sided Student t test at α = {ALPHA:g}, and 'no power' "
-        f"means its power at the claimed effect is below {POWER_GOAL:g}."
+        f"members in the high band of {metric} less chance, over seeds paired by their shared "
+        f"starting noise; every verdict is a one-sided Student t test at α = {ALPHA:g}, and "
+        f"'no power' means its power at the claimed effect is below {POWER_GOAL:g}."
     )
     lines = [head, ""]
     return lines + [f"- {_sentence(q, found)}" for q, found in questions(rows, equal, claim)]
