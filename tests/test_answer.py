@@ -193,7 +193,7 @@ def test_a_claim_is_judged_in_sscd_where_the_records_were_scored_in_it() -> None
     (row,) = answer_rows(sscd, ONE_BASELINE, {})
     assert row.margin.test.verdict is Verdict.FAILS
 
-    unscored = df.assign(sscd_distinct_high=float("nan"), stale="", shipped=True)
+    unscored = df.assign(sscd_distinct_high=float("nan"), stale="", shipped=True, info=[{}] * 6)
     assert in_sscd(unscored).empty
     screen, _ = _profile_answers(unscored, pd.DataFrame(), "cpu", "")
     assert not any("SSCD" in line for line in screen)

@@ -76,3 +76,12 @@ def test_a_neutral_value_of_another_type_is_refused(world: Path) -> None:
     path.write_text(path.read_text().replace("neutral = 1 ", "neutral = 1.0 "))
     with pytest.raises(BenchError, match="params.clf_stem.neutral must have its values' type"):
         attack_card("side")
+
+
+def test_sides_note_says_whether_its_filter_dropped_clusters() -> None:
+    """The answer names, for each SIDE row, whether τ dropped anything (issue 32)."""
+    all_kept = [{"clusters_kept": 100, "clusters": 100}] * 3
+    assert Side.records_note(all_kept) == "its filter kept all K clusters in each of 3 records"
+    some = [{"clusters_kept": 80, "clusters": 100}, {"clusters_kept": 95, "clusters": 100}]
+    assert Side.records_note(some) == "its filter kept 80-95 of K = 100 clusters across 2 records"
+    assert Side.records_note([{"steering_rate": 0.5}]) == ""

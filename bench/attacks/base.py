@@ -237,6 +237,13 @@ class Attack(ABC):
         return []
 
     @classmethod
+    def records_note(cls, infos: list[dict[str, Any]]) -> str:
+        """One clause the leaderboard's answer prints beside the attack's variant: what its
+        mechanism did across these records' ``info`` (SIDE: the clusters its filter kept); empty
+        when there is nothing to say."""
+        return ""
+
+    @classmethod
     def mutations(cls) -> dict[str, Callable[[Attack], None]]:
         """Code mutations that switch a mechanism of the attack off, by name: each replaces one
         of the attack's own mechanism attributes on the instance it is given

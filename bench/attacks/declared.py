@@ -52,3 +52,9 @@ def floor_metrics(attack: str) -> tuple[str, ...]:
 def summary_lines(attack: str, info: dict[str, Any] | None) -> list[str]:
     cls = class_of(attack)
     return cls.summary_lines(info or {}) if cls is not None else []
+
+
+def records_note(attack: str, infos: list[dict[str, Any]]) -> str:
+    """The attack's own clause about its mechanism across records (``Attack.records_note``)."""
+    cls = class_of(attack)
+    return cls.records_note([i for i in infos if i]) if cls is not None else ""

@@ -260,6 +260,18 @@ class Side(Attack):
         return out
 
     @classmethod
+    def records_note(cls, infos: list[dict[str, Any]]) -> str:
+        """Whether the cohesion filter dropped anything: the clusters kept, over the records."""
+        kept = [(i["clusters_kept"], i["clusters"]) for i in infos if "clusters_kept" in i]
+        if not kept:
+            return ""
+        if all(k == n for k, n in kept):
+            return f"its filter kept all K clusters in each of {len(kept)} records"
+        low, high = min(k for k, _ in kept), max(k for k, _ in kept)
+        span = f"{low}" if low == high else f"{low}-{high}"
+        return f"its filter kept {span} of K = {kept[0][1]} clusters across {len(kept)} records"
+
+    @classmethod
     def summary_lines(cls, info: dict[str, Any]) -> list[str]:
         if "steering_rate" not in info:
             return []

@@ -29,6 +29,7 @@ GU = "gu"
 NEAREST = "nearest"
 NM_NEAREST = "nm_nearest"
 RECORD = "record"
+INFO = "info"  # the record's own ``info`` (a dict; the attack's diagnostics read it)
 CANDIDATES = "candidates"
 CANDIDATES_EXTRACTED = "candidates_extracted"
 LOWEST_TIER = "lowest_tier"

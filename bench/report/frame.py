@@ -109,6 +109,7 @@ def record_row(path: Path, root: Path, rec: dict[str, Any]) -> dict[str, Any]:
         C.NEAREST: m.get("nearest_median", np.nan),
         C.NM_NEAREST: m["nonmember"].get("nearest_median", np.nan),
         C.RECORD: str(path.relative_to(root)),
+        C.INFO: rec.get("info") or {},
         **_candidates(rec.get("candidates")),
         **_tiers(rec.get("canaries")),
         # Whether the model has duplicated members (canary and ladder models): claims compare

@@ -15,13 +15,14 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from bench.attacks.declared import records_note
 from bench.cards import attack_card, dataset_card, model_cards
 from bench.metrics import BAND_NAMES
 from bench.records.floorfile import read_floor
 from bench.report import columns as C
 from bench.report import view as text
 from bench.report.answer import answer_rows, equal_compute, largest_budget
-from bench.report.claims import leaks_more_claims, margin_claims, order_claims
+from bench.report.claims import MarginClaim, leaks_more_claims, margin_claims, order_claims
 from bench.report.curves import curve_pivot, curve_table
 from bench.report.fits import fit_table
 from bench.report.frame import in_sscd, load_records
@@ -122,6 +123,12 @@ def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) 
     return parts
 
 
+def _note(shipped: pd.DataFrame, claim: MarginClaim) -> str:
+    """The claiming attack's own note on its mechanism over the records the answer reads."""
+    infos = shipped.loc[shipped[C.ATTACK] == claim.attack, C.INFO].tolist()
+    return records_note(claim.attack, infos)
+
+
 def _profile_answers(
     df: pd.DataFrame, curves: pd.DataFrame, profile: str, label: str
 ) -> tuple[list[str], list[str]]:
@@ -165,7 +172,7 @@ def _answers(
             "",
             f"### {claim.attack} against {', '.join(claim.baselines)}{label}",
             "",
-            *first_screen(rows, equal, claim, profile, metric or L2_METRIC),
+            *first_screen(rows, equal, claim, profile, metric or L2_METRIC, _note(shipped, claim)),
         ]
         detail += [
             "",

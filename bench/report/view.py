@@ -76,13 +76,31 @@ SCREEN_VERDICTS = (
 )
 
 
-def variant(claim: MarginClaim, profile: str) -> str:
-    """The claiming attack as the page judges it: card version and its key defaults."""
+# The parameters that name a SIDE variant on the first screen (issue 32: its features, K and τ
+# beside the rest), with their symbols; a claim by an attack without them shows its version only.
+VARIANT_KEYS = {
+    "features": "features",
+    "n_clusters": "K",
+    "tau": "τ",
+    "tau_null_q": "null filter q",
+    "guidance_scale": "λ",
+    "n_syn": "N_syn",
+    "clf_width": "width",
+}
+
+
+def variant(claim: MarginClaim, profile: str, note: str = "") -> str:
+    """The claiming attack as the page judges it: card version, its key defaults, and the
+    attack's own note on what its mechanism did in the records (``Attack.records_note``)."""
     card = attack_card(claim.attack)
     params = card.params(profile)
-    keys = {"guidance_scale": "λ", "n_syn": "N_syn", "n_clusters": "K", "clf_width": "width"}
-    shown = ", ".join(f"{sym} {params[k]:,g}" for k, sym in keys.items() if k in params)
-    return f"{claim.attack} (card v{card.version}{', ' + shown if shown else ''})"
+    shown = ", ".join(
+        f"{sym} {params[k]:,g}" if not isinstance(params[k], str) else f"{sym} {params[k]}"
+        for k, sym in VARIANT_KEYS.items()
+        if k in params and not (k == "tau_null_q" and params[k] == 0)
+    )
+    extra = f"; {note}" if note else ""
+    return f"{claim.attack} (card v{card.version}{', ' + shown if shown else ''}{extra})"
 
 
 def test_text(test: Test) -> str:
@@ -242,12 +260,13 @@ def first_screen(
     claim: MarginClaim,
     profile: str,
     metric: str = "pixel ℓ2",
+    note: str = "",
 ) -> list[str]:
     """The thirty-second answer: the variant and metric, then one line per question."""
     head = (
-        f"Judged: {variant(claim, profile)}, against {', '.join(claim.baselines)}, on distinct "
-        f"members in the high band of {metric} less chance, over seeds paired by their shared "
-        f"starting noise; every verdict is a one-sided Student t test at α = {ALPHA:g}, and "
+        f"Judged: {variant(claim, profile, note)}, against {', '.join(claim.baselines)}, on "
+        f"distinct members in the high band of {metric} less chance, over seeds paired by their "
+        f"shared starting noise; every verdict is a one-sided Student t test at α = {ALPHA:g}, and "
         f"'no power' means its power at the claimed effect is below {POWER_GOAL:g}."
     )
     lines = [head, ""]
