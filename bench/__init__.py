@@ -1,7 +1,7 @@
 """memorization-bench: extraction attacks against diffusion models, compared on equal terms.
 
-The public API, loaded on first use so that ``import bench`` stays cheap (the README's "Python
-API" section runs an example of it, and ``tests/test_frontdoor.py`` runs that example):
+The public API, loaded on first use so that ``import bench`` stays cheap (docs/extending.md's
+"Python API" section shows an example of it, and ``tests/test_frontdoor.py`` runs that example):
 
 - ``CellSpec``, ``ZooModel``, ``FolderModel``, ``RunOptions`` and ``run_cell``: one benchmark cell;
 - ``Attack``, ``AttackResult``, ``ModelView``: what an attack implements and receives;

@@ -346,17 +346,17 @@ def test_the_console_script_names_itself(
     assert capsys.readouterr().out.startswith("usage: bench ")
 
 
-# --- 9. the Python API, as the README shows it ---------------------------------------------------
+# --- 9. the Python API, as docs/extending.md shows it ---------------------------------------------
 
 
-def test_the_readme_api_example_runs(trained: Path, tmp_path: Path, monkeypatch) -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+def test_the_docs_api_example_runs(trained: Path, tmp_path: Path, monkeypatch) -> None:
+    from tests.test_readme import section
+
+    (code,) = re.findall(r"```python\n(.*?)```", section("docs/extending.md", "Python API"), re.S)
     code = code.replace("celeba-64-cpu", "tiny-8").replace('"64"', '"8"')
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code, "README.md#python-api", "exec"), namespace)
+    exec(compile(code, "docs/extending.md#python-api", "exec"), namespace)
     assert namespace["record"]["model"] == "tiny-8"
     assert namespace["result"]["per_image"] and "ums" in namespace["metrics"]
 
@@ -379,8 +379,7 @@ def test_the_repository_has_its_conventions_and_no_stale_pointers() -> None:
     citation = (REPO_ROOT / "CITATION.cff").read_text()
     assert "cff-version" in citation and "2301.13188" in citation and "2410.02467" in citation
     assert (REPO_ROOT / "CHANGELOG.md").is_file() and (REPO_ROOT / "CONTRIBUTING.md").is_file()
-    readme = (REPO_ROOT / "README.md").read_text()
-    assert f"currently {SCHEMA}" in readme
+    assert f"currently {SCHEMA}" in (REPO_ROOT / "docs" / "reference.md").read_text()
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True
     ).stdout.split()

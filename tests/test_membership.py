@@ -181,8 +181,8 @@ def test_bad_input_is_one_line_and_exit_2(capsys) -> None:
     assert "t takes a value like" in capsys.readouterr().err
 
 
-def test_the_readme_example_method_plugs_in(tmp_path: Path, monkeypatch) -> None:
-    text = (REPO_ROOT / "README.md").read_text().split("## Membership inference", 1)[1]
+def test_the_docs_example_method_plugs_in(tmp_path: Path, monkeypatch) -> None:
+    text = (REPO_ROOT / "docs" / "membership.md").read_text()
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
     card = text.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "membership").mkdir()

@@ -1,6 +1,8 @@
-"""The README's worked examples ("Add an attack", "Add a model"), run as written.
+"""The front door and the pages it links: the worked examples of docs/extending.md ("Add an
+attack", "Add a model") run as written; the README's commands, the commands page's flags, the
+layout table and every link are checked against the code.
 
-The code blocks are taken from the README itself, so the page and the test cannot drift apart.
+The code blocks are taken from the pages themselves, so a page and its test cannot drift apart.
 HOME points into the test's temporary folder, so ``~/my-bench`` is a folder outside the
 repository. The one liberty taken: the test world's member sets are tiny, so ``--scale 64``
 becomes ``--scale 8`` and the example UNet samples 8px images instead of 16px.
@@ -8,6 +10,7 @@ becomes ``--scale 8`` and the example UNet samples 8px images instead of 16px.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -23,10 +26,14 @@ from bench.utils.paths import REPO_ROOT, reports_dir
 WORLD = {"--scale 64": "--scale 8", "sample_size=16": "sample_size=8"}
 
 
+def section(page: str, title: str) -> str:
+    """The text of the section ``## title`` of a page (a path from the repository root)."""
+    return (REPO_ROOT / page).read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def blocks(title: str) -> list[tuple[str, str]]:
-    """(language, text) of each fenced block in the README section ``## title``."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    body = readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    """(language, text) of each fenced block in docs/extending.md's section ``## title``."""
+    body = section("docs/extending.md", title)
     for old, new in WORLD.items():
         body = body.replace(old, new)
     return re.findall(r"```(\w+)\n(.*?)```", body, re.S)
@@ -111,3 +118,102 @@ def test_add_a_model_runs_as_written(
     from bench.cards import find_model
 
     assert find_model("8", "cpu", "unconditional").name == "tiny-8"
+
+
+# --- the front door and the pages it links --------------------------------------------------------
+
+SCREEN = 60  # lines: the README is the newcomer's path only; the reference lives in docs/
+
+
+def fenced(page: str, lang: str = "bash") -> list[str]:
+    """Every command line of the page's fenced ``lang`` blocks."""
+    text = (REPO_ROOT / page).read_text()
+    return [line for b in re.findall(rf"```{lang}\n(.*?)```", text, re.S) for line in b.split("\n")]
+
+
+def test_the_front_door_fits_on_a_screen_and_runs_the_main_job_and_the_tests() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= SCREEN
+    lines = fenced("README.md")
+    (job,) = [line for line in lines if "-m bench run" in line]
+    assert job.endswith("BENCH_DATA=/path/to/celeba python -m bench run --attack side --scale 64")
+    # The test command sets BENCH_DATA, so a newcomer runs the real-data tests, not skips them.
+    (tests,) = [line for line in lines if "pytest" in line]
+    assert tests.endswith("BENCH_DATA=/path/to/celeba pytest -q") and "'.[test]'" in tests
+
+
+def test_what_the_readme_says_the_design_example_prints_is_what_it_prints() -> None:
+    """`--scale 5k` attacks a model that memorises nothing, and its summary says so in the words
+    the README quotes; the main job's model copies most of its members."""
+    from bench.cards import find_model
+    from bench.report.summary import memorisation_line
+
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    design = find_model("5k", "cpu", "unconditional")
+    assert f"--scale 5k`, the design's example, attacks `{design.name}`" in readme
+    assert design.trained["memorised_fraction"] == 0 and design.trained["unique_hits"] == 0
+    line = memorisation_line({"model": design.name})
+    for quoted in re.findall(r'\("(measured memorised fraction [^"]*)"\)', readme)[0].split(" … "):
+        assert quoted in line
+    main_job = find_model("64", "cpu", "unconditional")
+    assert f"runs SIDE against `{main_job.name}`" in readme
+    hits, fraction = main_job.trained["unique_hits"], main_job.trained["memorised_fraction"]
+    assert f"{round(100 * fraction)}% of 256 unguided samples as copies, {hits} of the 64" in readme
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def test_every_link_of_the_front_door_and_its_pages_resolves() -> None:
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            assert dest.is_file(), f"{page.name}: {target}"
+            if anchor:
+                headings = re.findall(r"^#+ (.*)$", dest.read_text(), re.M)
+                assert anchor in {slug(h) for h in headings}, f"{page.name}: {target}"
+            checked += 1
+    assert checked > 20
+
+
+def parser_of(words: list[str]) -> argparse.ArgumentParser:
+    """The argparse parser of ``bench WORDS`` (a verb, or a verb and its sub-verb)."""
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    for word in words:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = sub.choices[word]
+    return parser
+
+
+def test_the_commands_page_has_every_verb_and_only_real_flags() -> None:
+    """Each synopsis in docs/commands.md names flags its parser accepts (the page once offered
+    `evaluate --sscd FILE`, a flag that never existed), and every verb has its section."""
+    verbs = set()
+    for line in fenced("docs/commands.md", ""):
+        if not line.startswith("python -m bench "):
+            continue
+        words = line.split()[3:]
+        verb = words[:2] if words[0] in ("zoo", "data", "mia") else words[:1]
+        verbs.add(verb[0])
+        known = {o for a in parser_of(verb)._actions for o in a.option_strings}
+        flags = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", line))
+        assert flags <= known, f"{' '.join(verb)}: {sorted(flags - known)}"
+    (sub,) = [a for a in parser_of([])._actions if isinstance(a, argparse._SubParsersAction)]
+    assert verbs == set(sub.choices)
+
+
+def test_the_layout_table_names_every_package() -> None:
+    table = section("docs/architecture.md", "Layout")
+    packages = sorted(p.parent.name for p in (REPO_ROOT / "bench").glob("*/__init__.py"))
+    for name in packages:
+        assert f"| `bench/{name}/` |" in table, name

@@ -326,8 +326,8 @@ def attack_card(name: str) -> AttackCard:
     if old:
         raise BenchError(
             f"card {path} uses the old [{old[0]}] table; declare each parameter once, as "
-            "[params.<name>] with its value per profile, bounds, alias and source (README, "
-            '"Add an attack")'
+            "[params.<name>] with its value per profile, bounds, alias and source "
+            '(docs/extending.md, "Add an attack")'
         )
     _require(raw, path, "implementation", "paper", "threat_model", "params")
     defaults_from = dict(raw.get("defaults_from", {}))

@@ -1,4 +1,6 @@
-"""`bench perf`: every throughput ratio in one run, into reports/performance.md."""
+"""`bench perf`: every throughput ratio in one run, into reports/performance.md; with
+``--shared-cpu``, the sampling slice alone and beside a spinning process per setting, into
+reports/shared-cpu.md."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import torch
 from bench.cards.validate import budget_allowed
 from bench.cli.args import positive_int, positive_list, seed_list
 from bench.report.performance import performance_markdown
+from bench.report.sharedcpu import shared_cpu_markdown
 from bench.runner.perf import QUICK, PerfSettings, measure
+from bench.runner.sharedcpu import QUICK as SHARED_QUICK
+from bench.runner.sharedcpu import SharedCpuSettings, measure_shared_cpu
 from bench.utils.atomic import write_text_atomic
 from bench.utils.paths import bench_home, reports_dir
 from bench.utils.provenance import git_commit, machine, versions
@@ -33,21 +38,41 @@ def settings_from_args(args: argparse.Namespace) -> PerfSettings:
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+def shared_settings_from_args(args: argparse.Namespace) -> SharedCpuSettings:
+    """The shared-CPU workload (shrunk by ``--quick``) on the first of ``--models`` if given."""
+    settings = SharedCpuSettings(**SHARED_QUICK) if args.quick else SharedCpuSettings()
+    if args.models:
+        settings = replace(settings, model=args.models.split(",")[0].strip())
+    return settings
+
+
+def report_path(args: argparse.Namespace, name: str) -> Path:
+    """``--out``, else under BENCH_HOME for ``--quick`` (a smoke check never replaces the
+    committed measurement), else ``reports/NAME.md``."""
     if args.out is not None:
-        path = Path(args.out).expanduser()
-    elif args.quick:  # a smoke check never replaces the committed measurement
-        path = bench_home() / "perf" / "performance-quick.md"
+        return Path(args.out).expanduser()
+    if args.quick:
+        return bench_home() / "perf" / f"{name}-quick.md"
+    return reports_dir() / f"{name}.md"
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    flags = " --shared-cpu" * args.shared_cpu + " --quick" * args.quick
+    header = f"Measured by `python -m bench perf{flags}` on {machine()}"
+    if args.shared_cpu:
+        path = report_path(args, "shared-cpu")
+        warn_if_loaded()
+        shared = measure_shared_cpu(shared_settings_from_args(args), progress=True)
+        text = shared_cpu_markdown(shared, f"{header}; commit `{git_commit()}`; {versions()}.")
     else:
-        path = reports_dir() / "performance.md"
-    warn_if_loaded()
-    result = measure(settings, progress=True)
-    header = (
-        f"Measured by `python -m bench perf{' --quick' if args.quick else ''}` on {machine()}, "
-        f"{torch.get_num_threads()} torch threads; commit `{git_commit()}`; {versions()}."
-    )
-    text = performance_markdown(result, header)
+        settings = settings_from_args(args)
+        path = report_path(args, "performance")
+        warn_if_loaded()
+        result = measure(settings, progress=True)
+        threads = f"{torch.get_num_threads()} torch threads"
+        text = performance_markdown(
+            result, f"{header}, {threads}; commit `{git_commit()}`; {versions()}."
+        )
     write_text_atomic(path, text)
     print(text)
     print(f"wrote {path}")
@@ -90,6 +115,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--quick",
         action="store_true",
         help="tiny workloads, a smoke check in about a minute; writes under BENCH_HOME/perf/",
+    )
+    p.add_argument(
+        "--shared-cpu",
+        action="store_true",
+        help="instead: a short sampling slice of the first model (default celeba-64-cpu) alone "
+        "and beside a spinning process it starts, per torch threads (1, 2, all), OMP_WAIT_POLICY "
+        "(unset, passive, active) and images per UNet call; writes reports/shared-cpu.md",
     )
     p.add_argument("--out", default=None, help="where the report goes (default: see --quick)")
     p.set_defaults(func=cmd_perf)

@@ -144,7 +144,7 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         "slices of each size (one timestep, fastest of the repeats); bold is the card's "
         "`[scheduler] unet_batch` (the whole batch where it sets none). Smaller slices fit the "
         "caches, larger ones make fewer calls; the card fixes the size because slices round "
-        'differently (README, "Slices of a batch").\n\n'
+        'differently (docs/reference.md, "Slices of a batch").\n\n'
         "## Peak memory against N_G\n\n"
         + tabulate(memory, headers=["", "step", *budgets, "verdict"], tablefmt="github")
         + f"\n\nMeasured as the {result['memory_method']} of each step (`bench/runner/memory.py` "
