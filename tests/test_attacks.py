@@ -307,8 +307,9 @@ def test_the_cards_value_stays_unless_beaten_by_the_paired_t_test() -> None:
     assert select_value([scores(32, card), close], None, 32).value == 64
     other = scores(16, [4.0, 5.0, 6.5])
     kept = select_value([scores(32, card), close, other], None, 32)
-    assert kept.value == 32 and kept.test is None
-    assert "no value beat it" in kept.reason(32)
+    assert kept.value == 32 and kept.kept and kept.rival == 64 and kept.level == 0.025
+    assert "not beaten; closest: 64 against the card's 32" in kept.reason(32)
+    assert "one-sided p 0.047 against a level of 0.025" in kept.reason(32)
     # A tie in the high band (here exact) passes the comparison to the mid band.
     mid_win = [scores(32, card, [1.0, 2.0, 3.0]), scores(64, card, [2.0, 3.1, 4.0])]
     pick = select_value(mid_win, None, 32)

@@ -56,25 +56,31 @@ class ValueScores:
 
 @dataclass(frozen=True)
 class Pick:
-    """The sweep's choice and the test that decided it (None where no test did: the card's value
-    was not beaten, or there was no card's value to beat)."""
+    """The sweep's choice and the test behind it: the winner's against the card's value, or,
+    where the card's value stays, the challenger that came closest (the smallest one-sided p of
+    any comparison made), so a table shows how near the card came to changing. No test where
+    there was no card's value to compare with."""
 
     value: Any
+    kept: bool = False  # the card's value, not beaten
+    rival: Any = None  # the value the test compares with the card's
     band: str | None = None
     test: Contrast | None = None
     level: float = ALPHA
 
     def reason(self, incumbent: Any) -> str:
-        """Why, in one clause: the deciding difference from the card's value with its test."""
+        """Why, in one parenthesis: the deciding (or the closest) difference and its test."""
         if self.test is None:
-            kept = self.value == incumbent and incumbent is not None
-            return " (the card's value: no value beat it at the rule's level)" if kept else ""
+            return " (the card's value; nothing else was swept)" if self.kept else ""
         t = self.test
-        return (
-            f" (above the card's {incumbent} in UMS {self.band} by {100 * t.mean:+.2f} pp ± "
-            f"{100 * t.se:.2f}, {'paired' if t.paired else 'Welch'} t, df {t.df:.0f}, one-sided "
-            f"p {t.p_above():.3f} against a level of {self.level:.3g})"
+        numbers = (
+            f"{self.rival} against the card's {incumbent} in UMS {self.band}: "
+            f"{100 * t.mean:+.2f} pp ± {100 * t.se:.2f}, {'paired' if t.paired else 'Welch'} t, "
+            f"df {t.df:.0f}, one-sided p {t.p_above():.3f} against a level of {self.level:.3g}"
         )
+        if self.kept:
+            return f" (the card's value, not beaten; closest: {numbers})"
+        return f" ({numbers})"
 
 
 def value_scores(per_seed: list[dict[str, Any]]) -> ValueScores:
@@ -109,14 +115,18 @@ def select_value(
         return Pick(best.value)
     alive = [s for s in scores if s is not held]
     level = ALPHA / max(len(alive), 1)
+    closest = Pick(incumbent, kept=True)
     for band in BAND_NAMES:
         judged = [(s, contrast(s.ums[band], held.ums[band])) for s in alive]
         alive = [s for s, c in judged if c.p_below() >= level]
         above = [(s, c) for s, c in judged if c.p_above() < level]
         if above:
             s, c = max(above, key=lambda sc: (sc[0].mean(band), -rank[id(sc[0])]))
-            return Pick(s.value, band, c, level)
-    return Pick(incumbent)
+            return Pick(s.value, False, s.value, band, c, level)
+        for s, c in judged:
+            if closest.test is None or c.p_above() < closest.test.p_above():
+                closest = Pick(incumbent, True, s.value, band, c, level)
+    return closest
 
 
 def sweep_values(
