@@ -201,11 +201,13 @@ def _planted(rng: np.random.Generator) -> tuple[np.ndarray, list[set[int]]]:
 
 def test_clique_filter_finds_planted_groups() -> None:
     images, groups = _planted(np.random.default_rng(0))
-    cliques = find_cliques(images, threshold=0.05, k=3, grid=4)
+    found = find_cliques(images, threshold=0.05, k=3, grid=4)
+    cliques = found.cliques
+    assert found.capped == 0
     assert sorted(map(frozenset, (c.members for c in cliques)), key=min) == [
         frozenset(g) for g in groups
     ]
-    assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4)] in ([5, 4], [4, 5])
+    assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4).cliques] in ([5, 4], [4, 5])
     for c in cliques:
         assert c.representative in c.members
 
@@ -220,7 +222,7 @@ def test_clique_filter_does_not_merge_nearby_groups() -> None:
     images = np.stack(imgs).astype(np.uint8)
     glob = np.sqrt(((images[0] / 255.0 - images[3] / 255.0) ** 2).mean())
     assert tiled_l2(images[:1], images[3:4], 4)[0] > 0.3 > glob
-    cliques = find_cliques(images, threshold=0.3, k=3, grid=4)
+    cliques = find_cliques(images, threshold=0.3, k=3, grid=4).cliques
     assert sorted((set(c.members) for c in cliques), key=min) == [{0, 1, 2}, {3, 4, 5}]
 
 
@@ -537,12 +539,23 @@ def test_the_clique_search_stops_at_its_budget_on_a_near_clique() -> None:
     assert len(best) == len(brute)
 
 
-def test_a_capped_search_is_counted_in_the_record_info() -> None:
+def test_a_capped_search_is_counted_in_the_record_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.attacks import cliques
     from bench.attacks.carlini import filtered_result
-    from bench.attacks.cliques import Clique
+    from bench.attacks.cliques import Clique, CliqueSearch
 
     images = np.zeros((4, 8, 8, 3), dtype=np.uint8)
-    exact = [Clique((0, 1), 0.1, 0)]
-    assert "cliques_capped" not in filtered_result(images, exact, 0).info
-    capped = [Clique((0, 1), 0.1, 0), Clique((2, 3), 0.2, 2, exact=False)]
-    assert filtered_result(images, capped, 0).info["cliques_capped"] == 1
+    exact = CliqueSearch((Clique((0, 1), 0.1, 0),))
+    info = filtered_result(images, exact, 0).info
+    assert "cliques_capped" not in info and "clique_searches_capped" not in info
+    capped = CliqueSearch((Clique((0, 1), 0.1, 0), Clique((2, 3), 0.2, 2, exact=False)), 1)
+    info = filtered_result(images, capped, 0).info
+    assert info["cliques_capped"] == 1 and info["clique_searches_capped"] == 1
+    # A search stopped before it reached a clique of k leaves no candidate to mark, and the
+    # record still says the filter stopped early: the planted groups were there to be found.
+    planted, _ = _planted(np.random.default_rng(0))
+    monkeypatch.setattr(cliques, "SEARCH_BUDGET", 1)
+    short = find_cliques(planted, threshold=0.05, k=3, grid=4)
+    assert short.cliques == () and short.capped >= 1
+    info = filtered_result(planted, short, 0).info
+    assert info["clique_searches_capped"] == short.capped and info["cliques_capped"] == 0
