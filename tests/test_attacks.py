@@ -212,6 +212,24 @@ def test_clique_filter_finds_planted_groups() -> None:
         assert c.representative in c.members
 
 
+@pytest.mark.parametrize("size", [16, 15])
+def test_the_pooled_range_search_misses_no_edge(size: int) -> None:
+    """The candidate pairs come from 2×2-pooled images (odd sizes unpooled); every pair whose
+    tiled ℓ2 is within the threshold must still be an edge, as an all-pairs check finds."""
+    from bench.attacks.cliques import edges
+    from bench.runner.workload import copy_groups
+
+    grid = 4 if size % 4 == 0 else 5
+    images = copy_groups(240, size, 0.5, 30, seed=3)
+    i, j = np.triu_indices(len(images), 1)
+    brute = tiled_l2(images[i], images[j], grid)
+    pairs, dists = edges(images, 0.08, grid)
+    near = brute <= 0.08
+    assert 0 < near.sum() < len(brute)  # near-cliques: some pairs over the threshold
+    assert {tuple(p) for p in pairs.tolist()} == set(zip(i[near].tolist(), j[near].tolist()))
+    assert np.allclose(np.sort(dists), np.sort(brute[near]))
+
+
 def test_clique_filter_does_not_merge_nearby_groups() -> None:
     """Two tight groups that differ in one tile only: global ℓ2 is small, tiled ℓ2 is not."""
     rng = np.random.default_rng(1)
