@@ -17,7 +17,8 @@ from bench.attacks.store import RunStore
 from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
-from bench.runner.sweep import select_value, selection_line, sweep_values
+from bench.metrics import BAND_NAMES
+from bench.runner.sweep import ValueScores, select_value, selection_line, sweep_values
 from bench.utils.paths import bench_home
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser
@@ -200,13 +201,33 @@ def _planted(rng: np.random.Generator) -> tuple[np.ndarray, list[set[int]]]:
 
 def test_clique_filter_finds_planted_groups() -> None:
     images, groups = _planted(np.random.default_rng(0))
-    cliques = find_cliques(images, threshold=0.05, k=3, grid=4)
+    found = find_cliques(images, threshold=0.05, k=3, grid=4)
+    cliques = found.cliques
+    assert found.capped == 0
     assert sorted(map(frozenset, (c.members for c in cliques)), key=min) == [
         frozenset(g) for g in groups
     ]
-    assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4)] in ([5, 4], [4, 5])
+    assert [len(c.members) for c in find_cliques(images, 0.05, 4, 4).cliques] in ([5, 4], [4, 5])
     for c in cliques:
         assert c.representative in c.members
+
+
+@pytest.mark.parametrize("size", [16, 15])
+def test_the_pooled_range_search_misses_no_edge(size: int) -> None:
+    """The candidate pairs come from 2×2-pooled images (odd sizes unpooled); every pair whose
+    tiled ℓ2 is within the threshold must still be an edge, as an all-pairs check finds."""
+    from bench.attacks.cliques import edges
+    from bench.runner.workload import copy_groups
+
+    grid = 4 if size % 4 == 0 else 5
+    images = copy_groups(240, size, 0.5, 30, seed=3)
+    i, j = np.triu_indices(len(images), 1)
+    brute = tiled_l2(images[i], images[j], grid)
+    pairs, dists = edges(images, 0.08, grid)
+    near = brute <= 0.08
+    assert 0 < near.sum() < len(brute)  # near-cliques: some pairs over the threshold
+    assert {tuple(p) for p in pairs.tolist()} == set(zip(i[near].tolist(), j[near].tolist()))
+    assert np.allclose(np.sort(dists), np.sort(brute[near]))
 
 
 def test_clique_filter_does_not_merge_nearby_groups() -> None:
@@ -219,7 +240,7 @@ def test_clique_filter_does_not_merge_nearby_groups() -> None:
     images = np.stack(imgs).astype(np.uint8)
     glob = np.sqrt(((images[0] / 255.0 - images[3] / 255.0) ** 2).mean())
     assert tiled_l2(images[:1], images[3:4], 4)[0] > 0.3 > glob
-    cliques = find_cliques(images, threshold=0.3, k=3, grid=4)
+    cliques = find_cliques(images, threshold=0.3, k=3, grid=4).cliques
     assert sorted((set(c.members) for c in cliques), key=min) == [{0, 1, 2}, {3, 4, 5}]
 
 
@@ -271,48 +292,58 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
 
 
+def scores(value: object, *bands: list[float]) -> ValueScores:
+    """A swept value's UMS per band (high, mid, low; missing bands read 0) at seeds 0, 1, …"""
+    n = len(bands[0])
+    full = [*bands, *[[0.0] * n] * (3 - len(bands))]
+    return ValueScores(value, {b: dict(enumerate(v)) for b, v in zip(BAND_NAMES, full)})
+
+
 def test_sweep_selection_prefers_the_strictest_band_then_the_smaller_value() -> None:
-    def row(value: float, high: float, mid: float, low: float) -> dict[str, float]:
-        return {"value": value, "ums_high": high, "ums_mid": mid, "ums_low": low}
-
-    assert select_value([row(0, 0.1, 0.0, 0.0), row(2, 0.2, 0.0, 0.0)]) == 2
-    assert select_value([row(0, 0.1, 0.0, 0.9), row(5, 0.1, 0.1, 0.0)]) == 5
-    assert select_value([row(1, 0.1, 0.1, 0.1), row(5, 0.1, 0.1, 0.1)]) == 1
+    assert select_value([scores(0, [0.1], [0.0]), scores(2, [0.2], [0.0])]).value == 2
+    assert select_value([scores(0, [0.1], [0.0], [0.9]), scores(5, [0.1], [0.1])]).value == 5
+    same = [scores(1, [0.1], [0.1], [0.1]), scores(5, [0.1], [0.1], [0.1])]
+    assert select_value(same).value == 1
 
 
-def test_the_cards_value_stays_unless_beaten_beyond_seed_noise() -> None:
-    """A sweep adopts a new default only on a gap the leaderboard would not call seed noise."""
-
-    def row(value: float, high: float, high_se: float, mid: float, mid_se: float) -> dict:
-        return {
-            "value": value,
-            **{"ums_high": high, "ums_high_se": high_se, "ums_mid": mid, "ums_mid_se": mid_se},
-            **{"ums_low": 0.0, "ums_low_se": 0.0},
-        }
-
-    # 64 leads by 0.13 pp with a gap SE of 0.18 pp (the clf_width sweep): a tie, and mid ties too.
-    inside = [row(32, 5.60, 0.13, 1.82, 0.69), row(64, 5.73, 0.13, 1.82, 0.13)]
-    assert select_value(inside, incumbent=32) == 32
-    assert select_value(inside) == 64  # without a card value, the best mean
-    # A tie in the high band passes the comparison to the mid band, where the gap is clear,
-    # whether the tie is inside the noise or exact.
-    assert select_value([row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.7, 0.1, 2.0, 0.1)], None, 32) == 64
-    assert select_value([row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.6, 0.1, 5.0, 0.1)], None, 32) == 64
+def test_the_cards_value_stays_unless_beaten_by_the_paired_t_test() -> None:
+    """A sweep adopts a new default only where the leaderboard's test (paired one-sided Student
+    t at α, Bonferroni over the values compared with the card's) would; hand-computed cases."""
+    card = [5.0, 6.0, 7.0]
+    # Paired differences 0.3, 0.4, 0.2: mean 0.3, SD 0.1, SE 0.0577, t = 5.196 on 2 df, one-sided
+    # p = (1 − t/√(t² + 2))/2 = 0.0176 < 0.05: 64 wins. Unpaired, the seeds' own spread (SD 1.0)
+    # would bury the 0.3 lead (Welch SE 0.81): pairing is what decides it.
+    pick = select_value([scores(32, card), scores(64, [5.3, 6.4, 7.2])], None, 32)
+    assert pick.value == 64 and pick.band == "high"
+    assert pick.test.paired and pick.test.df == 2
+    assert pick.test.p_above() == pytest.approx(0.0176, abs=2e-4)
+    assert "paired t, df 2, one-sided p 0.018" in pick.reason(32)
+    assert (
+        select_value([scores(32, [5.0, 6.0, 7.0]), scores(64, [6.3, 5.4, 7.2])], None, 32).value
+        == 32
+    )
+    # Differences 0.1, 0.3, 0.4: t = 3.024, p = 0.047. Alone against the card it wins at 0.05; with
+    # a second value swept the level is 0.025 and the card stays.
+    close = scores(64, [5.1, 6.3, 7.4])
+    assert select_value([scores(32, card), close], None, 32).value == 64
+    other = scores(16, [4.0, 5.0, 6.5])
+    kept = select_value([scores(32, card), close, other], None, 32)
+    assert kept.value == 32 and kept.kept and kept.rival == 64 and kept.level == 0.025
+    assert "not beaten; closest: 64 against the card's 32" in kept.reason(32)
+    assert "one-sided p 0.047 against a level of 0.025" in kept.reason(32)
+    # A tie in the high band (here exact) passes the comparison to the mid band.
+    mid_win = [scores(32, card, [1.0, 2.0, 3.0]), scores(64, card, [2.0, 3.1, 4.0])]
+    pick = select_value(mid_win, None, 32)
+    assert pick.value == 64 and pick.band == "mid"
     # A value clearly below the card's in a stricter band cannot win in a later one.
-    worse = [row(32, 5.6, 0.1, 1.0, 0.1), row(64, 5.7, 0.1, 1.0, 0.1), row(16, 2.0, 0.1, 9.0, 0.1)]
-    assert select_value(worse, None, 32) == 32
-    # Among values clearly above the card's, the highest mean; a higher mean inside its own noise
-    # does not count as clearly above.
-    noisy = [row(32, 5.0, 0.0, 0, 0), row(64, 6.0, 1.0, 0, 0), row(48, 5.5, 0.05, 0, 0)]
-    assert select_value(noisy, None, 32) == 48
-    # A clear lead in the strictest band decides it, whatever the next band says.
-    assert select_value([row(32, 5.0, 0.1, 3.0, 0.1), row(64, 6.0, 0.1, 0.0, 0.1)], None, 32) == 64
-    # The card's value leading, or tying, keeps it.
-    assert select_value([row(32, 6.0, 0.1, 0.0, 0.1), row(64, 5.0, 0.1, 3.0, 0.1)], None, 32) == 32
+    worse = scores(16, [4.0, 5.1, 5.9], [9.0, 9.0, 9.0])
+    assert select_value([scores(32, card, [1.0, 1.0, 1.0]), worse], None, 32).value == 32
+    # Without the card's value among those swept, the best mean.
+    assert select_value([scores(64, [5.1, 6.3, 7.4]), scores(16, [4.0, 5.0, 6.5])]).value == 64
     # One seed has no measurable spread, so any lead counts.
-    assert select_value([row(32, 5.6, 0.0, 0.0, 0.0), row(64, 5.7, 0.0, 0.0, 0.0)], None, 32) == 64
+    assert select_value([scores(32, [5.6]), scores(64, [5.7])], None, 32).value == 64
     # A card value that switches the mechanism off is never held.
-    assert select_value([row(0, 6.0, 0.1, 0, 0), row(10, 5.0, 0.1, 0, 0)], [0], 0) == 10
+    assert select_value([scores(0, [6.0, 6.0]), scores(10, [5.0, 5.1])], [0], 0).value == 10
 
 
 @pytest.mark.parametrize(
@@ -344,15 +375,12 @@ def test_sweep_values_take_the_card_defaults_type(world: Path) -> None:
 
 
 def test_no_guidance_is_a_reference_row_never_the_pick() -> None:
-    def row(value: float, high: float, mid: float) -> dict[str, float]:
-        return {"value": value, "ums_high": high, "ums_mid": mid, "ums_low": 0.0}
-
     side = attack_card("side")
     assert side.reference_values("guidance_scale") == [0.0]
     assert side.reference_values("clf_steps") == []  # only λ switches SIDE's mechanism off
-    rows = [row(0.0, 0.5, 0.5), row(10.0, 0.5, 0.1), row(20.0, 0.5, 0.2)]
-    assert select_value(rows, side.reference_values("guidance_scale")) == 20.0
-    assert select_value(rows, side.reference_values("clf_steps")) == 0.0
+    rows = [scores(0.0, [0.5], [0.5]), scores(10.0, [0.5], [0.1]), scores(20.0, [0.5], [0.2])]
+    assert select_value(rows, side.reference_values("guidance_scale")).value == 20.0
+    assert select_value(rows, side.reference_values("clf_steps")).value == 0.0
 
 
 def test_a_user_card_declares_its_own_mechanism_switch(world: Path) -> None:
@@ -374,10 +402,8 @@ def test_a_user_card_declares_its_own_mechanism_switch(world: Path) -> None:
 
 
 def test_string_sweeps_tie_to_the_value_listed_first() -> None:
-    def row(value: str) -> dict[str, object]:
-        return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
-
-    assert select_value([row("unet-mid"), row("pca")]) == "unet-mid"
+    pair = [scores("unet-mid", [0.1], [0.0], [0.2]), scores("pca", [0.1], [0.0], [0.2])]
+    assert select_value(pair).value == "unet-mid"
 
 
 @pytest.mark.parametrize(
@@ -410,11 +436,13 @@ def test_set_overrides_reach_the_attack_and_the_record(trained: Path) -> None:
 
 
 def test_sweep_says_so_when_no_value_wins() -> None:
-    def row(value: float) -> dict[str, float]:
-        return {"value": value, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}
+    def rows(value: float) -> list[dict[str, float]]:
+        return [{"value": value, "seed": 0, "ums_high": 0.1, "ums_mid": 0.0, "ums_low": 0.2}]
 
-    assert selection_line([row(1), row(2)], "clique_k", []).startswith("No clique_k selected")
-    assert selection_line([row(1)], "clique_k", []).startswith("Selected clique_k = 1")
+    line = selection_line([rows(1), rows(2)], "clique_k", [])
+    assert line.startswith("No clique_k selected")
+    line = selection_line([rows(1)], "clique_k", [])
+    assert line.startswith("Selected clique_k = 1. Rule: ") and "α = 0.05" in line
 
 
 def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
@@ -431,7 +459,13 @@ def test_a_sweep_over_several_seeds_picks_on_the_mean(trained: Path) -> None:
     assert "mean over seeds 100, 101" in table.read_text()
 
     def row(seed_ums: float, tier: int) -> dict[str, object]:
-        return {"value": 5, "ums_high": seed_ums, "lowest_tier": tier, "record": f"r{tier}"}
+        return {
+            "value": 5,
+            "seed": tier,
+            "ums_high": seed_ums,
+            "lowest_tier": tier,
+            "record": f"r{tier}",
+        }
 
     mean = mean_row([row(0.1, 32), row(0.2, 16)])
     assert mean == {
@@ -524,12 +558,23 @@ def test_the_clique_search_stops_at_its_budget_on_a_near_clique() -> None:
     assert len(best) == len(brute)
 
 
-def test_a_capped_search_is_counted_in_the_record_info() -> None:
+def test_a_capped_search_is_counted_in_the_record_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.attacks import cliques
     from bench.attacks.carlini import filtered_result
-    from bench.attacks.cliques import Clique
+    from bench.attacks.cliques import Clique, CliqueSearch
 
     images = np.zeros((4, 8, 8, 3), dtype=np.uint8)
-    exact = [Clique((0, 1), 0.1, 0)]
-    assert "cliques_capped" not in filtered_result(images, exact, 0).info
-    capped = [Clique((0, 1), 0.1, 0), Clique((2, 3), 0.2, 2, exact=False)]
-    assert filtered_result(images, capped, 0).info["cliques_capped"] == 1
+    exact = CliqueSearch((Clique((0, 1), 0.1, 0),))
+    info = filtered_result(images, exact, 0).info
+    assert "cliques_capped" not in info and "clique_searches_capped" not in info
+    capped = CliqueSearch((Clique((0, 1), 0.1, 0), Clique((2, 3), 0.2, 2, exact=False)), 1)
+    info = filtered_result(images, capped, 0).info
+    assert info["cliques_capped"] == 1 and info["clique_searches_capped"] == 1
+    # A search stopped before it reached a clique of k leaves no candidate to mark, and the
+    # record still says the filter stopped early: the planted groups were there to be found.
+    planted, _ = _planted(np.random.default_rng(0))
+    monkeypatch.setattr(cliques, "SEARCH_BUDGET", 1)
+    short = find_cliques(planted, threshold=0.05, k=3, grid=4)
+    assert short.cliques == () and short.capped >= 1
+    info = filtered_result(planted, short, 0).info
+    assert info["clique_searches_capped"] == short.capped and info["cliques_capped"] == 0

@@ -41,11 +41,12 @@ def test_perf_quick_reports_every_ratio_in_one_run(
             f"guided (side-ti: {shape}, time-independent",
             "zoo training step vs bare diffusers loop",
             "scoring vs generating the outputs it scores",
+            "carlini's candidate filter vs generating the outputs it filters (N_G 1,024",
         ):
             assert any(line.startswith(f"| {where}") and workload in line for line in lines)
         # three ratios, one per guided attack (side, side-ti), one per SSCD model (its descriptors
-        # against generation, or "not installed"), a slices row, two memory rows
-        assert sum(line.startswith(f"| {where}") for line in lines) == 3 + 2 + 2 + 1 + 2
+        # against generation, or "not installed"), a slices row, two memory rows, carlini's filter
+        assert sum(line.startswith(f"| {where}") for line in lines) == 3 + 2 + 2 + 1 + 2 + 1
     # --quick's batch of 16: slices of 8 and 16 (the whole batch, bold: no card sets unet_batch)
     assert "## UNet throughput by images per call" in text and "8 / call" in text
     (row,) = [line for line in lines if line.startswith("| tiny-8 (8 px)") and "× at " in line]
@@ -123,6 +124,7 @@ def test_each_model_is_timed_at_its_own_cards_sampling_steps(
     monkeypatch.setattr(perf, "forward_by_unet_batch", lambda *a: {})
     monkeypatch.setattr(perf, "train_vs_bare", lambda *a: {})
     monkeypatch.setattr(perf, "time_scoring", lambda *a: 0.0)
+    monkeypatch.setattr(perf, "time_filter", lambda *a: {})
     monkeypatch.setattr(perf, "scoring_memory", lambda *a: (0, "m"))
     monkeypatch.setattr(perf, "streaming_memory", lambda *a: (0, "m"))
     monkeypatch.setattr(perf, "grid_saving", lambda *a: grid_saving(model_card("tiny-8"), (0,)))
@@ -134,6 +136,19 @@ def test_each_model_is_timed_at_its_own_cards_sampling_steps(
         perf.PerfSettings(models=("tiny-8", "tiny-8b"), steps=2, memory_budgets=(64,))
     )
     assert [m["steps"] for m in pinned["models"].values()] == [2, 2]
+
+
+def test_the_filter_row_holds_it_to_one_percent_of_generation() -> None:
+    """The clique filter must keep up with generation at the largest N_G (issue 36 §2): its row
+    gives the share and whether the goal is met, and counts the searches the budget stopped."""
+    from bench.report.performance import _filter_rows
+
+    f = {"outputs": 20_480, "share": 0.1, "group": 100, "cliques": 20, "searches_capped": 3}
+    (fast,) = _filter_rows("m", {"carlini": {**f, "filter_s": 5.0, "generate_s": 1000.0}})
+    assert fast[3].startswith("**0.50%** of the generation time (goal ≤ 1%: met;")
+    assert "3 searches stopped at the budget" in fast[3] and "N_G 20,480" in fast[1]
+    (slow,) = _filter_rows("m", {"carlini": {**f, "filter_s": 20.0, "generate_s": 1000.0}})
+    assert "**2.00%**" in slow[3] and "not met" in slow[3]
 
 
 def test_a_memory_budget_above_the_limit_is_one_line(capsys: pytest.CaptureFixture) -> None:

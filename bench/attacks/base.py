@@ -24,6 +24,7 @@ import torch
 from diffusers import SchedulerMixin
 
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
+from bench.attacks.cliques import CliqueSearch
 from bench.attacks.store import RunStore
 from bench.cards import AttackCard
 from bench.errors import BenchError
@@ -223,6 +224,12 @@ class Attack(ABC):
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
         what the sample pool saves a grid and time the guided step without sampling; None when
         the attack does not say."""
+        return None
+
+    def filter_outputs(self, images: np.ndarray) -> CliqueSearch | None:
+        """The attack's candidate filter over a whole run's generations at its parameters, so
+        `bench perf` can time it against generating them; None for an attack without one (or
+        whose filter needs more than the images, as per-caption groups do)."""
         return None
 
     @classmethod

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
-from bench.attacks.cliques import check_grid, find_cliques
+from bench.attacks.cliques import CliqueSearch, check_grid, find_cliques
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import no_clique_filter
 
@@ -56,17 +56,22 @@ class Carlini(Attack):
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         unet, _ = generate_outputs(view, budget, seed)
         images = view.store.images()
-        cliques = self.candidate_filter(images, self.edge_threshold, self.clique_k, self.tile_grid)
-        return filtered_result(images, cliques, unet)
+        return filtered_result(images, self.filter_outputs(images), unet)
+
+    def filter_outputs(self, images: np.ndarray) -> CliqueSearch:
+        return self.candidate_filter(images, self.edge_threshold, self.clique_k, self.tile_grid)
 
 
-def filtered_result(images: np.ndarray, cliques: list, unet: int, **info) -> AttackResult:
+def filtered_result(images: np.ndarray, found: CliqueSearch, unet: int, **info) -> AttackResult:
     """Shared by the clique attacks: representatives in rank order, with clique statistics
-    (``cliques_capped``: how many came from a search that hit ``SEARCH_BUDGET``)."""
+    (``clique_searches_capped``: maximum-clique searches that hit ``SEARCH_BUDGET``, each of
+    which may have missed a larger clique or one of k; ``cliques_capped``: the cliques that came
+    from such a search)."""
+    cliques = found.cliques
     reps = np.stack([images[c.representative] for c in cliques]) if cliques else None
     capped = sum(not c.exact for c in cliques)
-    if capped:  # absent when every search was exact, as in every record before the budget
-        info = {"cliques_capped": capped, **info}
+    if found.capped:  # absent when every search was exact, as in every record before the budget
+        info = {"clique_searches_capped": found.capped, "cliques_capped": capped, **info}
     return AttackResult(
         n_outputs=len(images),
         unet_evaluations=unet,

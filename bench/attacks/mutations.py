@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.attacks.base import Attack
-from bench.attacks.cliques import Clique
+from bench.attacks.cliques import Clique, CliqueSearch
 from bench.cards import AttackCard
 from bench.errors import BenchError
 
@@ -42,9 +42,9 @@ class Mutation:
         return attack
 
 
-def every_output(images: np.ndarray, *_: Any) -> list[Clique]:
+def every_output(images: np.ndarray, *_: Any) -> CliqueSearch:
     """A candidate filter that ranks nothing: every generation is a candidate, in order."""
-    return [Clique((i,), 0.0, i) for i in range(len(images))]
+    return CliqueSearch(tuple(Clique((i,), 0.0, i) for i in range(len(images))))
 
 
 def no_clique_filter(attack: Attack) -> None:

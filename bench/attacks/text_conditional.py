@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.carlini import filtered_result
-from bench.attacks.cliques import Clique, check_grid, find_cliques
+from bench.attacks.cliques import Clique, CliqueSearch, check_grid, find_cliques
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import no_clique_filter
 from bench.errors import BenchError
@@ -81,6 +81,7 @@ class TextConditional(Attack):
         unet, _ = generate_outputs(view, budget, seed, captions=prompts)
         images = view.store.images()
         cliques: list[Clique] = []
+        capped = 0
         groups: dict[str, list[int]] = {}
         for i, p in enumerate(prompts):
             groups.setdefault(p, []).append(i)
@@ -89,7 +90,8 @@ class TextConditional(Attack):
             found = self.candidate_filter(
                 images[ids], self.edge_threshold, self.clique_k, self.tile_grid
             )
-            for c in found:
+            capped += found.capped
+            for c in found.cliques:
                 cliques.append(
                     Clique(
                         tuple(int(ids[m]) for m in c.members),
@@ -102,7 +104,7 @@ class TextConditional(Attack):
         unique = len(set(view.captions))
         return filtered_result(
             images,
-            cliques,
+            CliqueSearch(tuple(cliques), capped),
             unet,
             captions_prompted=len(groups),
             training_captions=len(view.captions),

@@ -191,6 +191,12 @@ class AttackCard:
             )
         return dict(self.defaults[profile])
 
+    def runs_on(self, conditioning: str, profile: str) -> bool:
+        """Whether the attack runs on a model of this conditioning in this profile: its card
+        names the conditioning and declares the profile (``side-paper`` has no 16 or 32 px
+        profile). Grids, pool-saving counts and `bench perf` enumerate by this."""
+        return conditioning in self.applies_to and profile in self.defaults
+
     def recorded(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` as a record holds them: without parameters at their neutral value, the
         computation they left unchanged (``Param.neutral``)."""

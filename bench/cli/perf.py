@@ -30,6 +30,7 @@ def settings_from_args(args: argparse.Namespace) -> PerfSettings:
         "models": tuple(m.strip() for m in args.models.split(",")) if args.models else None,
         "outputs": args.outputs,
         "members": args.members,
+        "filter_outputs": budget_allowed(args.filter_outputs) if args.filter_outputs else None,
         "memory_budgets": (
             tuple(budget_allowed(n) for n in args.memory_budgets) if args.memory_budgets else None
         ),
@@ -97,6 +98,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--members", type=positive_int, default=None, help="members scored (default 10,000)"
+    )
+    p.add_argument(
+        "--filter-outputs",
+        type=positive_int,
+        default=None,
+        help="N_G at which each attack's candidate filter is timed against generation (default "
+        "11,136: the largest N_G the suite runs)",
     )
     p.add_argument(
         "--memory-budgets",

@@ -36,13 +36,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise BenchError(f"--set fixes {param}, the parameter being swept")
     values = sweep_values(acard, args.profile, param, args.values)
     seeds = args.seeds or [args.seed]
-    rec, rows = run_sweep(
+    rec, per_value = run_sweep(
         spec_from_args(args, base), param, values, seeds, root, compile_from_args(args)
     )
     reference = acard.reference_values(param)
     incumbent = acard.params(args.profile)[param]
-    out = write_sweep_table(rec, param, rows, root, reference, seeds, base, incumbent)
-    print(f"{selection_line(rows, param, reference, incumbent)} Wrote {out}")
+    out = write_sweep_table(rec, param, per_value, root, reference, seeds, base, incumbent)
+    print(f"{selection_line(per_value, param, reference, incumbent)} Wrote {out}")
     return 0
 
 
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--seeds",
         type=seed_list,
         default=None,
-        help="tuning seeds (replace --seed): the rule compares each value's mean UMS over them",
+        help="tuning seeds (replace --seed): each value is compared with the card's per seed",
     )
     p.add_argument(
         "--values",

@@ -12,9 +12,30 @@ from tabulate import tabulate
 
 from bench.utils.writefaults import human_bytes
 
+FILTER_GOAL = 0.01  # a candidate filter should cost at most this share of generating its outputs
 TRAIN_GOAL = 0.95  # the zoo's training step should keep this share of a bare loop's throughput
 FLAT = 1.25  # memory is flat when the largest N_G needs at most this much more than the middle one
 SLACK = 2**20  # plus this many bytes: a few batches' bookkeeping, not outputs
+
+
+def _filter_rows(where: str, filters: dict[str, Any]) -> list[list[str]]:
+    """Each attack's candidate filter against generating the outputs it filters, at the N_G
+    the run timed it at, with the searches that stopped at their budget."""
+    rows = []
+    for attack, f in filters.items():
+        share = f["filter_s"] / f["generate_s"]
+        rows.append(
+            [
+                where,
+                f"{attack}'s candidate filter vs generating the outputs it filters (N_G "
+                f"{f['outputs']:,}, {f['share']:.0%} of them copies in groups of {f['group']})",
+                f"{f['filter_s']:.3g} s vs {f['generate_s']:.3g} s",
+                f"**{share:.2%}** of the generation time (goal ≤ {FILTER_GOAL:.0%}: "
+                f"{'met' if share <= FILTER_GOAL else 'not met'}; {f['cliques']} cliques, "
+                f"{f['searches_capped']} searches stopped at the budget)",
+            ]
+        )
+    return rows
 
 
 def _ratio_rows(name: str, m: dict[str, Any], batch: int) -> list[list[str]]:
@@ -44,6 +65,7 @@ def _ratio_rows(name: str, m: dict[str, Any], batch: int) -> list[list[str]]:
                 f"**{scoring['score_s'] / scoring['generate_s']:.4f}×** the generation time",
             ],
         ]
+        + _filter_rows(where, m.get("filters", {}))
         + _sscd_rows(where, m.get("sscd", {}))
         + [
             [
@@ -128,7 +150,11 @@ def performance_markdown(result: dict[str, Any], header: str) -> str:
         + tabulate(rows, headers=["", "workload", "seconds", "ratio"], tablefmt="github")
         + f"\n\nScoring: {settings['outputs']:,} outputs against {settings['members']:,} members "
         "and 1,000 non-members (exact faiss); generation: the sampling loop's seconds per output "
-        "times as many outputs. Each guided step uses an untrained classifier of the shape its "
+        "times as many outputs. A candidate filter runs over random outputs with planted groups "
+        "of near-duplicate copies of memorised images, as its row says (the shape on which an "
+        "exact clique search once ran without end); the maximum-clique search stops at its "
+        "budget (`bench/attacks/cliques.py`), and its row counts the searches that did. Each "
+        "guided step uses an untrained classifier of the shape its "
         "attack declares at its card's defaults for the model's profile (its cost does not "
         "depend on the weights). The bare training loop is forward, MSE, backward and AdamW on "
         "the same architecture and batch; the zoo's step adds batch selection, warm-up, "

@@ -178,7 +178,7 @@ def ordering_table(
         if len(present) < 2:
             continue
         means = g.groupby(C.ATTACK)[
-            [c for c in g.columns if c.startswith(("ums_", "hit_", "nm_hit_"))]
+            [column(b) for column in (C.ums, C.hit, C.nm_hit) for b in bands]
         ].mean()
         for band in bands:
             per_seed = {

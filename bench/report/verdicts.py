@@ -2,25 +2,17 @@
 
 A margin claim "A ≥ m × B" is judged on its own contrast, A − m·B per seed, never on A − B: the
 contrast's standard error carries m²·var(B), up to m times the unpaired SE of A − B that the
-report once used. Where the attacks share their starting noise the contrast is taken per seed and
-tested as one sample (paired); otherwise the two means are compared with Welch's SE and degrees of
-freedom. Every attack's output batch i at seed s starts from ``batch_generator(s, i)``
-(``bench/zoo/sampling.py``; carlini, side and side-ti all call ``generate_outputs`` with the run
-seed), so side, side-ti and carlini at one seed start from the same x_T and draw the same step
-noise: their counts at one seed are paired. (Side's synthetic set at seed s is carlini's outputs
-at seed s + 1, so neighbouring pairs are not fully independent; the paired test does not model
-that, and says so here rather than nowhere.)
-
-Why Student t and not an exact or a normal method: the counts per seed are sums over hundreds of
-members, close enough to normal that the t test's level holds, while three seeds give only two
-degrees of freedom, where the normal's 1.645 would claim a one-sided level of about 0.12 instead
-of 0.05. A permutation (sign-flip) test is exact but cannot go below 1/2³ = 0.125 with three
-seeds, so it could never reject at 0.05: it would call every cell undecided by construction.
+report once used. The contrasts, their one-sided Student t tests and their power live in
+``bench/metrics/contrasts.py`` (which says why t and not a normal or an exact method), shared with
+the sweeps' picks. Side, side-ti and carlini at one seed start from the same x_T and draw the same
+step noise (``bench/zoo/sampling.py``; all call ``generate_outputs`` with the run seed), so their
+counts at one seed are paired. (Side's synthetic set at seed s is carlini's outputs at seed s + 1,
+so neighbouring pairs are not fully independent; the paired test does not model that, and says so
+here rather than nowhere.)
 
 Every test is one-sided at ``ALPHA``, the same level for "holds", "fails" and "winner". Power is
-the probability that the test rejects, at ``ALPHA`` and the observed standard error, when the
-truth is the effect the claim is about (for a margin claim: A = B against A = m·B, a contrast of
-(m − 1)·B); a cell reads "undecided (no power)" only when that is below ``POWER_GOAL``, and then
+computed at the effect the claim is about (for a margin claim: A = B against A = m·B, a contrast
+of (m − 1)·B); a cell reads "undecided (no power)" only when that is below ``POWER_GOAL``, and then
 says how many seeds would reach it.
 """
 
@@ -32,13 +24,15 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from scipy import stats
 
-ALPHA = 0.05  # one-sided level of every test the report prints
-POWER_GOAL = 0.8  # below this a non-rejection reads "no power", not "inside noise"
-MAX_SEEDS = 100  # the largest number of seeds the power search considers
-
-Seeds = Mapping[int, float]  # one value per seed, keyed by the seed (pairing reads the keys)
+from bench.metrics.contrasts import (
+    ALPHA,
+    MAX_SEEDS,
+    POWER_GOAL,
+    Contrast,
+    Seeds,
+    contrast,
+)
 
 
 class Verdict(Enum):
@@ -59,85 +53,6 @@ class Verdict(Enum):
     def powered(self) -> bool:
         """Whether the seeds could have decided it (a decision, or a non-rejection with power)."""
         return self in (Verdict.HOLDS, Verdict.FAILS, Verdict.NOISE)
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """A − m·B over seeds: its mean, standard error and the t test's degrees of freedom."""
-
-    mean: float
-    se: float
-    df: float
-    paired: bool
-    seeds: int  # pairs for a paired contrast, the smaller sample otherwise
-    variances: tuple[float, ...]  # per-seed variance of each term, for the power search
-    sizes: tuple[int, ...]
-
-    def p_above(self, value: float = 0.0) -> float:
-        """One-sided p of H0: contrast ≤ value (small when the contrast is clearly above)."""
-        return _p(self.mean - value, self.se, self.df)
-
-    def p_below(self, value: float = 0.0) -> float:
-        """One-sided p of H0: contrast ≥ value (small when the contrast is clearly below)."""
-        return _p(value - self.mean, self.se, self.df)
-
-    def power(self, effect: float) -> float:
-        """The chance that a one-sided test at ALPHA rejects when the truth is ``effect`` away
-        from the null, at this SE and df (a noncentral t)."""
-        return _power(effect, self.se, self.df)
-
-    def seeds_for(self, effect: float) -> int | None:
-        """The fewest seeds per attack at which the power reaches POWER_GOAL at the observed
-        per-seed variances; None beyond MAX_SEEDS (or when there is no spread to scale)."""
-        if self.seeds < 2:
-            return None
-        for n in range(self.seeds, MAX_SEEDS + 1):
-            terms = [v / n for v in self.variances]
-            se = math.sqrt(sum(terms))
-            df = float(n - 1) if self.paired else _welch_df(terms, [n] * len(terms))
-            if _power(effect, se, df) >= POWER_GOAL:
-                return n
-        return None
-
-
-def _p(distance: float, se: float, df: float) -> float:
-    if se == 0 or not math.isfinite(df):
-        return 0.0 if distance > 0 else 1.0
-    return float(stats.t.sf(distance / se, df))
-
-
-def _power(effect: float, se: float, df: float) -> float:
-    if effect <= 0:
-        return 0.0
-    if se == 0:
-        return 1.0
-    return float(stats.nct.sf(stats.t.ppf(1 - ALPHA, df), df, effect / se))
-
-
-def _welch_df(terms: list[float], sizes: list[int]) -> float:
-    """Welch–Satterthwaite degrees of freedom of a sum of independent mean terms."""
-    den = sum(t * t / (n - 1) for t, n in zip(terms, sizes) if t > 0)
-    return float(sum(terms) ** 2 / den) if den > 0 else float(min(sizes) - 1)
-
-
-def contrast(a: Seeds, b: Seeds, factor: float = 1.0, paired: bool = True) -> Contrast:
-    """A − factor·B. Paired on the seeds both ran (at least two), else Welch over all seeds."""
-    common = sorted(set(a) & set(b))
-    if paired and len(common) >= 2:
-        d = np.array([a[s] - factor * b[s] for s in common], dtype=float)
-        var = float(d.var(ddof=1))
-        n = len(d)
-        return Contrast(float(d.mean()), math.sqrt(var / n), n - 1.0, True, n, (var,), (n,))
-    va, vb = (np.array(list(x.values()), dtype=float) for x in (a, b))
-    var_a = float(va.var(ddof=1)) if len(va) > 1 else 0.0
-    var_b = factor**2 * float(vb.var(ddof=1)) if len(vb) > 1 else 0.0
-    terms = [var_a / len(va), var_b / len(vb)]
-    sizes = [len(va), len(vb)]
-    df = _welch_df(terms, sizes) if min(sizes) > 1 else 0.0
-    mean = float(va.mean() - factor * vb.mean())
-    return Contrast(
-        mean, math.sqrt(sum(terms)), df, False, min(sizes), (var_a, var_b), tuple(sizes)
-    )
 
 
 @dataclass(frozen=True)

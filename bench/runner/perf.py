@@ -6,7 +6,9 @@ the sampling loop against bare UNet forwards, UNet throughput by images per call
 card's ``unet_batch`` chooses), the guided step of each attack that declares a
 classifier (``Draws.guidance``, at its card's defaults for the model's profile) against an
 unguided one, the zoo's training step against a bare diffusers loop, scoring
-against the generation of the outputs it scores, and peak memory of scoring and of streaming
+against the generation of the outputs it scores, each attack's candidate filter (carlini's clique
+search, ``Attack.filter_outputs``) against the generation of the outputs it filters at the
+largest N_G the suite runs, and peak memory of scoring and of streaming
 generation at several N_G. Then, counted from the attacks' declared draws, the UNet evaluations
 the sample pool saves the first model's grid.
 ``QUICK`` shrinks every workload so the whole report runs in a minute (a smoke check, never a
@@ -18,7 +20,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.cards import model_card
+from bench.attacks.base import Attack, load_attack
+from bench.cards import ModelCard, attack_card, attack_names, model_card, validate
 from bench.runner.memory import METHOD, scoring_memory, streaming_memory
 from bench.runner.poolsaving import declared_draws, grid_saving
 from bench.runner.throughput import (
@@ -28,7 +31,7 @@ from bench.runner.throughput import (
     perf_model,
     train_vs_bare,
 )
-from bench.runner.workload import time_scoring, time_sscd
+from bench.runner.workload import time_filter, time_scoring, time_sscd
 from bench.zoo.build import sampling_steps
 
 
@@ -45,6 +48,9 @@ class PerfSettings:
         repeats: timed repeats of each side of a ratio (the fastest counts).
         train_steps: training steps per timed repeat.
         outputs, members: the scoring workload set against generation.
+        filter_outputs: the N_G at which each attack's candidate filter is timed: the largest
+            the suite runs, carlini's curves extended to side's 556,800 evaluations at 50 per
+            output (docs/tuning/plan-36.md).
         sscd_images: images embedded per SSCD model to time its throughput.
         memory_budgets: the N_G at which peak memory is measured.
         memory_members: members scored against in the memory measurement.
@@ -58,6 +64,7 @@ class PerfSettings:
     train_steps: int = 10
     outputs: int = 100_000
     members: int = 10_000
+    filter_outputs: int = 11_136
     sscd_images: int = 64
     memory_budgets: tuple[int, ...] = (512, 2_048, 8_192)
     memory_members: int = 1_000
@@ -71,10 +78,32 @@ QUICK = {
     "train_steps": 2,
     "outputs": 2_000,
     "members": 200,
+    "filter_outputs": 1_024,
     "sscd_images": 8,
     "memory_budgets": (64, 256, 1_024),
     "memory_members": 100,
 }
+
+
+# The filter's workload: a tenth of the outputs are copies of memorised images, in groups of a
+# hundred near-duplicates (a memorising model at a large N_G, where carlini's exact search once
+# ran without end); the rest are random and join no clique.
+FILTER_SHARE = 0.1
+FILTER_GROUP = 100
+
+
+def declared_filters(card: ModelCard) -> dict[str, Any]:
+    """Each attack that applies to ``card`` and declares a candidate filter, as its
+    ``filter_outputs`` at its card's defaults for the model's profile."""
+    out = {}
+    for name in attack_names():
+        acard = attack_card(name)
+        if not acard.runs_on(card.conditioning, card.profile):
+            continue
+        attack = load_attack(acard, validate.attack_params(acard, card.profile, {}))
+        if type(attack).filter_outputs is not Attack.filter_outputs:
+            out[name] = attack.filter_outputs
+    return out
 
 
 def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
@@ -99,6 +128,16 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
             | guided_vs_unguided(model, settings.batch, steps, settings.repeats, draws.guidance)
             for name, _, draws in declared_draws(card, card.profile, settings.batch, (0,))
             if draws.guidance is not None
+        }
+        filters = {
+            name: {
+                "outputs": settings.filter_outputs,
+                "share": FILTER_SHARE,
+                "group": FILTER_GROUP,
+                "generate_s": loop["seconds_per_output"] * settings.filter_outputs,
+                **time_filter(f, settings.filter_outputs, res, FILTER_SHARE, FILTER_GROUP),
+            }
+            for name, f in declared_filters(card).items()
         }
         per_model[card.name] = {
             "resolution": res,
@@ -125,6 +164,7 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
                 }
                 for spec in ("sscd", "sscd-distilled")
             },
+            "filters": filters,
             "memory": memory,
         }
     return {

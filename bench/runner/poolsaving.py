@@ -61,7 +61,7 @@ def declared_draws(
     names = attacks or sorted(attack_names())
     for name in names:
         acard = attack_card(name)
-        if model.conditioning not in acard.applies_to:
+        if not acard.runs_on(model.conditioning, profile):
             continue
         params = validate.attack_params(acard, profile, dict((overrides or {}).get(name, {})))
         attack = load_attack(acard, params)

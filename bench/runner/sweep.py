@@ -7,7 +7,8 @@ its table.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from bench.cards import AttackCard, attack_card, validate
 from bench.cards.overrides import typed_value
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.metrics.seednoise import beyond_noise, gap_se, standard_error
+from bench.metrics.contrasts import ALPHA, Contrast, Seeds, contrast
 from bench.records import SWEEP_RECORDS, RunRecord, params_key, record_path, write_record
 from bench.runner.cell import run_cell
 from bench.runner.floors import metric
@@ -28,56 +29,104 @@ from bench.runner.spec import CellSpec, RunOptions
 from bench.utils.atomic import write_text_atomic
 
 SELECTION_RULE = (
-    "the card's current value stays unless another value's mean UMS over the tuning seeds beats "
-    "it by more than two standard errors of the gap (the leaderboard's seed-noise line). Bands "
-    "are compared from the strictest: a value clearly below the card's value in a band drops "
-    "out, a value clearly above it wins (the highest mean among those that are), and otherwise "
-    "the comparison passes to the next band. Without the card's value among those swept, the "
-    "highest mean UMS in the strictest band wins, ties going to the next band, then to the "
-    "smaller value (or the value listed first). A value that switches the mechanism off (the "
-    "card's `off` values, e.g. λ = 0) is a reference row only"
+    "each value is compared with the card's current value band by band, from the strictest, on "
+    "its UMS at each tuning seed minus the card's value's UMS at that seed (paired: every value "
+    "starts from the same noise at one seed), by a one-sided Student t test on those differences "
+    f"at α = {ALPHA:g}, Bonferroni-corrected over the values compared with the card's (the "
+    "leaderboard's verdicts use the same test, bench/metrics/contrasts.py). A value clearly below "
+    "the card's value in a band drops out; a value clearly above it wins (the highest mean among "
+    "those that are); otherwise the comparison passes to the next band, and the card's value "
+    "stays where no band decides. With one seed there is no spread to test and any lead counts. "
+    "Without the card's value among those swept, the highest mean UMS in the strictest band wins, "
+    "ties going to the next band, then to the smaller value (or the value listed first). A value "
+    "that switches the mechanism off (the card's `off` values, e.g. λ = 0) is a reference row only"
 )
 
 
+@dataclass(frozen=True)
+class ValueScores:
+    """One swept value's UMS per band at each tuning seed: what SELECTION_RULE reads."""
+
+    value: Any
+    ums: Mapping[str, Seeds]  # band -> {seed: UMS}
+
+    def mean(self, band: str) -> float:
+        return float(np.mean(list(self.ums[band].values())))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The sweep's choice and the test behind it: the winner's against the card's value, or,
+    where the card's value stays, the challenger that came closest (the smallest one-sided p of
+    any comparison made), so a table shows how near the card came to changing. No test where
+    there was no card's value to compare with."""
+
+    value: Any
+    kept: bool = False  # the card's value, not beaten
+    rival: Any = None  # the value the test compares with the card's
+    band: str | None = None
+    test: Contrast | None = None
+    level: float = ALPHA
+
+    def reason(self, incumbent: Any) -> str:
+        """Why, in one parenthesis: the deciding (or the closest) difference and its test."""
+        if self.test is None:
+            return " (the card's value; nothing else was swept)" if self.kept else ""
+        t = self.test
+        numbers = (
+            f"{self.rival} against the card's {incumbent} in UMS {self.band}: "
+            f"{100 * t.mean:+.2f} pp ± {100 * t.se:.2f}, {'paired' if t.paired else 'Welch'} t, "
+            f"df {t.df:.0f}, one-sided p {t.p_above():.3f} against a level of {self.level:.3g}"
+        )
+        if self.kept:
+            return f" (the card's value, not beaten; closest: {numbers})"
+        return f" ({numbers})"
+
+
+def value_scores(per_seed: list[dict[str, Any]]) -> ValueScores:
+    """One value's sweep rows (one per tuning seed, each with its ``seed``) as ValueScores."""
+    return ValueScores(
+        per_seed[0]["value"],
+        {b: {r["seed"]: r[f"ums_{b}"] for r in per_seed} for b in BAND_NAMES},
+    )
+
+
 def select_value(
-    rows: list[dict[str, Any]], reference: list[Any] | None = None, incumbent: Any = None
-) -> Any:
+    scores: list[ValueScores], reference: list[Any] | None = None, incumbent: Any = None
+) -> Pick:
     """The sweep's winner under SELECTION_RULE.
 
     The card's value (``incumbent``) has to be beaten beyond seed noise: on a tuning model where
     every setting finds the same members, a rule that follows the best mean would change a
-    default on a margin that another set of seeds reverses (K = 200 did, at one seed). Numbers tie
-    to the smaller value; other values (a feature space) to the one listed first. ``reference``
-    values switch the mechanism off: a default that removes the mechanism would no longer be the
-    attack, so they are shown but never picked.
+    default on a margin that another set of seeds reverses (K = 200 did, at one seed). The test
+    is the leaderboard's (paired one-sided t at ALPHA), Bonferroni-corrected over the challengers
+    so that a sweep of many values does not change the card on noise more often than one of two.
+    Numbers tie to the smaller value; other values (a feature space) to the one listed first.
+    ``reference`` values switch the mechanism off: a default that removes the mechanism would no
+    longer be the attack, so they are shown but never picked.
     """
-    rows = [r for r in rows if r["value"] not in (reference or [])] or rows
-    numeric = all(isinstance(r["value"], int | float) for r in rows)
-    order = sorted(rows, key=lambda r: r["value"]) if numeric else rows
-    rank = {id(r): i for i, r in enumerate(order)}
-    held = next((r for r in rows if r["value"] == incumbent), None)
+    scores = [s for s in scores if s.value not in (reference or [])] or scores
+    numeric = all(isinstance(s.value, int | float) for s in scores)
+    order = sorted(scores, key=lambda s: s.value) if numeric else scores
+    rank = {id(s): i for i, s in enumerate(order)}
+    held = next((s for s in scores if s.value == incumbent), None)
     if held is None:
-        return max(rows, key=lambda r: (*(r[f"ums_{b}"] for b in BAND_NAMES), -rank[id(r)]))[
-            "value"
-        ]
-    alive = [r for r in rows if r is not held]
+        best = max(scores, key=lambda s: (*(s.mean(b) for b in BAND_NAMES), -rank[id(s)]))
+        return Pick(best.value)
+    alive = [s for s in scores if s is not held]
+    level = ALPHA / max(len(alive), 1)
+    closest = Pick(incumbent, kept=True)
     for band in BAND_NAMES:
-        key = f"ums_{band}"
-        judged = [(r, _against(r, held, key)) for r in alive]
-        alive = [r for r, side in judged if side >= 0]
-        above = [r for r, side in judged if side > 0]
+        judged = [(s, contrast(s.ums[band], held.ums[band])) for s in alive]
+        alive = [s for s, c in judged if c.p_below() >= level]
+        above = [(s, c) for s, c in judged if c.p_above() < level]
         if above:
-            return max(above, key=lambda r: (r[key], -rank[id(r)]))["value"]
-    return incumbent
-
-
-def _against(row: dict[str, Any], held: dict[str, Any], key: str) -> int:
-    """+1 or -1 where ``row`` is above or below the card's value beyond seed noise, else 0."""
-    gap = row[key] - held[key]
-    se = gap_se(row.get(f"{key}_se", 0.0), held.get(f"{key}_se", 0.0))
-    if gap == 0 or not beyond_noise(gap, se):
-        return 0
-    return 1 if gap > 0 else -1
+            s, c = max(above, key=lambda sc: (sc[0].mean(band), -rank[id(sc[0])]))
+            return Pick(s.value, False, s.value, band, c, level)
+        for s, c in judged:
+            if closest.test is None or c.p_above() < closest.test.p_above():
+                closest = Pick(incumbent, True, s.value, band, c, level)
+    return closest
 
 
 def sweep_values(
@@ -93,9 +142,9 @@ def sweep_values(
 
 
 def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
-    """One line of a sweep table: the value, UMS and AMS by band, duplicated members reached,
-    the mechanism metrics the attack's class floors (``info.…``, e.g. a steering rate) where
-    measured, and the record."""
+    """One line of a sweep table at one seed: the value, UMS and AMS by band, duplicated members
+    reached, the mechanism metrics the attack's class floors (``info.…``, e.g. a steering rate)
+    where measured, and the record."""
     m = rec["metrics"]
     info = rec.get("info") or {}
     mechanism = {
@@ -105,6 +154,7 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
     }
     return {
         "value": _value(rec, param),
+        "seed": rec["seed"],
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
         **_duplicates(rec.get("canaries")),
@@ -114,25 +164,25 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
 
 
 def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """One value's rows over the tuning seeds: numbers averaged, UMS with its standard error, the
-    lowest tier per seed listed.
+    """One value's rows over the tuning seeds, for the table: numbers averaged, UMS with its
+    standard error over the seeds, the lowest tier per seed listed (the seeds are in the title).
 
-    One seed's margin of a member or two decided single-seed sweeps on a saturated tuning model;
-    the mean over seeds, and its noise, are what the rule compares.
+    The rule does not read this row: it compares each seed's UMS with the card's value's at that
+    seed (``value_scores``), which the mean and its unpaired SE would hide.
     """
-    if len(rows) == 1:
-        return rows[0]
-    out: dict[str, Any] = {"value": rows[0]["value"], "seeds": len(rows)}
+    out: dict[str, Any] = {"value": rows[0]["value"]}
+    if len(rows) > 1:
+        out["seeds"] = len(rows)
     for key in rows[0]:
         values = [r[key] for r in rows]
-        if key == "value":
+        if key in ("value", "seed"):
             continue
         if key in ("lowest_tier", "record"):
             out[key] = ", ".join(str(v) for v in values)
         else:
             out[key] = float(np.mean(values))
-        if key.startswith("ums_"):
-            out[f"{key}_se"] = standard_error(values)
+        if key.startswith("ums_") and len(rows) > 1:
+            out[f"{key}_se"] = float(np.std(values, ddof=1) / np.sqrt(len(values)))
     return out
 
 
@@ -167,14 +217,15 @@ def sweep_table_path(
 def write_sweep_table(
     rec: dict[str, Any],
     param: str,
-    rows: list[dict[str, Any]],
+    per_value: list[list[dict[str, Any]]],
     root: Path,
     reference: list[Any],
     seeds: list[int],
     base: dict[str, Any] | None,
     incumbent: Any = None,
 ) -> Path:
-    """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: rows and pick."""
+    """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: one row per value
+    (the mean over its seeds' rows, ``per_value``), the pick and the rule."""
     out = sweep_table_path(rec, param, root, seeds, base)
     which = (
         f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over seeds {', '.join(map(str, seeds))}"
@@ -184,23 +235,26 @@ def write_sweep_table(
         out,
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, {which}, "
         f"N_G={rec['budget']}\n\n"
-        + tabulate(rows, headers="keys", tablefmt="github")
-        + f"\n\n{selection_line(rows, param, reference, incumbent)}\n",
+        + tabulate([mean_row(rows) for rows in per_value], headers="keys", tablefmt="github")
+        + f"\n\n{selection_line(per_value, param, reference, incumbent)}\n",
     )
     return out
 
 
 def selection_line(
-    rows: list[dict[str, Any]], param: str, reference: list[Any], incumbent: Any = None
+    per_value: list[list[dict[str, Any]]],
+    param: str,
+    reference: list[Any],
+    incumbent: Any = None,
 ) -> str:
-    """The pick, or a plain statement that UMS did not tell the values apart (e.g. a parameter
-    that only changes a filter's candidates, which UMS over all N_G outputs does not see)."""
-    scores = {tuple(r[f"ums_{b}"] for b in BAND_NAMES) for r in rows}
-    if len(rows) > 1 and len(scores) == 1:
+    """The pick with the test that decided it, or a plain statement that UMS did not tell the
+    values apart (e.g. a parameter that only changes a filter's candidates, which UMS over all
+    N_G outputs does not see); then the rule, so every table states what decided it."""
+    scores = [value_scores(rows) for rows in per_value]
+    if len(scores) > 1 and len({tuple(s.mean(b) for b in BAND_NAMES) for s in scores}) == 1:
         return f"No {param} selected: every value scored the same UMS in every band."
-    pick = select_value(rows, reference, incumbent)
-    kept = " (the card's value, not beaten beyond seed noise)" if pick == incumbent else ""
-    return f"Selected {param} = {pick}{kept}. Rule: {SELECTION_RULE}."
+    pick = select_value(scores, reference, incumbent)
+    return f"Selected {param} = {pick.value}{pick.reason(incumbent)}. Rule: {SELECTION_RULE}."
 
 
 def run_sweep(
@@ -210,17 +264,17 @@ def run_sweep(
     seeds: list[int],
     root: Path,
     compile: bool | None = None,
-) -> tuple[RunRecord, list[dict[str, Any]]]:
+) -> tuple[RunRecord, list[list[dict[str, Any]]]]:
     """One record per value of ``param`` and tuning seed, on top of ``spec``'s overrides, written
-    under ``root``'s ``sweeps/runs``; returns the last record and one table row per value (the
-    mean over the seeds). Every value is checked by the attack first, so a bad last value fails
-    before the first value's runs, not after them. ``compile`` as ``RunOptions.compile``."""
+    under ``root``'s ``sweeps/runs``; returns the last record and, per value, one table row per
+    seed. Every value is checked by the attack first, so a bad last value fails before the first
+    value's runs, not after them. ``compile`` as ``RunOptions.compile``."""
     acard = attack_card(spec.attack)
     for value in values:
         load_attack(
             acard, validate.attack_params(acard, spec.profile, {**spec.overrides, param: value})
         )
-    rows = []
+    per_value = []
     for value in values:
         per_seed = []
         for seed in seeds:
@@ -234,8 +288,8 @@ def run_sweep(
                 + ", ".join(f"{b} {100 * v:.2f}%" for b, v in rec["metrics"]["ums"].items()),
                 flush=True,
             )
-        rows.append(mean_row(per_seed))
-    return rec, rows
+        per_value.append(per_seed)
+    return rec, per_value
 
 
 def sweep_param(acard: AttackCard, param: str | None) -> str:

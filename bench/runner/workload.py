@@ -7,6 +7,8 @@ not depend on CelebA being present.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +61,38 @@ def time_sscd(spec: str, n_images: int, res: int) -> float | None:
     start = time.perf_counter()
     model.embed(images)
     return (time.perf_counter() - start) / n_images
+
+
+def copy_groups(n_outputs: int, res: int, share: float, group: int, seed: int = 0) -> np.ndarray:
+    """Random outputs of which ``share`` are copies of memorised images in groups of ``group``,
+    each copy with its own pixel noise (σ from 5 to 15 of 255), so a pair of the noisiest copies
+    sits just over the clique filter's tiled-ℓ2 threshold (0.08) and a group is a near-clique, as
+    hundreds of copies of one memorised image make at a large N_G."""
+    rng = np.random.default_rng(seed)
+    outputs = rng.integers(0, 256, (n_outputs, res, res, 3), dtype=np.uint8)
+    n_groups = int(n_outputs * share) // group
+    for g in range(n_groups):
+        base = rng.integers(0, 256, (res, res, 3)).astype(np.float32)
+        sigma = rng.uniform(5, 15, (group, 1, 1, 1))
+        copies = base + sigma * rng.normal(size=(group, res, res, 3))
+        outputs[g * group : (g + 1) * group] = np.clip(copies, 0, 255).astype(np.uint8)
+    return outputs
+
+
+def time_filter(
+    candidate_filter: Callable[[np.ndarray], Any],
+    n_outputs: int,
+    res: int,
+    share: float,
+    group: int,
+) -> dict[str, float | int]:
+    """Seconds an attack's candidate filter (``Attack.filter_outputs``) takes over ``copy_groups``
+    outputs, with the cliques it kept and the searches it stopped at its budget."""
+    outputs = copy_groups(n_outputs, res, share, group)
+    start = time.perf_counter()
+    found = candidate_filter(outputs)
+    return {
+        "filter_s": time.perf_counter() - start,
+        "cliques": len(found.cliques),
+        "searches_capped": found.capped,
+    }
