@@ -112,6 +112,10 @@ class Side(Attack):
             ).encode()
         ).hexdigest()[:16]
 
+        # The training's state while it runs, in the preparation folder beside the classifier it
+        # becomes, so an interrupted run resumes the training instead of restarting it.
+        state = view.store.state_file(f"classifier-{key}", "classifier training state")
+
         def make() -> tuple[dict[str, torch.Tensor], dict]:
             clf, stats = train_classifier(
                 to_tensor(synthetic),
@@ -124,6 +128,7 @@ class Side(Attack):
                 lr=self.clf["lr"],
                 width=self.clf["width"],
                 seed=seed,
+                state=state,
             )
             return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
@@ -135,8 +140,10 @@ class Side(Attack):
             except RuntimeError as exc:
                 raise ValueError(str(exc).splitlines()[0]) from None
 
-        state, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
-        clf.load_state_dict(state)
+        weights, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
+        if view.store.ranks.is_main:
+            state.remove()  # the classifier is cached: its training is done
+        clf.load_state_dict(weights)
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
 
