@@ -175,11 +175,7 @@ def train_classifier(
         else:
             t = torch.zeros(batch, dtype=torch.long, device=device)
             x = x0
-        logits = clf(x, t)
-        loss = F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        logits, loss = train_step(clf, opt, x, t, y)
         if step >= steps - max(1, steps // 10):  # accuracy over the last tenth of training
             correct += int((logits.argmax(1) == y).sum())
             seen += batch
@@ -197,6 +193,23 @@ def train_classifier(
         "train_accuracy_last_tenth": round(correct / max(seen, 1), 4),
         "final_loss": round(float(loss.detach()), 4),
     }
+
+
+def train_step(
+    clf: NoisyClassifier,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One cross-entropy step on the batch; its logits and loss. Also what the estimate times
+    as the price of a classifier training image (``GuidanceShape.seconds_per_image``)."""
+    logits = clf(x, t)
+    loss = F.cross_entropy(logits, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return logits, loss
 
 
 def _digest(tensors: list[torch.Tensor], values: list[object]) -> str:

@@ -1,0 +1,49 @@
+"""What a run still has to evaluate, phase by phase, counted before any slow work (issue 37 §2).
+
+The attack declares every phase of a run from its parameters (``Attack.work``); this module takes
+off what is already done (output shards on disk or a donor's, sample-pool batches, cached
+preparation) and adds the runner's own phase, scoring. ``bench.runner.prices`` prices what is left,
+and ``bench.runner.preflight`` announces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from bench.attacks.work import Phase, Work
+from bench.zoo.pool import SamplePool
+
+# The files a cached preparation may be (``RunStore.cached_arrays`` and ``cached_tensors``).
+_CACHED = (".npz", ".safetensors")
+
+
+def remaining(
+    work: Work, budget: int, missing: int, pool: SamplePool | None, prep_root: Path
+) -> Work:
+    """``work`` less what is done: ``missing`` of the ``budget`` outputs are still to make (an
+    output phase shrinks in proportion), the pool holds some unguided batches (a pooled phase's
+    UNet evaluations shrink to the images it lacks; what else the phase does with those images
+    stays), and preparation cached in ``prep_root`` costs nothing. A pooled output phase samples
+    the outputs the shards lack and the pool lacks too: the pool holds every batch such a phase
+    ever made, so the smaller of the two."""
+    left = []
+    for phase in work.phases:
+        if phase.cached and any((prep_root / f"{phase.cached}{x}").is_file() for x in _CACHED):
+            left.append(phase.scaled(0, 1))
+            continue
+        todo = phase.scaled(missing, budget) if phase.outputs else phase
+        if phase.pooled is not None and pool is not None:
+            lacking = pool.missing_images([phase.pooled])
+            if phase.outputs:
+                lacking = min(lacking, missing)
+            todo = replace(todo, unet=phase.unet * lacking // max(1, phase.pooled[1]))
+        left.append(todo)
+    return replace(work, phases=tuple(left))
+
+
+def scoring(budget: int, audited: int, members: int, nonmembers: int) -> Phase:
+    """The runner's scoring: every output against every member and non-member, and each image
+    the attack hands over for audit (``Work.audited``) against the members. It is made again on
+    every run, resumed or not."""
+    return Phase("scoring", distances=budget * (members + nonmembers) + audited * members)

@@ -1,0 +1,131 @@
+"""The estimate a run makes before its slow work counts what the run then evaluates (issue 37 §2).
+
+`bench run --attack side --scale 5k` once announced its outputs' 25,600 UNet evaluations and left
+out the 409,600 of its synthetic set. Here every shipped attack runs its card's ``test`` profile on
+a tiny trained model, and the evaluations the estimate counted before the run, phase by phase,
+must equal what the run then evaluated, counted as it happened by torch forward hooks on every
+UNet and classifier (a classifier forward in training mode is a training image, one under
+``enable_grad`` a guidance gradient, one under ``no_grad`` a plain evaluation). A rerun, and
+side-ti after SIDE at the same seed, check that what is on disk (shards, pool batches, a cached
+classifier) is taken off the estimate exactly as the run skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import UNet2DConditionModel, UNet2DModel
+
+from bench.attacks.classifier import NoisyClassifier
+from bench.attacks.work import KINDS, Work
+from bench.cards import attack_card, validate
+from bench.cli import main
+from bench.runner.cell import open_cell, plan_cell, score_cell
+from bench.runner.spec import CellSpec, RunOptions, ZooModel
+from bench.utils.locks import release
+
+BUDGET = 16
+MODELS = {"text-conditional": "tiny-8-caption"}  # the rest attack the unconditional tiny-8
+
+
+@contextmanager
+def evaluations() -> Iterator[dict[str, int]]:
+    """Images through every UNet and classifier forward while the block runs, by kind."""
+    counted = dict.fromkeys(KINDS, 0)
+
+    def hook(module: torch.nn.Module, _args: tuple, output: object) -> None:
+        if isinstance(module, UNet2DModel | UNet2DConditionModel):
+            counted["unet"] += len(output.sample if hasattr(output, "sample") else output[0])
+        elif isinstance(module, NoisyClassifier):
+            if module.training:
+                kind = "classifier_train"
+            else:
+                kind = "classifier_grad" if torch.is_grad_enabled() else "classifier_forward"
+            counted[kind] += len(output)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        yield counted
+    finally:
+        handle.remove()
+
+
+def counted_run(attack: str, seed: int = 0) -> tuple[Work, dict[str, int], int]:
+    """The run's work as counted before it, what it evaluated, and what scoring compared."""
+    params = validate.attack_params(attack_card(attack), "test")
+    spec = CellSpec(attack, ZooModel(MODELS.get(attack, "tiny-8")), "cpu", seed, BUDGET, params)
+    options = RunOptions(write=False, progress=False)
+    plan = plan_cell(spec, options)
+    cell = open_cell(plan, options, None)
+    with evaluations() as counted:
+        result = plan.attack.run(cell.view, plan.budget, plan.seed)
+        record = score_cell(plan, cell, result, progress=False)
+    release(cell.lock)
+    audited = 0 if result.audit is None else len(result.audit.images)
+    members, nonmembers = len(cell.member_set.images), len(cell.nonmember_set.images)
+    assert record["metrics"]["n_outputs"] == BUDGET
+    return cell.work, counted, BUDGET * (members + nonmembers) + audited * members
+
+
+def declared(work: Work) -> dict[str, int]:
+    return {k: n for k, n in work.total().items() if k != "distances"}
+
+
+def ran(counted: dict[str, int]) -> dict[str, int]:
+    return {k: n for k, n in counted.items() if k != "distances"}
+
+
+@pytest.mark.parametrize("attack", sorted(p.stem for p in Path("attacks").glob("*.toml")))
+def test_the_estimate_counts_what_the_run_evaluates(trained: Path, attack: str) -> None:
+    work, counted, compared = counted_run(attack)
+    assert declared(work) == ran(counted), [(p.name, p.counts()) for p in work.phases]
+    assert counted["unet"] > 0
+    assert work.total()["distances"] == compared
+
+
+def test_a_rerun_counts_only_what_is_not_kept(trained: Path) -> None:
+    """Every output shard, pool batch and the classifier are on disk: the rerun evaluates only the
+    held-out accuracy (on pooled images) and scores again."""
+    counted_run("side")
+    work, counted, compared = counted_run("side")
+    assert declared(work) == ran(counted)
+    assert counted["unet"] == counted["classifier_train"] == counted["classifier_grad"] == 0
+    busy = [p.name for p in work.phases if any(p.counts().values())]
+    assert busy == ["held-out check", "scoring"]
+    assert work.total()["distances"] == compared
+
+
+def test_side_ti_after_side_counts_what_the_pool_and_cache_do_not_hold(trained: Path) -> None:
+    """The same seed's synthetic set and held-out check are in the sample pool after SIDE, so
+    side-ti samples neither; it still trains its own (time-independent) classifier."""
+    counted_run("side")
+    work, counted, _ = counted_run("side-ti")
+    assert declared(work) == ran(counted)
+    left = {p.name: p.counts() for p in work.phases}
+    assert left["synthetic set"]["unet"] == left["held-out check"]["unet"] == 0
+    assert left["classifier training"]["classifier_train"] > 0
+    assert left["guided sampling"]["unet"] == left["guided sampling"]["classifier_grad"] > 0
+
+
+def test_a_long_run_announces_every_phase(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from bench.runner import preflight
+
+    monkeypatch.setattr(preflight, "TIMED_FROM", 0)
+    monkeypatch.setattr(preflight, "LONG_RUN_SECONDS", 0.0)
+    params = validate.attack_params(attack_card("side"), "test")
+    argv = ["run", "--attack", "side", "--model", "tiny-8", "--budget", str(BUDGET), "--json"]
+    for name, value in params.items():
+        argv += ["--set", f"{name}={value}"]
+    assert main(argv) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith("note: this run has 5 phase(s) of work left, about ")
+    for phase in ("synthetic set", "classifier training", "guided sampling", "held-out check"):
+        assert f"; {phase}: " in notes[0] or f"({phase}: " in notes[0], phase
+    assert "scoring: " in notes[0] and "UNet evaluations " in notes[0]
