@@ -25,9 +25,11 @@ from bench.utils.notice import notice
 from bench.utils.writefaults import free_bytes, human_bytes
 
 LONG_RUN_SECONDS = 600.0  # a run this long or longer is announced with its estimate
-# Below this many UNet and classifier evaluations a run is not timed: timing takes about as long
-# as a few hundred of them (``bench.runner.prices``), a few percent of such a run at most.
-TIMED_FROM = 5_000
+# Below this many UNet and classifier evaluations a run is not timed: pricing every kind takes
+# about as long as 1,300 of them (``bench.runner.prices``: four sampling calls of two steps on 64
+# images, four classifier calls of each kind), so at most 3% of a run it prices; the smallest run
+# that is announced (``LONG_RUN_SECONDS``) makes some 790,000 at 16 px on a quiet 2-core CPU.
+TIMED_FROM = 50_000
 _SHARD_OVERHEAD = 2_048  # npz headers, costs and labels: bytes per shard besides its pixels
 
 
