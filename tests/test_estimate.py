@@ -20,16 +20,20 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel, UNet2DModel
 
+from bench.attacks.base import load_attack
 from bench.attacks.classifier import NoisyClassifier
-from bench.attacks.work import KINDS, Work
+from bench.attacks.work import KIND_WORDS, KINDS, Phase, Work
 from bench.cards import attack_card, validate
 from bench.cli import main
 from bench.runner.cell import open_cell, plan_cell, score_cell
 from bench.runner.spec import CellSpec, RunOptions, ZooModel
 from bench.utils.locks import release
+from bench.utils.paths import REPO_ROOT
 
+SHIPPED = sorted(p.stem for p in (REPO_ROOT / "attacks").glob("*.toml"))
 BUDGET = 16
 MODELS = {"text-conditional": "tiny-8-caption"}  # the rest attack the unconditional tiny-8
+TINY_STEPS = 4  # the tiny models' sampling steps (conftest)
 
 
 @contextmanager
@@ -79,7 +83,7 @@ def ran(counted: dict[str, int]) -> dict[str, int]:
     return {k: n for k, n in counted.items() if k != "distances"}
 
 
-@pytest.mark.parametrize("attack", sorted(p.stem for p in Path("attacks").glob("*.toml")))
+@pytest.mark.parametrize("attack", SHIPPED)
 def test_the_estimate_counts_what_the_run_evaluates(trained: Path, attack: str) -> None:
     work, counted, compared = counted_run(attack)
     assert declared(work) == ran(counted), [(p.name, p.counts()) for p in work.phases]
@@ -111,21 +115,31 @@ def test_side_ti_after_side_counts_what_the_pool_and_cache_do_not_hold(trained: 
     assert left["guided sampling"]["unet"] == left["guided sampling"]["classifier_grad"] > 0
 
 
-def test_a_long_run_announces_every_phase(
-    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+@pytest.mark.parametrize("attack", ["side", "text-conditional"])
+def test_a_long_run_announces_every_phase_priced(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, attack: str
 ) -> None:
+    """Every phase the attack declares, and scoring, each with its count and time; every kind of
+    evaluation is priced (a caption model's UNet with its captions)."""
     from bench.runner import preflight
 
     monkeypatch.setattr(preflight, "TIMED_FROM", 0)
     monkeypatch.setattr(preflight, "LONG_RUN_SECONDS", 0.0)
-    params = validate.attack_params(attack_card("side"), "test")
-    argv = ["run", "--attack", "side", "--model", "tiny-8", "--budget", str(BUDGET), "--json"]
+    params = validate.attack_params(attack_card(attack), "test")
+    model = MODELS.get(attack, "tiny-8")
+    argv = ["run", "--attack", attack, "--model", model, "--budget", str(BUDGET), "--json"]
     for name, value in params.items():
         argv += ["--set", f"{name}={value}"]
     assert main(argv) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1, notes
-    assert notes[0].startswith("note: this run has 5 phase(s) of work left, about ")
-    for phase in ("synthetic set", "classifier training", "guided sampling", "held-out check"):
-        assert f"; {phase}: " in notes[0] or f"({phase}: " in notes[0], phase
-    assert "scoring: " in notes[0] and "UNet evaluations " in notes[0]
+    work = load_attack(attack_card(attack), params).work(BUDGET, 0, TINY_STEPS)
+    names = [p.name for p in work.phases] + ["scoring"]
+    assert notes[0].startswith(f"note: this run has {len(names)} phase(s) of work left, about ")
+    listed = notes[0].split(" in all (", 1)[1].split("; each kind of evaluation timed", 1)[0]
+    assert [part.split(":")[0] for part in listed.split("; ")] == names
+    kinds = {k for k, n in work.with_phase(Phase("scoring", distances=1)).total().items() if n}
+    prices = notes[0].split("timed just now on this machine, ", 1)[1].split("), and writes")[0]
+    assert sorted(part.rsplit(" ", 2)[0] for part in prices.split(", ")) == sorted(
+        KIND_WORDS[k] for k in kinds
+    )
