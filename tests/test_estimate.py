@@ -58,9 +58,10 @@ def evaluations() -> Iterator[dict[str, int]]:
         handle.remove()
 
 
-def counted_run(attack: str, seed: int = 0) -> tuple[Work, dict[str, int], int]:
-    """The run's work as counted before it, what it evaluated, and what scoring compared."""
-    params = validate.attack_params(attack_card(attack), "test")
+def counted_run(attack: str, seed: int = 0, **changed: object) -> tuple[Work, dict[str, int], int]:
+    """The run's work as counted before it, what it evaluated, and what scoring compared; the
+    card's ``test`` profile with ``changed`` parameters."""
+    params = validate.attack_params(attack_card(attack), "test") | changed
     spec = CellSpec(attack, ZooModel(MODELS.get(attack, "tiny-8")), "cpu", seed, BUDGET, params)
     options = RunOptions(write=False, progress=False)
     plan = plan_cell(spec, options)
@@ -89,6 +90,13 @@ def test_the_estimate_counts_what_the_run_evaluates(trained: Path, attack: str) 
     assert declared(work) == ran(counted), [(p.name, p.counts()) for p in work.phases]
     assert counted["unet"] > 0
     assert work.total()["distances"] == compared
+
+
+def test_unet_features_are_counted(trained: Path) -> None:
+    """SIDE in the UNet's own feature space runs the UNet once more per embedded image."""
+    work, counted, _ = counted_run("side", features="unet-mid")
+    assert declared(work) == ran(counted)
+    assert "UNet features" in [p.name for p in work.phases]
 
 
 def test_a_rerun_counts_only_what_is_not_kept(trained: Path) -> None:

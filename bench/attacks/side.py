@@ -196,8 +196,11 @@ class Side(Attack):
                 pooled=(seed + 2, n_fresh),
             ),
         ]
-        if self.features == "unet-mid":  # one forward to the mid block per embedded image
-            phases.insert(1, Phase("UNet features", unet=self.n_syn + n_fresh + budget))
+        if self.features == "unet-mid":
+            # A UNet forward per embedded image: the synthetic set twice (fitting the PCA, then
+            # embedding), the held-out images and the outputs once each.
+            embedded = 2 * self.n_syn + n_fresh + budget
+            phases.insert(1, Phase("UNet features", unet=embedded))
         return Work(
             tuple(phases),
             classifier=self.draws(budget, seed).guidance,
