@@ -151,3 +151,25 @@ def test_a_long_run_announces_every_phase_priced(
     assert sorted(part.rsplit(" ", 2)[0] for part in prices.split(", ")) == sorted(
         KIND_WORDS[k] for k in kinds
     )
+
+
+def test_scoring_counts_the_sscd_descriptors_it_has_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repository's dataset card scores SSCD at 64 px, not at 16: at 64 px each output's
+    descriptor is made, and each reference set's until its descriptors are cached."""
+    from bench.cards import dataset_card
+    from bench.metrics.sscd_bands import calibrated_entry, descriptor_path
+    from bench.runner.estimate import scoring
+
+    monkeypatch.setenv("BENCH_HOME", str(tmp_path))
+    metrics = dataset_card("celeba").metrics
+    references = ((5_000, "members-key"), (1_000, "nonmembers-key"))
+    assert scoring(512, 0, references, metrics, 16).sscd == 0
+    assert scoring(512, 0, references, metrics, 64).sscd == 512 + 5_000 + 1_000
+    cached = descriptor_path(calibrated_entry(metrics, "sscd", 64).model_sha256, "members-key")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")
+    phase = scoring(512, 8, references, metrics, 64)
+    assert phase.sscd == 512 + 1_000
+    assert phase.distances == 512 * 6_000 + 8 * 5_000

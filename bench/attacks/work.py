@@ -11,7 +11,8 @@ the estimate before the slow work starts; a test holds each count to what a run 
 The kinds are priced separately because their costs differ by orders of magnitude: a UNet
 evaluation of one image at one sampling step; one image through a classifier training step
 (forward, backward, AdamW); one classifier input gradient (a guided step's forward and backward);
-one classifier forward; and one output-to-reference distance of scoring.
+one classifier forward; and, in scoring, one output-to-reference distance and one image's SSCD
+descriptor.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier, train_step
 from bench.utils.timing import fastest
 
-KINDS = ("unet", "classifier_train", "classifier_grad", "classifier_forward", "distances")
+KINDS = ("unet", "classifier_train", "classifier_grad", "classifier_forward", "distances", "sscd")
 # How each kind reads in a sentence, by count.
 KIND_WORDS = {
     "unet": "UNet evaluations",
@@ -32,6 +33,7 @@ KIND_WORDS = {
     "classifier_grad": "classifier gradients",
     "classifier_forward": "classifier evaluations",
     "distances": "scoring distances",
+    "sscd": "SSCD descriptors",
 }
 
 
@@ -100,9 +102,9 @@ class Phase:
 
     Args:
         name: what progress and the estimate call it ("synthetic set", "guided sampling").
-        unet, classifier_train, classifier_grad, classifier_forward, distances: the evaluations
-            of each kind it makes (see the module's docstring), all of them, as if nothing were
-            on disk yet.
+        unet, classifier_train, classifier_grad, classifier_forward, distances, sscd: the
+            evaluations of each kind it makes (see the module's docstring), all of them, as if
+            nothing were on disk yet.
         outputs: whether it makes the run's outputs, so output shards already on disk (or a
             donor's) shorten it in proportion.
         pooled: the unguided draw it samples, as (seed, images), so the batches the sample pool
@@ -117,6 +119,7 @@ class Phase:
     classifier_grad: int = 0
     classifier_forward: int = 0
     distances: int = 0
+    sscd: int = 0
     outputs: bool = False
     pooled: tuple[int, int] | None = None
     cached: str | None = None

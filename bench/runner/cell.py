@@ -229,8 +229,14 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
     if plan.compiled:
         denoiser = denoiser.compile()
     store.pool = ModelPool(plan.target.digest, denoiser)
-    references = len(member_set.images), len(nonmember_set.images)
-    work = missing.work.with_phase(estimate.scoring(plan.budget, missing.work.audited, *references))
+    references = (
+        (len(member_set.images), member_set.cache_key),
+        (len(nonmember_set.images), nonmember_set.cache_key),
+    )
+    scoring = estimate.scoring(
+        plan.budget, missing.work.audited, references, plan.dcard.metrics, plan.mcard.resolution
+    )
+    work = missing.work.with_phase(scoring)
     if ranks.is_main:
         warn_if_loaded()
         captions = member_set.captions if plan.mcard.conditioning == "caption" else None
@@ -241,7 +247,7 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
                 denoiser,
                 plan.target.make_sampler,
                 plan.mcard.resolution,
-                references[0],
+                references[0][0],
                 captions,
             )
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bench.attacks.work import Phase, Work
+from bench.metrics.sscd_bands import calibrated_entry, descriptor_path
 from bench.zoo.pool import SamplePool
 
 # The files a cached preparation may be (``RunStore.cached_arrays`` and ``cached_tensors``).
@@ -42,8 +44,24 @@ def remaining(
     return replace(work, phases=tuple(left))
 
 
-def scoring(budget: int, audited: int, members: int, nonmembers: int) -> Phase:
-    """The runner's scoring: every output against every member and non-member, and each image
-    the attack hands over for audit (``Work.audited``) against the members. It is made again on
-    every run, resumed or not."""
-    return Phase("scoring", distances=budget * (members + nonmembers) + audited * members)
+def scoring(
+    budget: int,
+    audited: int,
+    references: tuple[tuple[int, str | None], tuple[int, str | None]],
+    metrics: dict[str, Any],
+    resolution: int,
+) -> Phase:
+    """The runner's scoring: every output against every member and non-member
+    (``references``: each set's size and array cache key), and each image the attack hands over
+    for audit (``Work.audited``) against the members. Where the dataset card scores SSCD at
+    ``resolution``, each output's descriptor too, and each reference set's where no cached
+    descriptors of it are on disk. Scoring is made again on every run, resumed or not."""
+    (members, _), (nonmembers, _) = references
+    distances = budget * (members + nonmembers) + audited * members
+    entry = calibrated_entry(metrics, "sscd", resolution)
+    if entry is None or not entry.allowed:
+        return Phase("scoring", distances=distances)
+    made = [
+        n for n, key in references if key and descriptor_path(entry.model_sha256, key).is_file()
+    ]
+    return Phase("scoring", distances=distances, sscd=budget + members + nonmembers - sum(made))

@@ -10,7 +10,9 @@ classifier of the declared shape, the way the run will make it, just before the 
   attack's training batch and at ``TIMED_BATCH``;
 - a scoring distance: the metrics engine on a synthetic workload (``time_scoring``) of
   ``_SCORED`` outputs against up to 1,000 members and 1,000 non-members, per output-reference
-  pair. Scoring time grows with that product; the fixed part of a small workload errs long.
+  pair. Scoring time grows with that product; the fixed part of a small workload errs long;
+- an SSCD descriptor (where the dataset card scores SSCD at the run's resolution): the int8 SSCD
+  on ``_EMBEDDED`` images (``time_sscd``), per image, upsampling included.
 
 Every timing is the fastest of three after a warm-up (``bench.utils.timing.fastest``), so a busy
 machine's estimate is the price of its quiet moments, and it reads no random number of the run.
@@ -24,13 +26,14 @@ from dataclasses import dataclass
 from diffusers import SchedulerMixin
 
 from bench.attacks.work import KINDS, Phase, Work
-from bench.runner.workload import time_scoring
+from bench.runner.workload import time_scoring, time_sscd
 from bench.utils.timing import fastest
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.sampling import batch_generator, sample_batch
 
 TIMED_BATCH = 64
 _SCORED = 256  # outputs in the timed scoring workload
+_EMBEDDED = 16  # images whose SSCD descriptors are timed
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def measure(
         references = min(members, 1_000)
         pairs = _SCORED * (references + 1_000)
         seconds["distances"] = time_scoring(_SCORED, references, resolution) / pairs
+    if total["sscd"]:  # without the SSCD wheel scoring makes none: a notice says so
+        seconds["sscd"] = time_sscd("sscd", _EMBEDDED, resolution) or 0.0
     return Prices(seconds)
 
 
