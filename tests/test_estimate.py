@@ -173,3 +173,22 @@ def test_scoring_counts_the_sscd_descriptors_it_has_not_cached(
     phase = scoring(512, 8, references, metrics, 64)
     assert phase.sscd == 512 + 1_000
     assert phase.distances == 512 * 6_000 + 8 * 5_000
+
+
+def test_a_saved_training_state_shortens_its_phase(tmp_path: Path) -> None:
+    """After an interrupt, the estimate counts the classifier steps the resume will run: those
+    after the saved step (``test_classifier_resume`` checks that the resume runs exactly those),
+    and all of them again once the state is damaged (it will be rebuilt)."""
+    from bench.attacks.resumable import StateFile, state_path
+    from bench.runner.estimate import remaining
+    from tests.test_classifier_resume import STEPS, Interrupt, train
+
+    state = StateFile(state_path(tmp_path, "classifier-x"), "training state")
+    with pytest.raises(Interrupt):
+        train(state, 5)  # saved after step 4 (every 2), batch 4
+    phase = Phase("training", classifier_train=STEPS * 4, cached="classifier-x", steps=STEPS)
+    left = remaining(Work((phase,)), BUDGET, BUDGET, None, tmp_path).phases[0]
+    assert left.classifier_train == (STEPS - 4) * 4
+    state.path.write_bytes(b"damaged")
+    left = remaining(Work((phase,)), BUDGET, BUDGET, None, tmp_path).phases[0]
+    assert left.classifier_train == STEPS * 4

@@ -16,18 +16,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from safetensors.torch import load_file, safe_open, save_file
 
 from bench.utils.atomic import write_atomic
-from bench.utils.cachefiles import load_cached
-from bench.utils.schema import parse_cache
+from bench.utils.cachefiles import CORRUPT, load_cached
+from bench.utils.schema import Lenient, parse_cache
 
 M = TypeVar("M", bound=BaseModel)
 _META = "bench"  # the safetensors header key holding the metadata
+
+
+def state_path(folder: Path, key: str) -> Path:
+    """Where the resumable step keyed ``key`` keeps its state in ``folder``."""
+    return folder / f"{key}.state.safetensors"
+
+
+class Progress(Lenient):
+    """What every state's metadata says, whatever else its owner's schema adds: steps done."""
+
+    step: Annotated[int, Field(ge=1)]
+
+
+def steps_done(path: Path) -> int:
+    """The steps a saved state claims, from its header alone, for an estimate; 0 when there is
+    none or its header does not read. Resuming checks far more (its owner's ``check``), and a
+    state that fails there is made again from step 0, so only an estimate reads this."""
+    if not path.is_file():
+        return 0
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return parse_cache(Progress, (f.metadata() or {})[_META]).step
+    except CORRUPT:
+        return 0
 
 
 class StateFile:

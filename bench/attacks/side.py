@@ -182,6 +182,7 @@ class Side(Attack):
                 "classifier training",
                 classifier_train=self.clf["steps"] * self.clf["batch"],
                 cached=self._classifier_key(seed),
+                steps=self.clf["steps"],
             ),
             Phase(
                 "guided sampling",

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bench.attacks.resumable import StateFile
+from bench.attacks.resumable import StateFile, state_path
 from bench.errors import BenchError
 from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
@@ -346,7 +346,7 @@ class RunStore:
 
     def state_file(self, key: str, what: str) -> StateFile:
         """Where a resumable preparation step keyed ``key`` keeps its state while it runs."""
-        return StateFile(self.prep_root / f"{key}.state.safetensors", what)
+        return StateFile(state_path(self.prep_root, key), what)
 
     def cached_tensors(
         self,

@@ -111,6 +111,8 @@ class Phase:
             already holds shorten it.
         cached: the preparation key its product is cached under in the run's preparation folder
             (``RunStore.cached_tensors``); once cached, the phase costs nothing.
+        steps: for a resumable training that keeps its state under ``cached``'s key
+            (``RunStore.state_file``), its steps: those a saved state has done shorten it.
     """
 
     name: str
@@ -123,6 +125,7 @@ class Phase:
     outputs: bool = False
     pooled: tuple[int, int] | None = None
     cached: str | None = None
+    steps: int = 0
 
     def counts(self) -> dict[str, int]:
         return {kind: getattr(self, kind) for kind in KINDS}

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.attacks.resumable import state_path, steps_done
 from bench.attacks.work import Phase, Work
 from bench.metrics.sscd_bands import calibrated_entry, descriptor_path
 from bench.zoo.pool import SamplePool
@@ -26,7 +27,8 @@ def remaining(
     """``work`` less what is done: ``missing`` of the ``budget`` outputs are still to make (an
     output phase shrinks in proportion), the pool holds some unguided batches (a pooled phase's
     UNet evaluations shrink to the images it lacks; what else the phase does with those images
-    stays), and preparation cached in ``prep_root`` costs nothing. A pooled output phase samples
+    stays), preparation cached in ``prep_root`` costs nothing, and a resumable training there
+    is short of the steps its saved state has done. A pooled output phase samples
     the outputs the shards lack and the pool lacks too: the pool holds every batch such a phase
     ever made, so the smaller of the two."""
     left = []
@@ -35,6 +37,9 @@ def remaining(
             left.append(phase.scaled(0, 1))
             continue
         todo = phase.scaled(missing, budget) if phase.outputs else phase
+        if phase.cached and phase.steps:
+            done = min(phase.steps, steps_done(state_path(prep_root, phase.cached)))
+            todo = todo.scaled(phase.steps - done, phase.steps)
         if phase.pooled is not None and pool is not None:
             lacking = pool.missing_images([phase.pooled])
             if phase.outputs:
