@@ -151,30 +151,14 @@ def train_classifier(
     opt = torch.optim.AdamW(clf.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     y_all = torch.as_tensor(labels)
-    T = scheduler.config.num_train_timesteps
     inputs = _digest(
         [images, y_all, scheduler.alphas_cumprod],
         [n_classes, time_dependent, steps, batch, lr, width, seed],
     )
     done, correct, seen = _resume(state, inputs, steps, clf, opt, g) if state else (0, 0, 0)
-    for step in tqdm(
-        range(done, steps),
-        desc="classifier training",
-        unit="step",
-        initial=done,
-        total=steps,
-        leave=False,
-    ):
-        idx = torch.randint(0, len(images), (batch,), generator=g)
-        x0, y = images[idx].to(device), y_all[idx].to(device)
-        if time_dependent:
-            t = torch.randint(0, T, (batch,), generator=g)
-            noise = torch.randn(x0.shape, generator=g).to(device)
-            t = t.to(device)
-            x = scheduler.add_noise(x0, noise, t)
-        else:
-            t = torch.zeros(batch, dtype=torch.long, device=device)
-            x = x0
+    todo = range(done, steps)  # the progress bar shows the whole training, resumed or not
+    for step in tqdm(todo, desc="classifier training", total=steps, initial=done, leave=False):
+        x, t, y = _draw(images, y_all, batch, scheduler, time_dependent, g, device)
         logits, loss = train_step(clf, opt, x, t, y)
         if step >= steps - max(1, steps // 10):  # accuracy over the last tenth of training
             correct += int((logits.argmax(1) == y).sum())
@@ -193,6 +177,27 @@ def train_classifier(
         "train_accuracy_last_tenth": round(correct / max(seen, 1), 4),
         "final_loss": round(float(loss.detach()), 4),
     }
+
+
+def _draw(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch: int,
+    scheduler: DDPMScheduler,
+    time_dependent: bool,
+    g: torch.Generator,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training batch (x_t at random t, or clean x_0 at t = 0), its t and its labels, drawn
+    from ``g`` on the CPU."""
+    idx = torch.randint(0, len(images), (batch,), generator=g)
+    x0, y = images[idx].to(device), labels[idx].to(device)
+    if not time_dependent:
+        return x0, torch.zeros(batch, dtype=torch.long, device=device), y
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=g)
+    noise = torch.randn(x0.shape, generator=g).to(device)
+    t = t.to(device)
+    return scheduler.add_noise(x0, noise, t), t, y
 
 
 def train_step(

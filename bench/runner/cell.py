@@ -56,6 +56,7 @@ from bench.utils.parallel import Ranks, current_ranks
 from bench.utils.paths import bench_home, data_root
 from bench.utils.runtime import compile_requested, warn_if_loaded
 from bench.zoo.build import unet_batch
+from bench.zoo.denoiser import Denoiser
 from bench.zoo.pool import ModelPool, pool_root, sampling_pool
 from bench.zoo.targets import Target, external_target, model_config, zoo_target
 
@@ -229,29 +230,10 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
     if plan.compiled:
         denoiser = denoiser.compile()
     store.pool = ModelPool(plan.target.digest, denoiser)
-    references = (
-        (len(member_set.images), member_set.cache_key),
-        (len(nonmember_set.images), nonmember_set.cache_key),
-    )
-    scoring = estimate.scoring(
-        plan.budget, missing.work.audited, references, plan.dcard.metrics, plan.mcard.resolution
-    )
-    work = missing.work.with_phase(scoring)
+    work = _scored(plan, missing.work, member_set, nonmember_set)
     if ranks.is_main:
         warn_if_loaded()
-        captions = member_set.captions if plan.mcard.conditioning == "caption" else None
-
-        def price(counted: Work) -> prices.Prices:
-            return prices.measure(
-                counted,
-                denoiser,
-                plan.target.make_sampler,
-                plan.mcard.resolution,
-                references[0][0],
-                captions,
-            )
-
-        preflight.announce_long_run(work, price, missing.disk, store.root, missing.pool_disk)
+        _announce(plan, work, missing, denoiser, member_set, store.root)
     view = ModelView(
         denoiser=denoiser,
         make_sampler=plan.target.make_sampler,
@@ -262,6 +244,42 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
         captions=tuple(member_set.captions) if plan.with_captions else None,
     )
     return OpenCell(store, lock, ranks, view, member_set, nonmember_set, work)
+
+
+def _scored(plan: CellPlan, work: Work, member_set: Subset, nonmember_set: Subset) -> Work:
+    """The attack's work left, and the runner's scoring of its outputs."""
+    references = (
+        (len(member_set.images), member_set.cache_key),
+        (len(nonmember_set.images), nonmember_set.cache_key),
+    )
+    scoring = estimate.scoring(
+        plan.budget, work.audited, references, plan.dcard.metrics, plan.mcard.resolution
+    )
+    return work.with_phase(scoring)
+
+
+def _announce(
+    plan: CellPlan,
+    work: Work,
+    missing: Missing,
+    denoiser: Denoiser,
+    member_set: Subset,
+    run_dir: Path,
+) -> None:
+    """The estimate of a long run, priced on the loaded model (``preflight.announce_long_run``)."""
+    captions = member_set.captions if plan.mcard.conditioning == "caption" else None
+
+    def price(counted: Work) -> prices.Prices:
+        return prices.measure(
+            counted,
+            denoiser,
+            plan.target.make_sampler,
+            plan.mcard.resolution,
+            len(member_set.images),
+            captions,
+        )
+
+    preflight.announce_long_run(work, price, missing.disk, run_dir, missing.pool_disk)
 
 
 @dataclass(frozen=True)
