@@ -397,7 +397,9 @@ def test_a_long_run_prints_its_estimate_first(
     monkeypatch.setattr(preflight, "LONG_RUN_SECONDS", 0.0)
     record, found = run_json(CARLINI, capsys)
     assert len(found) == 1, found
-    assert found[0].startswith("note: this run samples 8 outputs × 4 steps = 32 UNet evaluations")
+    assert found[0].startswith("note: this run has 2 phase(s) of work left, about ")
+    assert "(sampling: 32 UNet evaluations, " in found[0]  # 8 outputs × 4 steps
+    assert "; scoring: " in found[0]
     assert f"writes about 3.6 KB under {bench_home() / record['outputs']}" in found[0]
     assert "and 1.5 KB to the sample pool;" in found[0]
 

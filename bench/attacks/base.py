@@ -20,12 +20,11 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import torch
 from diffusers import SchedulerMixin
 
-from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
 from bench.attacks.cliques import CliqueSearch
 from bench.attacks.store import RunStore
+from bench.attacks.work import GuidanceShape, Phase, Work
 from bench.cards import AttackCard
 from bench.errors import BenchError
 from bench.zoo.denoiser import Denoiser
@@ -126,35 +125,6 @@ class AttackResult:
 
 
 @dataclass(frozen=True)
-class GuidanceShape:
-    """The shape of the noisy classifier a run guides its outputs with (``Draws.guidance``), so
-    `bench perf` can time the guided step the attack pays without training it. (The sampler's
-    interface for a guide is ``bench.zoo.sampling.Guidance``; this is only its shape.)
-
-    Args:
-        classes: its output classes (at most; SIDE's cohesion filter may keep fewer clusters).
-        width: its channel width (``NoisyClassifier``).
-        time_dependent: whether it takes the noise level as an input.
-        scale: the guidance scale λ.
-        stem: how much its input stem downsamples (``classifier.STEMS``).
-    """
-
-    classes: int
-    width: int
-    time_dependent: bool
-    scale: float
-    stem: int
-
-    def untrained(self, device: torch.device) -> ClassifierGuidance:
-        """A guide of this shape with seeded random weights: what its guided step costs does not
-        depend on the weights, so `bench perf` times this instead of training one."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            clf = NoisyClassifier(self.classes, self.width, self.time_dependent, self.stem)
-        return ClassifierGuidance(clf.to(device).eval().requires_grad_(False), self.scale)
-
-
-@dataclass(frozen=True)
 class Draws:
     """The sampling one run does, declared without running it (``Attack.draws``).
 
@@ -231,6 +201,16 @@ class Attack(ABC):
         `bench perf` can time it against generating them; None for an attack without one (or
         whose filter needs more than the images, as per-caption groups do)."""
         return None
+
+    def work(self, budget: int, seed: int, steps: int) -> Work:
+        """Every evaluation a run at ``budget`` and ``seed`` on a model sampled in ``steps``
+        steps will make, phase by phase (``bench.attacks.work``), so the runner can estimate
+        its time before starting it. The default is one sampling phase of ``budget`` outputs,
+        pooled when ``draws`` says they are unguided; an attack that prepares, guides or
+        samples differently declares its own phases."""
+        draws = self.draws(budget, seed)
+        pooled = (seed, budget) if draws is not None and draws.unguided_outputs else None
+        return Work((Phase("sampling", unet=budget * steps, outputs=True, pooled=pooled),))
 
     @classmethod
     def diagnostics(cls, info: dict[str, Any]) -> dict[str, float]:

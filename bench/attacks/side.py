@@ -32,7 +32,14 @@ from bench.attacks.classifier import (
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
-from bench.attacks.side_diagnostics import aim_audit, heldout_accuracy, holdout_size, steering
+from bench.attacks.side_diagnostics import (
+    ACCURACY_AT,
+    aim_audit,
+    heldout_accuracy,
+    holdout_size,
+    steering,
+)
+from bench.attacks.work import Phase, Work
 from bench.errors import BenchError
 from bench.utils.imageio import to_tensor
 
@@ -109,10 +116,10 @@ class Side(Attack):
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
         self.clf_stem = clf_stem
 
-    def _classifier(
-        self, view: ModelView, synthetic: np.ndarray, labels: np.ndarray, kept: int, seed: int
-    ) -> tuple[NoisyClassifier, dict]:
-        key = hashlib.sha256(
+    def _classifier_key(self, seed: int) -> str:
+        """The preparation key the trained classifier is cached under: everything it depends
+        on, so a λ sweep shares it and side-ti (``time_dependent``) does not."""
+        digest = hashlib.sha256(
             json.dumps(
                 [
                     self.time_dependent,
@@ -129,6 +136,15 @@ class Side(Attack):
                 sort_keys=True,
             ).encode()
         ).hexdigest()[:16]
+        return f"classifier-{digest}"
+
+    def _classifier(
+        self, view: ModelView, synthetic: np.ndarray, labels: np.ndarray, kept: int, seed: int
+    ) -> tuple[NoisyClassifier, dict]:
+        key = self._classifier_key(seed)
+        # The training's state while it runs, in the preparation folder beside the classifier it
+        # becomes, so an interrupted run resumes the training instead of restarting it.
+        resume = view.store.state_file(key, "classifier training state")
 
         def make() -> tuple[dict[str, torch.Tensor], dict]:
             clf, stats = train_classifier(
@@ -143,6 +159,7 @@ class Side(Attack):
                 width=self.clf["width"],
                 stem=self.clf_stem,
                 seed=seed,
+                state=resume,
             )
             return {k: v.cpu() for k, v in clf.state_dict().items()}, stats
 
@@ -154,8 +171,10 @@ class Side(Attack):
             except RuntimeError as exc:
                 raise ValueError(str(exc).splitlines()[0]) from None
 
-        state, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
-        clf.load_state_dict(state)
+        weights, stats = view.store.cached_tensors(key, make, check)
+        if view.store.ranks.is_main:
+            resume.remove()  # the classifier is cached: its training is done
+        clf.load_state_dict(weights)
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
 
@@ -180,6 +199,45 @@ class Side(Attack):
             stem=self.clf_stem,
         )
         return Draws(outputs=budget, unguided_outputs=False, prep=prep, guidance=guidance)
+
+    def work(self, budget: int, seed: int, steps: int) -> Work:
+        """The synthetic set (pooled), the UNet-feature pass where features are ``unet-mid``,
+        the classifier's training (cached once made), the guided outputs (a UNet evaluation and
+        a classifier gradient per output and step) and the held-out check (pooled, and five
+        classifier forwards per image, one per noise level of ``ACCURACY_AT``)."""
+        n_fresh = holdout_size(self.n_syn)
+        phases = [
+            Phase("synthetic set", unet=self.n_syn * steps, pooled=(seed + 1, self.n_syn)),
+            Phase(
+                "classifier training",
+                classifier_train=self.clf["steps"] * self.clf["batch"],
+                cached=self._classifier_key(seed),
+                steps=self.clf["steps"],
+            ),
+            Phase(
+                "guided sampling",
+                unet=budget * steps,
+                classifier_grad=budget * steps,
+                outputs=True,
+            ),
+            Phase(
+                "held-out check",
+                unet=n_fresh * steps,
+                classifier_forward=len(ACCURACY_AT) * n_fresh,
+                pooled=(seed + 2, n_fresh),
+            ),
+        ]
+        if self.features == "unet-mid":
+            # A UNet forward per embedded image: the synthetic set twice (fitting the PCA, then
+            # embedding), the held-out images and the outputs once each.
+            embedded = 2 * self.n_syn + n_fresh + budget
+            phases.insert(1, Phase("UNet features", unet=embedded))
+        return Work(
+            tuple(phases),
+            classifier=self.draws(budget, seed).guidance,
+            train_batch=self.clf["batch"],
+            audited=self.n_syn,
+        )
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.conditioning != "unconditional":

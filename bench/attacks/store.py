@@ -2,7 +2,9 @@
 
 Shards are written as they are produced, so a killed run keeps every finished shard and the same
 command resumes from the first missing one; preparation (SIDE's classifier; its synthetic set is
-in the sample pool) is cached by key so a λ sweep or a resumed run does not pay for it twice.
+in the sample pool) is cached by key so a λ sweep or a resumed run does not pay for it twice, and
+while it is made its training keeps a resumable state beside it (``state_file``), so an interrupt
+costs at most the steps since the last save.
 Each shard records the model evaluations it cost, so the cost of a resumed run is still the cost
 of the whole run. A shard or cached file that no longer loads, or holds arrays of the wrong shape
 or type, is removed with a notice and made again. Temporary files a killed run left in the cell
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from bench.attacks.resumable import StateFile, state_path
 from bench.errors import BenchError
 from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
@@ -340,6 +343,10 @@ class RunStore:
         return self._made_once(
             lambda: load_cached(path, read, "cached preparation"), make_and_write
         )
+
+    def state_file(self, key: str, what: str) -> StateFile:
+        """Where a resumable preparation step keyed ``key`` keeps its state while it runs."""
+        return StateFile(state_path(self.prep_root, key), what)
 
     def cached_tensors(
         self,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -203,6 +204,15 @@ def similarity_edges(bands: dict[str, Any], dim: int) -> dict[str, tuple[float, 
     return edges
 
 
+def descriptor_path(model_digest: str, key: str) -> Path:
+    """Where the descriptors of the reference set cached under ``key`` by the SSCD model whose
+    file has SHA-256 ``model_digest`` are kept (``cached_descriptors``)."""
+    name = hashlib.sha256(
+        json.dumps([model_digest, key, ONNX_SIZE, EMBEDDING_VERSION]).encode()
+    ).hexdigest()[:16]
+    return bench_home() / "embeddings" / f"{key}-{name}.npz"
+
+
 def cached_descriptors(model: SimilarityModel, images: np.ndarray, key: str | None) -> np.ndarray:
     """Descriptors of a reference set, cached under BENCH_HOME when the set has a cache key.
 
@@ -213,10 +223,7 @@ def cached_descriptors(model: SimilarityModel, images: np.ndarray, key: str | No
     if not key:
         return model.embed(images)
     stamp = hashlib.sha256(images.tobytes()).hexdigest()
-    name = hashlib.sha256(
-        json.dumps([model.digest, key, ONNX_SIZE, EMBEDDING_VERSION]).encode()
-    ).hexdigest()[:16]
-    path = bench_home() / "embeddings" / f"{key}-{name}.npz"
+    path = descriptor_path(model.digest, key)
 
     def load(p: Any) -> np.ndarray:
         with np.load(p, allow_pickle=False) as z:

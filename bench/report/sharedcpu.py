@@ -22,26 +22,26 @@ def _label(row: dict[str, Any]) -> tuple[str, str]:
     return str(row["threads"]), row["wait_policy"] or "unset"
 
 
+def _row(r: dict[str, Any], is_default: bool, quickest: float) -> list[str]:
+    """One setting's row: its label, times alone and beside the spinner, and their ratios."""
+    threads, policy = _label(r)
+    split = f"{r['unet_batch']}" + (" (card's)" if r["setting"]["unet_batch"] is None else "")
+    return [
+        threads + (" **(suite's default)**" if is_default else ""),
+        policy,
+        split,
+        f"{r['alone_s']:.3g}",
+        f"{r['shared_s']:.3g}",
+        f"**{r['ratio']:.2f}×**",
+        f"{r['shared_s'] / quickest:.2f}×",
+    ]
+
+
 def shared_cpu_markdown(result: dict[str, Any], header: str) -> str:
     """The report: ``header`` (machine, commit) then one row per setting and the verdicts."""
     s, rows, default = result["settings"], result["rows"], result["default"]
     quickest = min(r["alone_s"] for r in rows)
-    table = []
-    for r in rows:
-        threads, policy = _label(r)
-        is_default = r["setting"] == default
-        split = f"{r['unet_batch']}" + (" (card's)" if r["setting"]["unet_batch"] is None else "")
-        table.append(
-            [
-                threads + (" **(suite's default)**" if is_default else ""),
-                policy,
-                split,
-                f"{r['alone_s']:.3g}",
-                f"{r['shared_s']:.3g}",
-                f"**{r['ratio']:.2f}×**",
-                f"{r['shared_s'] / quickest:.2f}×",
-            ]
-        )
+    table = [_row(r, r["setting"] == default, quickest) for r in rows]
     best = min(rows, key=lambda r: r["shared_s"])
     mine = [r for r in rows if r["setting"] == default]
     named = (

@@ -27,6 +27,7 @@ from bench.attacks.base import (
     load_attack,
 )
 from bench.attacks.store import RunStore
+from bench.attacks.work import Work
 from bench.cards import AttackCard, DatasetCard, attack_card, dataset_card, validate
 from bench.data.subset import Subset, nonmembers
 from bench.data.subset import members as member_subset
@@ -47,7 +48,7 @@ from bench.records import (
     user_results,
     write_record,
 )
-from bench.runner import preflight
+from bench.runner import estimate, preflight, prices
 from bench.runner.spec import CellSpec, FolderModel, RunOptions
 from bench.utils.imageio import to_unit
 from bench.utils.locks import lock_cell, release
@@ -55,6 +56,7 @@ from bench.utils.parallel import Ranks, current_ranks
 from bench.utils.paths import bench_home, data_root
 from bench.utils.runtime import compile_requested, warn_if_loaded
 from bench.zoo.build import unet_batch
+from bench.zoo.denoiser import Denoiser
 from bench.zoo.pool import ModelPool, pool_root, sampling_pool
 from bench.zoo.targets import Target, external_target, model_config, zoo_target
 
@@ -185,7 +187,8 @@ def _attack(
 
 @dataclass(frozen=True)
 class OpenCell:
-    """A cell ready to run: its store (locked by the main process), member sets and view."""
+    """A cell ready to run: its store (locked by the main process), member sets, view and the
+    work it has left (``bench.runner.estimate``)."""
 
     store: RunStore
     lock: Path | None  # the lock file, held by the main process only
@@ -193,6 +196,7 @@ class OpenCell:
     view: ModelView
     member_set: Subset
     nonmember_set: Subset
+    work: Work  # what the run still evaluates, phase by phase, counted before it started
 
 
 def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> OpenCell:
@@ -226,18 +230,10 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
     if plan.compiled:
         denoiser = denoiser.compile()
     store.pool = ModelPool(plan.target.digest, denoiser)
+    work = _scored(plan, missing.work, member_set, nonmember_set)
     if ranks.is_main:
         warn_if_loaded()
-        preflight.announce_long_run(
-            denoiser,
-            plan.mcard.resolution,
-            plan.target.sampling_steps,
-            missing.outputs,
-            missing.disk,
-            store.root,
-            member_set.captions if plan.mcard.conditioning == "caption" else None,
-            missing.pool_disk,
-        )
+        _announce(plan, work, missing, denoiser, member_set, store.root)
     view = ModelView(
         denoiser=denoiser,
         make_sampler=plan.target.make_sampler,
@@ -247,39 +243,81 @@ def open_cell(plan: CellPlan, options: RunOptions, results: Path | None) -> Open
         store=store,
         captions=tuple(member_set.captions) if plan.with_captions else None,
     )
-    return OpenCell(store, lock, ranks, view, member_set, nonmember_set)
+    return OpenCell(store, lock, ranks, view, member_set, nonmember_set, work)
+
+
+def _scored(plan: CellPlan, work: Work, member_set: Subset, nonmember_set: Subset) -> Work:
+    """The attack's work left, and the runner's scoring of its outputs."""
+    references = (
+        (len(member_set.images), member_set.cache_key),
+        (len(nonmember_set.images), nonmember_set.cache_key),
+    )
+    scoring = estimate.scoring(
+        plan.budget, work.audited, references, plan.dcard.metrics, plan.mcard.resolution
+    )
+    return work.with_phase(scoring)
+
+
+def _announce(
+    plan: CellPlan,
+    work: Work,
+    missing: Missing,
+    denoiser: Denoiser,
+    member_set: Subset,
+    run_dir: Path,
+) -> None:
+    """The estimate of a long run, priced on the loaded model (``preflight.announce_long_run``)."""
+    captions = member_set.captions if plan.mcard.conditioning == "caption" else None
+
+    def price(counted: Work) -> prices.Prices:
+        return prices.measure(
+            counted,
+            denoiser,
+            plan.target.make_sampler,
+            plan.mcard.resolution,
+            len(member_set.images),
+            captions,
+        )
+
+    preflight.announce_long_run(work, price, missing.disk, run_dir, missing.pool_disk)
 
 
 @dataclass(frozen=True)
 class Missing:
-    """What the cell still has to make: outputs, their disk, and the sample pool's disk."""
+    """What the cell still has to make: outputs, their disk, the sample pool's disk, and the
+    attack's work left, phase by phase (scoring is added once the member sets are read)."""
 
     outputs: int
     disk: int
     pool_disk: int
+    work: Work
 
 
 def _preflight(
     plan: CellPlan, options: RunOptions, results: Path | None, donors: tuple[tuple[int, Path], ...]
 ) -> Missing:
-    """Every folder the cell writes, and the disk its outputs need, before any slow work."""
+    """Every folder the cell writes, the disk its outputs need and the work it has left, before
+    any slow work."""
     runs = bench_home() / "runs"
     run_dir = runs / plan.key.relative
     budget = plan.budget
     missing = budget if options.fresh else preflight.missing_outputs(run_dir, budget, SHARD, donors)
     disk = preflight.output_bytes(missing, plan.mcard.resolution, SHARD)
-    pool_disk = 0  # the unguided batches the sample pool lacks take as much again
-    if plan.draws is not None:
-        pool = sampling_pool(
-            pool_root(),
-            plan.target.digest,
-            plan.target.make_sampler(),
-            plan.target.sampling_steps,
-            plan.mcard.resolution,
-            plan.compiled,
-            unet_batch(plan.mcard),
-        )
-        pool_disk = pool.missing_bytes(plan.draws.unguided(plan.seed))
+    steps = plan.target.sampling_steps
+    pool = sampling_pool(
+        pool_root(),
+        plan.target.digest,
+        plan.target.make_sampler(),
+        steps,
+        plan.mcard.resolution,
+        plan.compiled,
+        unet_batch(plan.mcard),
+    )
+    # The unguided batches the sample pool lacks take as much disk again as the outputs.
+    pool_disk = 0 if plan.draws is None else pool.missing_bytes(plan.draws.unguided(plan.seed))
+    work = estimate.remaining(
+        plan.attack.work(budget, plan.seed, steps), budget, missing, pool, runs / plan.key.prep
+    )
     if current_ranks().is_main:
         folders = {
             run_dir: "the cell's output folder",
@@ -291,7 +329,7 @@ def _preflight(
             folders[record_path(record, root=results).parent] = "the results folder"
         preflight.check_folders(folders)
         preflight.check_disk(run_dir, disk + pool_disk)
-    return Missing(missing, disk, pool_disk)
+    return Missing(missing, disk, pool_disk, work)
 
 
 def score_cell(plan: CellPlan, cell: OpenCell, result: AttackResult, progress: bool) -> RunRecord:

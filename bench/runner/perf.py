@@ -111,65 +111,73 @@ def measure(settings: PerfSettings, progress: bool = False) -> dict[str, Any]:
     cards = [model_card(name) for name in settings.models]
     per_model = {}
     for card in cards:
-        res = card.resolution
-        steps = settings.steps or sampling_steps(card)
         if progress:
-            print(f"timing {card.name} at {res} px …", flush=True)
-        model = perf_model(card)
-        loop = loop_vs_forward(model, settings.batch, steps, settings.repeats)
-        slices = forward_by_unet_batch(model, settings.batch, settings.repeats)
-        score_s = time_scoring(settings.outputs, settings.members, res)
-        memory: dict[str, dict[int, int]] = {"scoring": {}, "streaming": {}}
-        for n in settings.memory_budgets:
-            memory["scoring"][n] = scoring_memory(n, settings.memory_members, res)[0]
-            memory["streaming"][n] = streaming_memory(model, n)[0]
-        guided = {
-            name: asdict(draws.guidance)
-            | guided_vs_unguided(model, settings.batch, steps, settings.repeats, draws.guidance)
-            for name, _, draws in declared_draws(card, card.profile, settings.batch, (0,))
-            if draws.guidance is not None
-        }
-        filters = {
-            name: {
-                "outputs": settings.filter_outputs,
-                "share": FILTER_SHARE,
-                "group": FILTER_GROUP,
-                "generate_s": loop["seconds_per_output"] * settings.filter_outputs,
-                **time_filter(f, settings.filter_outputs, res, FILTER_SHARE, FILTER_GROUP),
-            }
-            for name, f in declared_filters(card).items()
-        }
-        per_model[card.name] = {
-            "resolution": res,
-            "steps": steps,
-            "model": model.label,
-            "architecture": model.card.architecture,
-            "loop": loop,
-            "unet_batch": model.denoiser.unet_batch,
-            "slices": slices,
-            "guided": guided,
-            "train": {
-                "batch": int(model.card.training["batch"]),
-                **train_vs_bare(model, settings.train_steps, settings.repeats),
-            },
-            "scoring": {
-                "score_s": score_s,
-                "generate_s": loop["seconds_per_output"] * settings.outputs,
-            },
-            # SSCD seconds per image against the seconds one output takes to generate.
-            "sscd": {
-                spec: {
-                    "seconds_per_image": time_sscd(spec, settings.sscd_images, res),
-                    "generate_s_per_output": loop["seconds_per_output"],
-                }
-                for spec in ("sscd", "sscd-distilled")
-            },
-            "filters": filters,
-            "memory": memory,
-        }
+            print(f"timing {card.name} at {card.resolution} px …", flush=True)
+        per_model[card.name] = measure_model(card, settings)
     return {
         "settings": asdict(settings),
         "models": per_model,
         "memory_method": METHOD,
         "pool": asdict(grid_saving(cards[0], settings.grid_seeds)),
+    }
+
+
+def measure_model(card: ModelCard, settings: PerfSettings) -> dict[str, Any]:
+    """One model's measurements: the sampling loop, UNet slices, guided steps, training, scoring,
+    SSCD, candidate filters and memory."""
+    res = card.resolution
+    steps = settings.steps or sampling_steps(card)
+    model = perf_model(card)
+    loop = loop_vs_forward(model, settings.batch, steps, settings.repeats)
+    memory: dict[str, dict[int, int]] = {"scoring": {}, "streaming": {}}
+    for n in settings.memory_budgets:
+        memory["scoring"][n] = scoring_memory(n, settings.memory_members, res)[0]
+        memory["streaming"][n] = streaming_memory(model, n)[0]
+    guided = {
+        name: asdict(draws.guidance)
+        | guided_vs_unguided(model, settings.batch, steps, settings.repeats, draws.guidance)
+        for name, _, draws in declared_draws(card, card.profile, settings.batch, (0,))
+        if draws.guidance is not None
+    }
+    return {
+        "resolution": res,
+        "steps": steps,
+        "model": model.label,
+        "architecture": model.card.architecture,
+        "loop": loop,
+        "unet_batch": model.denoiser.unet_batch,
+        "slices": forward_by_unet_batch(model, settings.batch, settings.repeats),
+        "guided": guided,
+        "train": {
+            "batch": int(model.card.training["batch"]),
+            **train_vs_bare(model, settings.train_steps, settings.repeats),
+        },
+        "scoring": {
+            "score_s": time_scoring(settings.outputs, settings.members, res),
+            "generate_s": loop["seconds_per_output"] * settings.outputs,
+        },
+        # SSCD seconds per image against the seconds one output takes to generate.
+        "sscd": {
+            spec: {
+                "seconds_per_image": time_sscd(spec, settings.sscd_images, res),
+                "generate_s_per_output": loop["seconds_per_output"],
+            }
+            for spec in ("sscd", "sscd-distilled")
+        },
+        "filters": _filters(card, settings, loop["seconds_per_output"]),
+        "memory": memory,
+    }
+
+
+def _filters(card: ModelCard, settings: PerfSettings, per_output: float) -> dict[str, Any]:
+    """Each declared candidate filter timed at the largest N_G beside generating its outputs."""
+    return {
+        name: {
+            "outputs": settings.filter_outputs,
+            "share": FILTER_SHARE,
+            "group": FILTER_GROUP,
+            "generate_s": per_output * settings.filter_outputs,
+            **time_filter(f, settings.filter_outputs, card.resolution, FILTER_SHARE, FILTER_GROUP),
+        }
+        for name, f in declared_filters(card).items()
     }

@@ -1,32 +1,35 @@
 """What a run checks and says before its slow work: the folders it will write, the disk its
-outputs need, and how long its sampling will take.
+outputs need, and how long its work will take, phase by phase.
 
 An unwritable folder inside BENCH_HOME or a full disk used to surface at the first write, after
 the sampling that came before it; a budget no machine can finish started sampling without a word.
 Here each folder is probed, the outputs' size is set against the free space, and a run whose
-sampling would take longer than ``LONG_RUN_SECONDS`` prints its estimate first, so the user can
-stop it (or pick a smaller budget) before it has cost anything.
+work would take longer than ``LONG_RUN_SECONDS`` prints its estimate first, every phase counted
+(preparation, classifier training, guided sampling, scoring: ``bench.runner.estimate``) and
+priced (``bench.runner.prices``), so the user can stop it (or pick a smaller budget) before it has
+cost anything. An estimate that named the outputs' sampling alone once announced a sixteenth of
+the work of `--attack side --scale 5k`.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from bench.attacks.store import shard_indices
+from bench.attacks.work import KIND_WORDS, Work
 from bench.errors import BenchError
+from bench.runner.prices import Prices
 from bench.utils.folders import probe_writable
 from bench.utils.notice import notice
 from bench.utils.writefaults import free_bytes, human_bytes
-from bench.zoo.denoiser import Denoiser
 
 LONG_RUN_SECONDS = 600.0  # a run this long or longer is announced with its estimate
-# Below this many UNet evaluations a run is not timed: timing costs three forward passes of
-# _TIMED_BATCH images, under 1% of such a run.
-TIMED_FROM = 5_000
-_TIMED_BATCH = 16
+# Below this many UNet and classifier evaluations a run is not timed: pricing every kind takes
+# about as long as 1,300 of them (``bench.runner.prices``: four sampling calls of two steps on 64
+# images, four classifier calls of each kind), so at most 3% of a run it prices; the smallest run
+# that is announced (``LONG_RUN_SECONDS``) makes some 790,000 at 16 px on a quiet 2-core CPU.
+TIMED_FROM = 50_000
 _SHARD_OVERHEAD = 2_048  # npz headers, costs and labels: bytes per shard besides its pixels
 
 
@@ -76,50 +79,43 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-@torch.no_grad()
-def seconds_per_evaluation(
-    denoiser: Denoiser, resolution: int, captions: list[str] | None = None
-) -> float:
-    """Wall seconds of one UNet evaluation of one image, the fastest of three timed batches (so
-    the first's allocations are not counted). Sampling runs batches of 256, so this errs long.
-    Reads no random numbers: the run's seeds are unaffected."""
-    x = torch.zeros(_TIMED_BATCH, 3, resolution, resolution, device=denoiser.device)
-    texts = (list(captions or [""]) * _TIMED_BATCH)[:_TIMED_BATCH] if denoiser.conditional else None
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        denoiser(x, 1, texts)
-        if x.device.type == "cuda":
-            torch.cuda.synchronize(x.device)
-        best = min(best, time.perf_counter() - start)
-    return best / _TIMED_BATCH
-
-
 def announce_long_run(
-    denoiser: Denoiser,
-    resolution: int,
-    steps: int,
-    missing: int,
+    work: Work,
+    price: Callable[[Work], Prices],
     disk: int,
     run_dir: Path,
-    captions: list[str] | None = None,
     pool_disk: int = 0,
 ) -> float | None:
-    """Print the estimate of a run whose sampling would take ``LONG_RUN_SECONDS`` or more;
-    returns the estimated seconds (None when the run is too small to be worth timing).
-    ``pool_disk`` is what the sample pool's new batches will take besides the shards."""
-    evaluations = missing * steps
-    if evaluations < TIMED_FROM:
+    """Print the estimate of a run that would take ``LONG_RUN_SECONDS`` or more, phase by phase:
+    what each phase still evaluates (``work``, counted by ``bench.runner.estimate``) at the
+    prices ``price`` times; returns the estimated seconds (None when the run evaluates too little
+    to be worth timing). ``pool_disk`` is what the sample pool's new batches will take besides
+    the shards."""
+    total = work.total()
+    if sum(n for kind, n in total.items() if kind != "distances") < TIMED_FROM:
         return None
-    each = seconds_per_evaluation(denoiser, resolution, captions)
-    seconds = evaluations * each
+    prices = price(work)
+    phases = [(p, prices.of(p)) for p in work.phases if any(p.counts().values())]
+    seconds = sum(s for _, s in phases)
     if seconds >= LONG_RUN_SECONDS:
+        each = "; ".join(f"{p.name}: {p.describe()}, {duration(s)}" for p, s in phases)
         notice(
-            f"this run samples {missing:,} outputs × {steps} steps = {evaluations:,} UNet "
-            f"evaluations, about {duration(seconds)} here ({1000 * each:.2g} ms each, measured; "
-            f"preparation and guidance add to it), and writes about {human_bytes(disk)} under "
-            f"{run_dir}"
+            f"this run has {len(phases)} phase(s) of work left, about {duration(seconds)} here in "
+            f"all ({each}; each kind of evaluation timed just now on this machine, "
+            f"{_unit_prices(prices)}), and writes about {human_bytes(disk)} under {run_dir}"
             + (f" and {human_bytes(pool_disk)} to the sample pool" if pool_disk else "")
-            + "; Ctrl-C keeps finished shards and the same command resumes"
+            + "; Ctrl-C keeps finished work and the same command resumes"
         )
     return seconds
+
+
+def _unit_prices(prices: Prices) -> str:
+    """The prices as "UNet evaluations 0.76 ms, scoring distances 2.1 ns", by kind."""
+    return ", ".join(f"{KIND_WORDS[k]} {_short(s)}" for k, s in prices.seconds.items())
+
+
+def _short(seconds: float) -> str:
+    for unit, size in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"

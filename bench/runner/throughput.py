@@ -15,7 +15,6 @@ resolution it does not have: throughput does not depend on the weights.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -28,6 +27,7 @@ from bench.cards import ModelCard
 from bench.data.subset import Subset
 from bench.errors import BenchError
 from bench.utils.device import compute_device
+from bench.utils.timing import fastest
 from bench.zoo.build import build_sampler, build_scheduler, build_unet, unet_batch
 from bench.zoo.denoiser import Denoiser, in_slices
 from bench.zoo.load import checkpoint_status, load_denoiser
@@ -69,22 +69,6 @@ def perf_model(card: ModelCard, resolution: int | None = None) -> PerfModel:
     unet = unet.to(compute_device()).eval().requires_grad_(False)
     denoiser = Denoiser(unet=unet, scheduler=build_scheduler(sized), unet_batch=unet_batch(sized))
     return PerfModel(sized, denoiser, trained=False)
-
-
-def fastest(work: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Each callable's fastest wall time of ``repeats``, after one untimed warm-up call each
-    (lazy initialisation, allocator growth), the callables taking turns."""
-    for fn in work.values():
-        fn()
-    best = dict.fromkeys(work, float("inf"))
-    for _ in range(repeats):
-        for name, fn in work.items():
-            start = time.perf_counter()
-            fn()
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def loop_vs_forward(model: PerfModel, batch: int, steps: int, repeats: int) -> dict[str, float]:

@@ -148,9 +148,13 @@ class SamplePool:
             yield Drawn(i, images, reused=False)
 
     def missing_bytes(self, draws: list[tuple[int, int]]) -> int:
-        """Disk the batches of ``draws`` ((seed, images) each) that the pool lacks will take.
-        It lists the batches the pool holds rather than probing every index, so a budget no
-        disk could hold is priced at once."""
+        """Disk the batches of ``draws`` ((seed, images) each) that the pool lacks will take."""
+        return self.missing_images(draws) * self.resolution * self.resolution * 3
+
+    def missing_images(self, draws: list[tuple[int, int]]) -> int:
+        """Images of ``draws`` ((seed, images) each) in batches the pool lacks: what they still
+        cost to sample. It lists the batches the pool holds rather than probing every index, so
+        a budget no disk could hold is priced at once."""
         missing = 0
         for seed, n in draws:
             count = -(-n // self.batch)
@@ -164,7 +168,7 @@ class SamplePool:
                 if i < count and size == (last if i == count - 1 else self.batch):
                     held += size
             missing += n - held
-        return missing * self.resolution * self.resolution * 3
+        return missing
 
     def _sweep(self, seed: int) -> None:
         """Remove temporaries a killed process left in the seed's folder, once per process."""
