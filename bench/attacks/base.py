@@ -217,6 +217,13 @@ class Attack(ABC):
         image is read or sampled; the default accepts every model."""
         return None
 
+    def peak_memory(self, budget: int, resolution: int) -> int:
+        """The bytes a run at ``budget`` on ``resolution`` px images needs at most beyond the
+        model, where a parameter makes it grow past what scoring needs (text-conditional's
+        per_caption: the clique filter's graph grows as its square); checked against the
+        machine's memory when the cell is planned, before any sampling. 0: no parameter does."""
+        return 0
+
     def draws(self, budget: int, seed: int) -> Draws | None:
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
         what the sample pool saves a grid and time the guided step without sampling; None when
