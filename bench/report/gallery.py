@@ -16,9 +16,11 @@ from bench.utils.atomic import write_atomic
 from bench.utils.paths import bench_home, home_path
 
 
-def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) -> Path | None:
-    """A PNG of a run's outputs closest to a member, each beside that member and the distance,
-    under BENCH_HOME (never in the repository: the members are CelebA faces).
+def write_gallery(
+    record_path: Path, folder: Path, n: int = 32, data_root: str | None = None
+) -> Path | None:
+    """A PNG in ``folder`` (under BENCH_HOME, never in the repository: the members are CelebA
+    faces) of a run's outputs closest to a member, each beside that member and the distance.
 
     Returns None when this machine does not hold the run's outputs (records travel, shards
     don't) or the run attacked an external folder, whose member set the record only names.
@@ -58,11 +60,10 @@ def write_gallery(record_path: Path, n: int = 32, data_root: str | None = None) 
         d = float(dist[i, 0])
         band = next((b for b in BAND_NAMES if bands[b]["lo"] <= d < bands[b]["hi"]), "-")
         draw.text((x + 2, y + side + 1), f"l2 {d:.3f} {band}", fill="black")
-    out = (
-        bench_home()
-        / "galleries"
-        / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{record_path.parent.parent.name}-{rec['model']}-{record_path.stem}.png"
     write_atomic(out, lambda p: canvas.save(p, format="PNG"))
     return out
+
+
+def galleries_dir() -> Path:
+    return bench_home() / "galleries"
