@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import SchedulerMixin
+from pydantic import BaseModel
 
 from bench.attacks.classifier import ClassifierGuidance, NoisyClassifier
 from bench.attacks.store import RunStore
@@ -196,6 +197,9 @@ class Attack(ABC):
     # keep the title share its table).
     diagnostics_title: str = ""
     diagnostics_text: str = ""
+    # The schema of the ``info`` its records carry, checked before `bench report` reads their
+    # diagnostics (a record claiming 0 clusters divided by zero); None: the report reads none.
+    info_schema: type[BaseModel] | None = None
 
     @abstractmethod
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:

@@ -25,7 +25,14 @@ from bench.attacks.classifier import GROUPS, ClassifierGuidance, NoisyClassifier
 from bench.attacks.clusters import surrogate_labels
 from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
-from bench.attacks.side_diagnostics import aim_audit, heldout_accuracy, holdout_size, steering
+from bench.attacks.side_diagnostics import (
+    ClassifierStats,
+    SideInfo,
+    aim_audit,
+    heldout_accuracy,
+    holdout_size,
+    steering,
+)
 from bench.errors import BenchError
 from bench.utils.imageio import to_tensor
 
@@ -135,7 +142,9 @@ class Side(Attack):
             except RuntimeError as exc:
                 raise ValueError(str(exc).splitlines()[0]) from None
 
-        state, stats = view.store.cached_tensors(f"classifier-{key}", make, check)
+        state, stats = view.store.cached_tensors(
+            f"classifier-{key}", make, check, schema=ClassifierStats
+        )
         clf.load_state_dict(state)
         clf.to(view.denoiser.device).eval().requires_grad_(False)
         return clf, stats
@@ -197,6 +206,7 @@ class Side(Attack):
 
     # What CI floors beyond extraction, and what the leaderboard shows: the mechanism at work.
     floor_metrics = ("info.steering_rate",)
+    info_schema = SideInfo
     diagnostics_title = "SIDE's mechanism"
     diagnostics_text = (
         "Steering: the share of guided outputs whose nearest kept centroid (in the attack's "
