@@ -69,3 +69,25 @@ def test_galleries_that_fail_midway_leave_the_earlier_ones(
     assert "the disk went away" in one_error_line(capsys)
     assert _files(folder) == earlier and len(calls) == 2
     assert not list(folder.glob(".staged-*"))
+
+
+def test_a_gallery_never_deletes_shards_that_do_not_verify(
+    trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A shard written before shards carried a digest (or altered since) makes no gallery and
+    stays where it is: the run's cell remakes it, a picture does not delete it."""
+    import json
+
+    import numpy as np
+
+    assert main([*CARLINI_16, "--publish"]) == 0
+    record = json.loads(next((reports_dir() / "runs").rglob("*.json")).read_text())
+    shard = bench_home() / record["outputs"] / "shard-00000.npz"
+    with np.load(shard) as z:
+        legacy = {k: z[k] for k in z.files if k != "digest"}
+    np.savez(shard, **legacy)
+    before = shard.read_bytes()
+    capsys.readouterr()
+    assert main(["report", "--galleries"]) == 0
+    assert "gallery: no verified outputs of" in capsys.readouterr().out
+    assert shard.read_bytes() == before

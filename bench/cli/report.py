@@ -26,7 +26,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             for path in sorted((root / "runs").rglob("*.json")):
                 made.append((path, write_gallery(path, stage, data_root=args.data_root)))
         for path, out in made:
-            where = galleries_dir() / out.name if out else f"outputs of {path.name} are not here"
+            where = galleries_dir() / out.name if out else f"no verified outputs of {path.name}"
             print(f"gallery: {where}")
     return 0
 
