@@ -103,7 +103,7 @@ def test_a_card_in_the_old_layout_says_how_to_declare_parameters(world: Path) ->
 
 def test_a_parameter_without_a_source_is_refused(world: Path) -> None:
     plant(world, "unsourced", card=CARD.replace('source = "suite\'s choice"\n', ""))
-    with pytest.raises(BenchError, match="parameter steps needs source = one line"):
+    with pytest.raises(BenchError, match="params.steps.source is missing"):
         attack_card("unsourced")
 
 

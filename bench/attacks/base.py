@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from diffusers import SchedulerMixin
+from pydantic import BaseModel
 
 from bench.attacks.cliques import CliqueSearch
 from bench.attacks.store import RunStore
@@ -169,6 +170,9 @@ class Attack(ABC):
     # keep the title share its table).
     diagnostics_title: str = ""
     diagnostics_text: str = ""
+    # The schema of the ``info`` its records carry, checked before `bench report` reads their
+    # diagnostics (a record claiming 0 clusters divided by zero); None: the report reads none.
+    info_schema: type[BaseModel] | None = None
 
     @abstractmethod
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
@@ -189,6 +193,13 @@ class Attack(ABC):
         tile grid that does not divide them, say). Called when the cell is planned, before any
         image is read or sampled; the default accepts every model."""
         return None
+
+    def peak_memory(self, budget: int, resolution: int) -> int:
+        """The bytes a run at ``budget`` on ``resolution`` px images needs at most beyond the
+        model, where a parameter makes it grow past what scoring needs (text-conditional's
+        per_caption: the clique filter's graph grows as its square); checked against the
+        machine's memory when the cell is planned, before any sampling. 0: no parameter does."""
+        return 0
 
     def draws(self, budget: int, seed: int) -> Draws | None:
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count

@@ -31,6 +31,18 @@ from bench.utils.imageio import to_unit
 # committed carlini runs whose outputs were at hand reached it (at most 141-member cliques,
 # 5,120 outputs): they are unchanged.
 SEARCH_BUDGET = 100_000
+# Pixel values of the candidate pairs tested at once. Where every output of a group copies one
+# image, every pair is a candidate: tested all at once, 800 outputs of 16 px peaked at 2.5 GB
+# (about 10 bytes a pixel value of a pair: both sides and their difference as float32), and 512
+# of 64 px would have needed 16 GB. Suite's choice: about 340 MB a block.
+PAIR_BLOCK_VALUES = 1 << 25
+BLOCK_BYTES = 10 * PAIR_BLOCK_VALUES
+# What each edge of the graph costs once found, in bytes: its indices and distance, and its
+# entries in the Python adjacency sets and distance map. Measured (tracemalloc peak over edges)
+# on complete graphs of near-identical 8 px images: 494 bytes at 300 nodes, 645 at 600, growing
+# slowly as the sets resize; 700 covers those with a margin. Checked against a measurement in
+# tests/test_text_conditional_memory.py.
+EDGE_BYTES = 700
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,14 @@ def check_grid(resolution: int, grid: int, attack: str) -> None:
             f"{attack} parameter tile_grid ({grid}) does not divide the model's {resolution} px "
             f"images; pick a divisor of {resolution}"
         )
+
+
+def clique_filter_bytes(n: int, resolution: int) -> int:
+    """The memory ``find_cliques`` needs at most for ``n`` generations of ``resolution`` px: their
+    float vectors and the faiss index's copy, one block of candidate pairs, and every pair an
+    edge, which is what a group whose outputs all copy one memorised image makes."""
+    vectors = 2 * n * 3 * resolution**2 * 4
+    return vectors + BLOCK_BYTES + n * (n - 1) // 2 * EDGE_BYTES
 
 
 def tiled_l2(a: np.ndarray, b: np.ndarray, grid: int) -> np.ndarray:
@@ -88,13 +108,15 @@ def edges(images: np.ndarray, threshold: float, grid: int) -> tuple[np.ndarray, 
     vecs = to_unit(pooled(images))
     index = NeighbourIndex(vecs)
     pairs, dists = [], []
+    block = max(1, PAIR_BLOCK_VALUES // images[0].size)
     for qid, bid, _ in index.within(vecs, threshold):
         keep = qid < bid
         qid, bid = qid[keep], bid[keep]
-        if len(qid):
-            d = tiled_l2(images[qid], images[bid], grid)
+        for s in range(0, len(qid), block):  # candidate pairs' pixels, a bounded block at a time
+            q, b = qid[s : s + block], bid[s : s + block]
+            d = tiled_l2(images[q], images[b], grid)
             ok = d <= threshold
-            pairs.append(np.stack([qid[ok], bid[ok]], axis=1))
+            pairs.append(np.stack([q[ok], b[ok]], axis=1))
             dists.append(d[ok])
     if not pairs:
         return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float32)

@@ -34,6 +34,8 @@ from bench.attacks.features import check_spec, fit_features
 from bench.attacks.generation import generate_outputs, generate_prep
 from bench.attacks.side_diagnostics import (
     ACCURACY_AT,
+    ClassifierStats,
+    SideInfo,
     aim_audit,
     heldout_accuracy,
     holdout_size,
@@ -171,7 +173,7 @@ class Side(Attack):
             except RuntimeError as exc:
                 raise ValueError(str(exc).splitlines()[0]) from None
 
-        weights, stats = view.store.cached_tensors(key, make, check)
+        weights, stats = view.store.cached_tensors(key, make, check, schema=ClassifierStats)
         if view.store.ranks.is_main:
             resume.remove()  # the classifier is cached: its training is done
         clf.load_state_dict(weights)
@@ -285,6 +287,7 @@ class Side(Attack):
 
     # What CI floors beyond extraction, and what the leaderboard shows: the mechanism at work.
     floor_metrics = ("info.steering_rate",)
+    info_schema = SideInfo
     diagnostics_title = "SIDE's mechanism"
     diagnostics_text = (
         "Steering: the share of guided outputs whose nearest kept centroid (in the attack's "

@@ -10,14 +10,21 @@ towards chance as t grows; the paper's argument for SIDE rests on that gap.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import numpy as np
 import torch
 from diffusers import DDPMScheduler
+from pydantic import Field, model_validator
 
 from bench.attacks.classifier import NoisyClassifier
 from bench.attacks.clusters import SurrogateLabels
 from bench.utils.imageio import to_tensor
+from bench.utils.schema import Lenient, Strict
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
 
 # Suite's choice: the noise levels the held-out accuracy is read at, as fractions of T, from clean
 # images to the nearly pure noise where guidance starts (t = 0, 250, 500, 750, 900 for T = 1000).
@@ -88,3 +95,52 @@ def heldout_accuracy(
             pred = clf(x, tt.to(device)).argmax(1)
             acc[f"t{t}"] = round(float((pred == y).float().mean()), 4)
     return acc
+
+
+class ClassifierStats(Strict):
+    """What ``train_classifier`` reports, as SIDE's cached classifier keeps it
+    (``RunStore.cached_tensors``): anything else in that cache is damage, never a record's."""
+
+    train_accuracy_last_tenth: Share
+    final_loss: Annotated[float, Field(ge=0)]
+
+
+class AimAudit(Lenient):
+    """``info.scored``: ``aim_audit``, read against the members after the run."""
+
+    aimed_at_copies: Share
+    clusters_with_copies: Count
+    synthetic_copies: Count
+    synthetic_members: Count
+
+
+class SideInfo(Lenient):
+    """A SIDE record's ``info`` as the leaderboard and the run summary read it
+    (``Side.diagnostics``, ``Side.summary_lines``). Card v2 and older records carry no
+    diagnostics at all; a record that carries some carries every one they read together, and a
+    filter that kept no cluster never makes a record (the run stops first), so 0 clusters is
+    a tampered or broken record, not a diagnostic to divide by."""
+
+    clusters: Positive
+    clusters_kept: Positive
+    steering_rate: Share | None = None
+    steering_chance: Annotated[float, Field(gt=0, le=1)] | None = None
+    heldout_accuracy: Annotated[dict[str, Share], Field(min_length=1)] | None = None
+    bar_median: float | None = None
+    cohesion_median: float | None = None
+    scored: AimAudit | None = None
+
+    @model_validator(mode="after")
+    def _read_together(self) -> SideInfo:
+        if self.clusters_kept > self.clusters:
+            raise ValueError(f"clusters_kept {self.clusters_kept} exceeds clusters {self.clusters}")
+        groups = {
+            "steering_rate": ("steering_chance", "heldout_accuracy"),
+            "bar_median": ("cohesion_median", "scored"),
+        }
+        for key, needs in groups.items():
+            if getattr(self, key) is not None:
+                missing = [n for n in needs if getattr(self, n) is None]
+                if missing:
+                    raise ValueError(f"it has {key} but no {', '.join(missing)}")
+        return self

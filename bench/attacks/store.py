@@ -6,8 +6,9 @@ in the sample pool) is cached by key so a λ sweep or a resumed run does not pay
 while it is made its training keeps a resumable state beside it (``state_file``), so an interrupt
 costs at most the steps since the last save.
 Each shard records the model evaluations it cost, so the cost of a resumed run is still the cost
-of the whole run. A shard or cached file that no longer loads, or holds arrays of the wrong shape
-or type, is removed with a notice and made again. Temporary files a killed run left in the cell
+of the whole run. A shard or cached file that no longer loads, holds arrays of the wrong shape
+or type, or does not match the digest it was written with (``bench.utils.digest``), is removed
+with a notice and made again. Temporary files a killed run left in the cell
 folder are removed when the cell is reopened under its lock (``sweep_temporaries``).
 
 A store may hold the model's sample pool (``bench.zoo.pool``), which unguided draws read and fill
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from safetensors.torch import load_file, save_file
 
 from bench.attacks.resumable import StateFile, state_path
@@ -45,7 +47,8 @@ from bench.errors import BenchError
 from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
-from bench.utils.cellfiles import LedgerFile, WallFile
+from bench.utils.cellfiles import LedgerFile, TensorsMeta, WallFile
+from bench.utils.digest import check_digest, sha256, with_digest
 from bench.utils.parallel import Ranks, current_ranks
 from bench.utils.schema import parse_cache
 from bench.utils.writefaults import make_folder
@@ -83,6 +86,7 @@ def read_shard(path: Path, resolution: int | None = None) -> dict[str, np.ndarra
             raise ValueError(f"its {key} cost is {shard[key].dtype} {shard[key].shape}")
     if "labels" in shard and shard["labels"].shape != (len(images),):
         raise ValueError(f"it holds {shard['labels'].shape} labels for {len(images)} images")
+    check_digest(shard, path.name)  # well-formed, yet other pixels: not the shard that was made
     return shard
 
 
@@ -169,9 +173,8 @@ class RunStore:
     ) -> None:
         def writer(p: Path) -> None:
             with p.open("wb") as f:
-                np.savez(
-                    f, images=images, unet=np.int64(unet), classifier=np.int64(classifier), **extra
-                )
+                arrays = dict(images=images, unet=np.int64(unet), classifier=np.int64(classifier))
+                np.savez(f, **with_digest({**arrays, **extra}, shard_name(i)))
 
         write_atomic(self.shard_path(i), writer, images.nbytes)
         self._forget_adopted(i)  # a shard remade here (the adopted one was damaged) is run here
@@ -353,21 +356,25 @@ class RunStore:
         key: str,
         make: Callable[[], tuple[dict[str, torch.Tensor], dict]],
         check: Callable[[dict[str, torch.Tensor]], object] | None = None,
+        *,
+        schema: type[BaseModel],
     ) -> tuple[dict[str, torch.Tensor], dict]:
-        """``make()``'s tensors and JSON metadata, cached under ``key``; ``check`` (raising
-        ``ValueError``) tells a cached state that no longer fits its model, which is made again."""
+        """``make()``'s tensors and statistics, cached under ``key``; ``check`` (raising
+        ``ValueError``) tells a cached state that no longer fits its model, which is made again,
+        as is one whose tensors are not those its metadata names (``TensorsMeta``) or whose
+        statistics ``schema`` refuses: a cache claiming 0 clusters once reached SIDE's record."""
         path = self.prep_root / f"{key}.safetensors"
         meta_path = self.prep_root / f"{key}.json"
 
         def read(p: Path) -> tuple[dict[str, torch.Tensor], dict]:
-            tensors, meta = load_file(str(p)), json.loads(meta_path.read_text())
-            if not isinstance(meta, dict):
-                raise ValueError(
-                    f"{meta_path.name} holds a JSON {type(meta).__name__}, not an object"
-                )
+            held = parse_cache(TensorsMeta, meta_path.read_bytes())
+            if sha256(p) != held.sha256:
+                raise ValueError(f"its tensors are not those {meta_path.name} was written for")
+            stats = parse_cache(schema, held.stats).model_dump()
+            tensors = load_file(str(p))
             if check is not None:
                 check(tensors)
-            return tensors, meta
+            return tensors, stats
 
         def make_and_write() -> tuple[dict[str, torch.Tensor], dict]:
             tensors, meta = make()
@@ -376,7 +383,7 @@ class RunStore:
                 lambda p: save_file({k: v.contiguous() for k, v in tensors.items()}, str(p)),
                 sum(v.nelement() * v.element_size() for v in tensors.values()),
             )
-            write_json_atomic(meta_path, meta)
+            write_json_atomic(meta_path, {"sha256": sha256(path), "stats": meta})
             self._bank_wall()
             return tensors, meta
 

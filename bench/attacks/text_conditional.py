@@ -17,7 +17,13 @@ import numpy as np
 
 from bench.attacks.base import Attack, AttackResult, Draws, ModelView
 from bench.attacks.carlini import filtered_result
-from bench.attacks.cliques import Clique, CliqueSearch, check_grid, find_cliques
+from bench.attacks.cliques import (
+    Clique,
+    CliqueSearch,
+    check_grid,
+    clique_filter_bytes,
+    find_cliques,
+)
 from bench.attacks.generation import generate_outputs
 from bench.attacks.mutations import no_clique_filter
 from bench.errors import BenchError
@@ -59,7 +65,9 @@ class TextConditional(Attack):
         ranked = sorted(counts, key=lambda c: (-counts[c], c))
         n_captions = -(-budget // self.per_caption)
         chosen = [ranked[i % len(ranked)] for i in range(n_captions)]
-        return [c for c in chosen for _ in range(self.per_caption)][:budget]
+        # Output i prompts caption i // per_caption; never more entries than outputs, where
+        # repeating each caption per_caption times first held 10^12 entries for per_caption=1e12.
+        return [chosen[i // self.per_caption] for i in range(budget)]
 
     @classmethod
     def mutations(cls) -> dict[str, Callable[[Attack], None]]:
@@ -70,6 +78,13 @@ class TextConditional(Attack):
 
     def draws(self, budget: int, seed: int) -> Draws:
         return Draws(outputs=budget, unguided_outputs=False)  # captioned: never pooled
+
+    def peak_memory(self, budget: int, resolution: int) -> int:
+        """The outputs, and the clique filter over the largest caption group: per_caption
+        generations (at most the budget), every pair of which may be an edge."""
+        return budget * 3 * resolution**2 + clique_filter_bytes(
+            min(self.per_caption, budget), resolution
+        )
 
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.captions is None or view.conditioning != "caption":

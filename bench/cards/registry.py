@@ -20,40 +20,53 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from bench.cards.cardfile import check_card
 from bench.cards.validate import non_finite_path, valid_name
 from bench.errors import BenchError
 from bench.utils.paths import card_dirs
 
-_parsed: dict[Path, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+_parsed: dict[tuple[Path, str], tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
 
 
 def _stamp(path: Path) -> tuple[int, int, int, int]:
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError as exc:  # a dangling link named *.toml, a file removed since it was listed
+        raise BenchError(f"card {path} is not a file ({exc.strerror})") from None
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def cached_toml(path: Path) -> dict[str, Any]:
-    """``read_toml(path)``, parsed again only when the file changed since it was last parsed.
+def cached_toml(path: Path, kind: str) -> dict[str, Any]:
+    """``read_toml(path, kind)``, parsed again only when the file changed since it was last parsed.
 
     Each caller gets its own deep copy, so a caller that edits a table (a diffusers ``from_config``
     may) cannot change what the next lookup sees; copying costs a small fraction of parsing.
     """
     stamp = _stamp(path)
-    hit = _parsed.get(path)
+    hit = _parsed.get((path, kind))
     if hit is None or hit[0] != stamp:
-        hit = _parsed[path] = (stamp, read_toml(path))
+        hit = _parsed[path, kind] = (stamp, read_toml(path, kind))
     return copy.deepcopy(hit[1])
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """A card's table; TOML allows ``nan`` and ``inf``, a card value never may."""
+def read_toml(path: Path, kind: str | None = None) -> dict[str, Any]:
+    """A card's table, checked against the schema of its ``kind`` (``bench.cards.cardfile``)
+    where given; TOML allows ``nan`` and ``inf``, a card value never may."""
+    if not path.is_file():  # a folder or a dangling link named *.toml
+        raise BenchError(f"card {path} is not a file")
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"card {path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BenchError(f"card {path} cannot be read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise BenchError(f"card {path} is not valid TOML: {exc}") from None
     bad = non_finite_path(raw)
     if bad:
         raise BenchError(f"card {path} sets {bad} to a non-finite number; card values are finite")
+    if kind is not None:
+        check_card(kind, raw, path)
     return raw
 
 
@@ -63,7 +76,7 @@ def load_cards(kind: str) -> dict[str, tuple[Path, dict[str, Any]]]:
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
     paths = [p for folder in card_dirs(kind) for p in sorted(folder.glob("*.toml"))]
     for path in paths:
-        raw = cached_toml(path)
+        raw = cached_toml(path, kind)
         name = raw.get("name")
         if not name or "version" not in raw:
             raise BenchError(f"card {path} must declare both 'name' and 'version'")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cards.cardfile import ParamTable
 from bench.cards.registry import load_cards, lookup, read_toml
 from bench.errors import BenchError
 
@@ -46,9 +47,6 @@ class DatasetCard:
         return per_res
 
 
-MODEL_ROLES = ("ranked", "tuning")
-
-
 @dataclass(frozen=True)
 class ModelCard:
     name: str
@@ -81,9 +79,7 @@ class ModelCard:
 
 
 # Keys of a ``[params.<name>]`` table that describe the parameter; every other key is a profile.
-PARAM_KEYS = ("min", "max", "alias", "off", "sweep", "source", "neutral")
-# The tables of the layout before issue 35, where one parameter was declared in up to eight places.
-OLD_TABLES = ("defaults", "sources", "bounds", "aliases", "sweep", "mechanism_off")
+PARAM_KEYS = tuple(ParamTable.model_fields)
 
 
 @dataclass(frozen=True)
@@ -211,15 +207,8 @@ class AttackCard:
         return [o[param] for o in self.mechanism_off.values() if set(o) == {param}]
 
 
-def _require(raw: dict[str, Any], path: Path, *keys: str) -> None:
-    missing = [k for k in keys if k not in raw]
-    if missing:
-        raise BenchError(f"card {path} lacks required field(s): {', '.join(missing)}")
-
-
 def dataset_card(name: str) -> DatasetCard:
     path, raw = lookup("datasets", name, "dataset")
-    _require(raw, path, "crop", "nonmembers", "scales")
     return DatasetCard(
         name=raw["name"],
         version=raw["version"],
@@ -233,33 +222,15 @@ def dataset_card(name: str) -> DatasetCard:
 
 
 def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
-    imported = raw.get("imported", False) is True
-    # An imported model was trained elsewhere: a [training] table would only invent numbers.
-    training = () if imported else ("training",)
-    _require(
-        raw,
-        path,
-        "dataset",
-        "scale",
-        "profile",
-        "resolution",
-        "conditioning",
-        "architecture",
-        "scheduler",
-        *training,
-    )
-    if raw["conditioning"] not in ("unconditional", "caption"):
-        raise BenchError(f"card {path}: conditioning must be 'unconditional' or 'caption'")
-    if raw.get("role", "ranked") not in MODEL_ROLES:
-        raise BenchError(f"card {path}: role must be one of {', '.join(MODEL_ROLES)}")
+    """The typed view of a card ``bench.cards.cardfile.ModelFile`` has checked."""
     return ModelCard(
         name=raw["name"],
         version=raw["version"],
         path=path,
         dataset=raw["dataset"],
-        scale=str(raw["scale"]),
+        scale=raw["scale"],
         profile=raw["profile"],
-        resolution=int(raw["resolution"]),
+        resolution=raw["resolution"],
         conditioning=raw["conditioning"],
         canaries=raw.get("canaries", False),
         architecture=raw["architecture"],
@@ -267,7 +238,7 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
         training=raw.get("training", {}),
         evaluation=raw.get("evaluation", {}),
         trained=raw.get("trained", {}),
-        imported=imported,
+        imported=raw.get("imported", False),
         role=raw.get("role", "ranked"),
         headroom=raw.get("headroom", {}),
     )
@@ -275,7 +246,7 @@ def _model_from_raw(path: Path, raw: dict[str, Any]) -> ModelCard:
 
 def model_card_at(path: Path) -> ModelCard:
     """The model card in one file, found by path rather than by name."""
-    return _model_from_raw(path, read_toml(path))
+    return _model_from_raw(path, read_toml(path, "models"))
 
 
 def model_card(name: str) -> ModelCard:
@@ -328,14 +299,6 @@ def scale_order(scale: str) -> int:
 
 def attack_card(name: str) -> AttackCard:
     path, raw = lookup("attacks", name, "attack")
-    old = [t for t in OLD_TABLES if t in raw]
-    if old:
-        raise BenchError(
-            f"card {path} uses the old [{old[0]}] table; declare each parameter once, as "
-            "[params.<name>] with its value per profile, bounds, alias and source "
-            '(docs/extending.md, "Add an attack")'
-        )
-    _require(raw, path, "implementation", "paper", "threat_model", "params")
     defaults_from = dict(raw.get("defaults_from", {}))
     declared = _declared(path, raw["params"], defaults_from)
     return AttackCard(
@@ -357,11 +320,8 @@ def attack_card(name: str) -> AttackCard:
 def _declared(path: Path, table: Any, defaults_from: dict[str, str]) -> dict[str, Param]:
     """Each ``[params.<name>]`` table as a ``Param``. Every parameter must give a value for every
     profile the card has of its own (a profile any parameter names and no ``[defaults_from]``
-    entry borrows), so a value can never be missing for one profile and silently defaulted."""
-    if not isinstance(table, dict) or not table:
-        raise BenchError(f"card {path}: [params] declares no parameter")
-    if not all(isinstance(t, dict) for t in table.values()):
-        raise BenchError(f"card {path}: each [params.<name>] is a table of values and keys")
+    entry borrows), so a value can never be missing for one profile and silently defaulted.
+    Each table's types were checked with the card (``bench.cards.cardfile.ParamTable``)."""
     profiles = {k for t in table.values() for k in t if k not in PARAM_KEYS} - set(defaults_from)
     out = {}
     for name, entry in table.items():
@@ -372,12 +332,7 @@ def _declared(path: Path, table: Any, defaults_from: dict[str, str]) -> dict[str
                 f"{', '.join(missing)}; every parameter declares every profile "
                 f"({', '.join(sorted(profiles))})"
             )
-        if not isinstance(entry.get("source"), str) or "\n" in entry["source"]:
-            raise BenchError(
-                f"card {path}: parameter {name} needs source = one line saying where its "
-                "value comes from (paper, sweep report, suite's choice)"
-            )
-        out[name] = _param(path, name, entry)
+        out[name] = _param(name, entry)
     aliases = [p.alias for p in out.values() if p.alias]
     swept = [p.name for p in out.values() if p.sweep]
     if len(set(aliases)) != len(aliases) or len(swept) > 1:
@@ -385,30 +340,17 @@ def _declared(path: Path, table: Any, defaults_from: dict[str, str]) -> dict[str
     return out
 
 
-def _param(path: Path, name: str, entry: dict[str, Any]) -> Param:
-    off = entry.get("off", {})
-    if not isinstance(off, dict) or not off and "off" in entry:
-        raise BenchError(f"card {path}: params.{name}.off maps a mechanism's name to a value")
-    sweep = entry.get("sweep", [])
-    if not isinstance(sweep, list):
-        raise BenchError(f"card {path}: params.{name}.sweep is a list of values")
-    alias = entry.get("alias")
-    if alias is not None and not isinstance(alias, str):
-        raise BenchError(f"card {path}: params.{name}.alias is a flag name")
-    values = {k: v for k, v in entry.items() if k not in PARAM_KEYS}
-    neutral = entry.get("neutral")
-    if neutral is not None and any(type(v) is not type(neutral) for v in values.values()):
-        raise BenchError(f"card {path}: params.{name}.neutral must have its values' type")
+def _param(name: str, entry: dict[str, Any]) -> Param:
     return Param(
         name=name,
-        values=values,
+        values={k: v for k, v in entry.items() if k not in PARAM_KEYS},
         source=entry["source"],
         low=entry.get("min"),
         high=entry.get("max"),
-        alias=alias,
-        off=dict(off),
-        sweep=tuple(sweep),
-        neutral=neutral,
+        alias=entry.get("alias"),
+        off=dict(entry.get("off", {})),
+        sweep=tuple(entry.get("sweep", [])),
+        neutral=entry.get("neutral"),
     )
 
 

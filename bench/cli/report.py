@@ -10,17 +10,24 @@ from __future__ import annotations
 import argparse
 
 from bench.records import report_root
-from bench.report.gallery import write_gallery
+from bench.report.gallery import galleries_dir, write_gallery
 from bench.report.leaderboard import write_leaderboard
+from bench.utils.atomic import staged
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     root = report_root(args.results)
     print(f"wrote {write_leaderboard(root)}")
     if args.galleries:
-        for path in sorted((root / "runs").rglob("*.json")):
-            out = write_gallery(path, data_root=args.data_root)
-            print(f"gallery: {out}" if out else f"gallery: outputs of {path.name} are not here")
+        # Made in a staging folder and moved into place together once all are made, so a
+        # failure midway leaves the earlier galleries as they were.
+        made = []
+        with staged(galleries_dir()) as stage:
+            for path in sorted((root / "runs").rglob("*.json")):
+                made.append((path, write_gallery(path, stage, data_root=args.data_root)))
+        for path, out in made:
+            where = galleries_dir() / out.name if out else f"no verified outputs of {path.name}"
+            print(f"gallery: {where}")
     return 0
 
 

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.attacks.declared import class_of
 from bench.cards import attack_card, model_card
 from bench.cards.validate import non_finite_path
 from bench.errors import BenchError
@@ -76,8 +77,12 @@ def _check_outputs(path: Path, outputs: Any) -> None:
 def check_report_fields(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` once every field the leaderboard reads is there with its type and bounds
     (``bench.records.schema.ReportRecord``); otherwise one line naming the file and the field (a
-    record lacking ``metrics.ams`` used to end the report in a KeyError)."""
+    record lacking ``metrics.ams`` used to end the report in a KeyError), the ``info`` included
+    where its attack declares a schema for it (``Attack.info_schema``)."""
     parse(ReportRecord, record, f"run record {path}", "re-run its cell")
+    cls = class_of(record["attack"])
+    if cls is not None and cls.info_schema is not None and record.get("info") is not None:
+        parse(cls.info_schema, record["info"], f"run record {path}: info", "re-run its cell")
     return record
 
 

@@ -52,7 +52,7 @@ from bench.report.view import (
     far_text,
     first_screen,
 )
-from bench.utils.atomic import write_text_atomic
+from bench.utils.atomic import staged, write_text_atomic
 from bench.utils.paths import reports_dir
 from bench.zoo.manage import zoo_rows
 
@@ -85,13 +85,13 @@ def _plot_name(stem: str, profile: str) -> str:
     return f"{stem}.png" if profile == DEFAULT_PROFILE else f"{stem}-{profile}.png"
 
 
-def _main_sections(shipped: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
+def _main_sections(shipped: pd.DataFrame, out: Path, profile: str, label: str) -> list[str]:
     """The shared-budget table and the sections read from it, for one profile; ``label`` names
     the profile in every heading when the records span several."""
     if shipped.empty:
         return ["No current runs with the cards' defaults at the shared N_G yet."]
     png = _plot_name("leaderboard", profile)
-    plot(shipped, root / png)
+    plot(shipped, out / png)
     parts = [_table(leaderboard_table(shipped)), "", f"![UMS by band]({png})"]
     parts += _section(
         f"Signal above chance{label}",
@@ -203,11 +203,11 @@ def _answers(
     return screen, detail
 
 
-def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) -> list[str]:
+def _curve_sections(curves: pd.DataFrame, out: Path, profile: str, label: str) -> list[str]:
     """The budget curves' sections for one profile (its own plot, tiers, fits and order), so a
     32×32 curve never sits in a 16×16 table; ``label`` names the profile when several ran."""
     png = _plot_name("curves", profile)
-    plot_curves(curves, root / png)
+    plot_curves(curves, out / png)
     parts = _section(
         f"Efficiency curves{label}",
         text.CURVES,
@@ -246,7 +246,15 @@ def _curve_sections(curves: pd.DataFrame, root: Path, profile: str, label: str) 
 
 
 def write_leaderboard(root: Path | None = None) -> Path:
+    """``leaderboard.md`` and its plots from the records under ``root``, written to a staging
+    folder and moved into place together, so a failure midway leaves the earlier report whole."""
     root = root or reports_dir()
+    with staged(root) as stage:
+        _write_leaderboard(root, stage)
+    return root / "leaderboard.md"
+
+
+def _write_leaderboard(root: Path, out: Path) -> None:
     # Read (and checked) before any plot is written, so a bad floor file changes nothing.
     floors = [read_floor(p) for p in sorted((root / "floors").glob("*.json"))]
     runs_dir, curves_dir = root / "runs", root / "curves" / "runs"
@@ -284,7 +292,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
             parts += ["", f"## Attacks at the shared budget{labels.get(p, '')}", ""]
             mine = of_profile(current, p)
             parts += borrowed_lines(mine, p)
-            parts += _main_sections(mine[mine[C.SHIPPED]], root, p, labels.get(p, ""))
+            parts += _main_sections(mine[mine[C.SHIPPED]], out, p, labels.get(p, ""))
         parts += _section(
             "Other configurations",
             text.OTHER,
@@ -308,13 +316,11 @@ def write_leaderboard(root: Path | None = None) -> Path:
     if not curves.empty:
         curves = curves[~curves[C.EXTERNAL]]
         for p in profiles(curves):
-            parts += _curve_sections(of_profile(curves, p), root, p, labels.get(p, ""))
+            parts += _curve_sections(of_profile(curves, p), out, p, labels.get(p, ""))
     if floors:
         parts += _section(
             "CI floors and mutations",
             text.FLOORS,
             floors_table(floors),
         )
-    path = root / "leaderboard.md"
-    write_text_atomic(path, "\n".join(parts) + "\n")
-    return path
+    write_text_atomic(out / "leaderboard.md", "\n".join(parts) + "\n")

@@ -138,6 +138,8 @@ def plan_cell(spec: CellSpec, options: RunOptions) -> CellPlan:
     dcard = dataset_card(mcard.dataset)
     budget = spec.budget
     budget = validate.budget(default_budget(dcard, spec.profile) if budget is None else budget)
+    needs = attack.peak_memory(budget, mcard.resolution)
+    preflight.check_memory(acard.name, params, needs, budget)
     bands = dcard.bands(mcard.resolution)
     deltas = dcard.metrics.get("deltas")
     if not deltas:

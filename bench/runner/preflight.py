@@ -1,5 +1,5 @@
 """What a run checks and says before its slow work: the folders it will write, the disk its
-outputs need, and how long its work will take, phase by phase.
+outputs need, the memory its attack needs, and how long its work will take, phase by phase.
 
 An unwritable folder inside BENCH_HOME or a full disk used to surface at the first write, after
 the sampling that came before it; a budget no machine can finish started sampling without a word.
@@ -20,6 +20,7 @@ from bench.attacks.store import shard_indices
 from bench.attacks.work import KIND_WORDS, Work
 from bench.errors import BenchError
 from bench.runner.prices import Prices
+from bench.utils.arrays import memory_bytes
 from bench.utils.folders import probe_writable
 from bench.utils.notice import notice
 from bench.utils.writefaults import free_bytes, human_bytes
@@ -64,6 +65,20 @@ def check_disk(folder: Path, needs: int) -> None:
             f"the run's outputs need about {human_bytes(needs)} under {folder} and "
             f"{human_bytes(free)} are free; make room, point BENCH_HOME at a larger disk or "
             "lower --budget"
+        )
+
+
+def check_memory(attack: str, params: dict[str, object], needs: int, budget: int) -> None:
+    """Refuse a run whose attack would need more memory than the machine has
+    (``Attack.peak_memory``), before any model is loaded: `--set per_caption=1e12` on
+    text-conditional was killed by the kernel's OOM killer at 23 GB."""
+    has = memory_bytes()
+    if needs > has:
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        raise BenchError(
+            f"{attack} at N_G {budget:,} with {shown} needs up to {human_bytes(needs)} of memory, "
+            f"more than this machine's {human_bytes(has)}; lower the budget or the parameter "
+            "that sets the size"
         )
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,24 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     except ValueError:
         raise BenchError(f"{path} was not written: it would hold a NaN or infinity") from None
     write_text_atomic(path, text + "\n")
+
+
+@contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """A temporary folder inside ``target`` to write a set of files into; when the block ends
+    without an error each is moved to its place under ``target`` (renames, on one file system),
+    and when it fails they are dropped, so ``target`` keeps the earlier set whole. A leaderboard
+    whose plots were rewritten before a later step failed mixed two reports."""
+    make_folder(target)
+    stage = Path(tempfile.mkdtemp(prefix=".staged-", dir=target))
+    try:
+        yield stage
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            place = target / path.relative_to(stage)
+            make_folder(place.parent)
+            os.replace(path, place)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def sweep_temporaries(folder: Path, older_than: float | None = None) -> int:

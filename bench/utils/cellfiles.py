@@ -1,6 +1,8 @@
 """The schemas of the JSON files a cell keeps beside its output shards, which feed its record:
-``wall.json`` (the seconds its outputs have cost, over every attempt) and the pool ledgers
-(``pool-rank<r>.json``: the sample-pool batches it made or reused, the shards it adopted).
+``wall.json`` (the seconds its outputs have cost, over every attempt), the pool ledgers
+(``pool-rank<r>.json``: the sample-pool batches it made or reused, the shards it adopted) and the
+metadata of a cached model state (``prep/<key>.json``: the digest of its tensors and its
+training statistics, which SIDE copies into its record).
 
 Both are caches under BENCH_HOME, read with ``bench.utils.schema.parse_cache``: a value no run
 writes (a negative or absurd time, ``null``, a negative count) is damage, so the file is removed
@@ -9,7 +11,7 @@ with a notice and made again, never copied into ``wall_seconds`` or ``pool.unet_
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -35,3 +37,12 @@ class LedgerFile(Strict):
     made: list[Entry]
     reused: list[Entry]
     adopted: list[Entry] = []
+
+
+class TensorsMeta(Strict):
+    """``prep/<key>.json`` beside ``prep/<key>.safetensors``: the tensors' SHA-256, so a state
+    swapped or edited on disk is made again, and the statistics made with them, which the
+    caller's own schema checks (SIDE's: ``bench.attacks.side_diagnostics.ClassifierStats``)."""
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    stats: dict[str, Any]

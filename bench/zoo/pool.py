@@ -23,8 +23,9 @@ record names its device and threads.
 
 Layout: ``BENCH_HOME/pool/<digest[:16]>/<key[:16]>/seed<s>/batch-<i>-n<len>.npz``, with the key's
 full description in ``key.json`` beside the seeds. Each batch is written atomically when it is made
-(so a killed draw keeps every finished batch and resumes at the first missing one), and one that
-no longer loads, or holds the wrong shape, is removed with a notice and made again. Removing
+(so a killed draw keeps every finished batch and resumes at the first missing one) with the
+digest of its pixels and its place (``bench.utils.digest``), and one that no longer loads, holds
+the wrong shape or does not match its digest is removed with a notice and made again. Removing
 ``BENCH_HOME/pool`` (or one model's folder in it) only costs the time to sample again. Two cells
 that need the same missing batch at once (a local grid) may both make it; each write is whole,
 and the last rename wins.
@@ -45,6 +46,7 @@ from diffusers import SchedulerMixin
 from bench.utils.arrays import check_images, read_npz
 from bench.utils.atomic import sweep_temporaries, write_atomic, write_json_atomic
 from bench.utils.cachefiles import load_cached
+from bench.utils.digest import check_digest, with_digest
 from bench.utils.paths import bench_home
 from bench.zoo.denoiser import Denoiser
 from bench.zoo.sampling import BATCH
@@ -110,7 +112,10 @@ class SamplePool:
 
         def load(p: Path) -> np.ndarray:
             shape = (length, self.resolution, self.resolution, 3)
-            return check_images(read_npz(p)["images"], shape)
+            arrays = read_npz(p)
+            images = check_images(arrays["images"], shape)
+            check_digest(arrays, _identity(p))
+            return images
 
         return load_cached(self.path(seed, index, length), load, "pooled sample batch")
 
@@ -119,11 +124,13 @@ class SamplePool:
         if not described.is_file():  # what the folder's hash stands for, for a person clearing it
             write_json_atomic(described, json.loads(json.dumps(self.key, default=str)))
 
+        path = self.path(seed, index, len(images))
+
         def writer(p: Path) -> None:
             with p.open("wb") as f:
-                np.savez(f, images=images)
+                np.savez(f, **with_digest({"images": images}, _identity(path)))
 
-        write_atomic(self.path(seed, index, len(images)), writer, images.nbytes)
+        write_atomic(path, writer, images.nbytes)
 
     def draw(self, n: int, seed: int, batches: Sequence[int], sample: Sampler) -> Iterator[Drawn]:
         """The listed batches of a draw of ``n`` at ``seed``, in order, one at a time (memory
@@ -176,6 +183,12 @@ class SamplePool:
         if seed not in self._swept and folder.is_dir():
             sweep_temporaries(folder, older_than=STALE_TEMPORARY_SECONDS)
         self._swept.add(seed)
+
+
+def _identity(path: Path) -> str:
+    """What a batch's digest binds it to: its pool key, seed, index and length (the path's last
+    three parts), so a batch copied to another key, seed or index is not taken for that one."""
+    return "/".join(path.parts[-3:])
 
 
 def pool_root() -> Path:
