@@ -105,6 +105,48 @@ def test_every_method_finds_a_memoriser_and_blind_queries_do_not(name: str) -> N
     assert abs(auc(scores(method, blind, members), scores(method, blind, unseen)) - 0.5) < 0.15
 
 
+class NoiseTwin:
+    """An ε-predicting denoiser with a smooth, image-dependent answer, or (``kind="sample"``) its
+    x₀-predicting twin: the same model written as x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, with √ᾱ_t and
+    √(1−ᾱ_t) taken as the queries take them (float32). A method must score the twins alike: only
+    the parametrisation differs."""
+
+    conditional = False
+    device = torch.device("cpu")
+
+    def __init__(self, kind: str) -> None:
+        self.prediction_type = kind
+        self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, captions=None) -> torch.Tensor:
+        a = self.scheduler.alphas_cumprod.to(torch.float32)[t].view(-1, 1, 1, 1)
+        eps = torch.tanh(1.5 * x_t.roll(1, dims=-1) + t.view(-1, 1, 1, 1) / 1000)
+        if self.prediction_type == "epsilon":
+            return eps
+        return (x_t - (1 - a).sqrt().to(x_t.dtype) * eps) / a.sqrt().to(x_t.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_epsilon_from_an_x0_prediction_is_exact_down_to_t_0(dtype: torch.dtype) -> None:
+    """PIA (ε̂ at t = 0) and SecMI (DDIM steps from t = 0) read ε off an x₀ model through
+    ε̂ = (x_t − √ᾱ_t x̂₀)/√(1−ᾱ_t), which divides by √β₀ = 0.01 at t = 0. In float64 the twins
+    agree to rounding; in float32 the x₀ twin's rounding (a few 1e-8 of |x_t|) is amplified by
+    at most 1/√(1−ᾱ_t), so the disagreement stays within that bound and scores keep their order."""
+    x = (torch.rand(32, 3, 8, 8, generator=torch.Generator().manual_seed(6)) * 2 - 1).to(dtype)
+    eps_q, x0_q = Queries(NoiseTwin("epsilon")), Queries(NoiseTwin("sample"))
+    rounding = 8 * torch.finfo(dtype).eps  # |x_t| ≤ 1, |ε̂| ≤ 1: a few roundings of each
+    for t in (0, 1, 10, 100, 999):
+        _, want = eps_q.x0_eps(x, t)
+        _, got = x0_q.x0_eps(x, t)
+        assert (got - want).abs().max() <= rounding / float((1 - eps_q.abar[t]).sqrt()), t
+    for name in ("pia", "secmi", "sima"):
+        card = method_card(name)
+        method = build_method(card, card.params())
+        want, got = scores(method, eps_q, x), scores(method, x0_q, x)
+        assert np.allclose(got, want, rtol=1e-9 if dtype == torch.float64 else 1e-3), name
+        assert (np.argsort(got) == np.argsort(want)).mean() > 0.9, name
+
+
 def test_cards_name_their_class_paper_and_the_source_of_every_value() -> None:
     assert set(method_names()) >= {"loss", "secmi", "pia", "sima"}
     for name in method_names():
