@@ -25,6 +25,7 @@ from bench.report.claims import leaks_more_claims, margin_claims, order_claims
 from bench.report.curves import curve_pivot, curve_table
 from bench.report.fits import fit_table
 from bench.report.frame import load_records
+from bench.report.membership import membership_section
 from bench.report.plots import plot, plot_curves
 from bench.report.profiles import (
     PROFILE_ORDER,
@@ -229,6 +230,7 @@ def write_leaderboard(root: Path | None = None) -> Path:
         parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(metrics)]
         parts += ["", text.MEMBERSHIP_NOTE, "", GLOSSARY]
     parts += detail
+    parts += membership_section(root)
     parts += [
         "",
         text.INTRO,
