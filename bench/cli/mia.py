@@ -77,6 +77,31 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerank(args: argparse.Namespace) -> int:
+    from bench.membership import rerank
+    from bench.runner.cell import default_budget
+
+    model = model_card(args.model)
+    methods = [(card, card.params()) for card in map(method_card, args.method.split(","))]
+    budget = args.budget or default_budget(dataset_card(model.dataset), model.profile)
+    result = rerank.rerank_model(model, methods, reports_dir(), data_root(args.data_root), budget)
+    path = store.rerank_path(results_from_args(args), model.name)
+    store.write(path, result)
+    for run in result["runs"]:
+        clique = run["clique_order"]
+        print(
+            f"seed {run['seed']}: {run['candidates']} candidates, clique order precision "
+            f"{clique['precision']}, "
+            + "; ".join(
+                f"{m}: re-ranked {r['candidates_reranked']}, all outputs "
+                f"{r['all_outputs']['precision']}"
+                for m, r in run["methods"].items()
+            )
+        )
+    print(f"-> {path}")
+    return 0
+
+
 def cmd_heldout(args: argparse.Namespace) -> int:
     card = dataset_card("celeba")
     n, digest = write_heldout(card, read_index(data_root(args.data_root)))
@@ -125,6 +150,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
     add_results_arguments(t)
     t.set_defaults(func=cmd_tune)
+
+    rr = verbs.add_parser(
+        "rerank", help="rank a carlini run's candidates and outputs by membership scores"
+    )
+    rr.add_argument("--model", required=True, help="a zoo model with committed carlini records")
+    rr.add_argument(
+        "--method", default="loss,sima", help="membership card names (default loss,sima)"
+    )
+    rr.add_argument("--budget", type=int, default=None, help="N_G of the records (default: shared)")
+    rr.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    add_results_arguments(rr)
+    rr.set_defaults(func=cmd_rerank)
 
     h = verbs.add_parser("heldout", help="rewrite the track's held-out manifest from a root")
     h.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
