@@ -33,6 +33,7 @@ def planted_run() -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
         "params": PARAMS,
         "info": {"clique_sizes": [len(c.members) for c in cliques]},
         "metrics": {"bands": {"high": {"hi": 0.05}}},
+        "candidates": {"precision": {"0.01": 1.0, "0.1": 1.0}},
     }
     return record, outputs, members, is_copy
 
@@ -41,8 +42,10 @@ def test_a_score_that_flags_copies_puts_them_above_the_clique_that_is_none() -> 
     record, outputs, members, is_copy = planted_run()
     rng = np.random.default_rng(8)
     flags = {"flags": is_copy + 0.1 * rng.random(len(outputs)), "blind": rng.random(len(outputs))}
-    out = rerank_run(record, outputs, members, flags)
-    assert out["candidates"] == 4 and out["copies"] == 12
+    run = rerank_run(record, outputs, members, flags)
+    assert run["candidates"] == 4 and set(run["edges"]) == {"high", "δ 0.01"}
+    out = run["edges"]["high"]
+    assert out["edge"] == 0.05 and out["copies"] == 12
     assert out["clique_order"]["distinct_members"] == 3
     m = out["methods"]["flags"]
     assert m["candidates_reranked"] == {"1": 1.0, "4": 0.75}

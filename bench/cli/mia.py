@@ -88,16 +88,15 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     path = store.rerank_path(results_from_args(args), model.name)
     store.write(path, result)
     for run in result["runs"]:
-        clique = run["clique_order"]
-        print(
-            f"seed {run['seed']}: {run['candidates']} candidates, clique order precision "
-            f"{clique['precision']}, "
-            + "; ".join(
-                f"{m}: re-ranked {r['candidates_reranked']}, all outputs "
-                f"{r['all_outputs']['precision']}"
-                for m, r in run["methods"].items()
+        for edge, at in run["edges"].items():
+            reranked = "; ".join(
+                f"{m} {r['candidates_reranked']}, all outputs {r['all_outputs']['precision']}"
+                for m, r in at["methods"].items()
             )
-        )
+            print(
+                f"seed {run['seed']}, {edge}: {run['candidates']} candidates, precision at k "
+                f"in clique order {at['clique_order']['precision']}; by {reranked}"
+            )
     print(f"-> {path}")
     return 0
 

@@ -259,29 +259,34 @@ def rerank_section(root: Path) -> list[str]:
     for path in paths:
         r = store.read_json(path)
         for run in r["runs"]:
-            clique = run["clique_order"]
-            for name, m in run["methods"].items():
-                rows.append(
-                    [
-                        r["model"],
-                        run["seed"],
-                        f"{run['candidates']} / {run['n_outputs']}",
-                        name,
-                        precisions(clique["precision"]),
-                        precisions(m["candidates_reranked"]),
-                        precisions(m["all_outputs"]["precision"]),
-                        f"{clique['distinct_members']} / {m['all_outputs']['distinct_members']}",
-                        "n/a" if m["copy_auc"] is None else f"{m['copy_auc']:.2f}",
-                    ]
-                )
+            for edge, at in run["edges"].items():
+                clique = at["clique_order"]
+                for name, m in at["methods"].items():
+                    rows.append(
+                        [
+                            r["model"],
+                            run["seed"],
+                            f"{edge} ({at['edge']:.3f})",
+                            f"{run['candidates']} / {at['copies']}",
+                            name,
+                            precisions(clique["precision"]),
+                            precisions(m["candidates_reranked"]),
+                            precisions(m["all_outputs"]["precision"]),
+                            f"{clique['distinct_members']} / "
+                            f"{m['all_outputs']['distinct_members']}",
+                            "n/a" if m["copy_auc"] is None else f"{m['copy_auc']:.2f}",
+                        ]
+                    )
     return [
         "## Re-ranking a carlini run by membership score",
         "",
         "Each committed carlini run's outputs, regenerated under BENCH_HOME from its record (the "
         "cliques found again must equal the record's), scored by a membership method in the "
         "direction its held-out record fitted (`bench mia rerank`, `bench/membership/rerank.py`). "
-        "A copy is an output in the record's high band of some member. Precision at k (k = 1, 5, "
-        "10 and the number of candidates n): the clique filter's candidates in its own order; "
+        "A copy is an output within the edge of some member: the record's high band, or "
+        "Carlini's strictest δ among the record's, where a candidate can still miss. Precision "
+        "at k (k = 1, 5, 10 and the number of candidates n): the clique filter's candidates in "
+        "its own order; "
         "the same candidates in membership order; the top k of all N_G outputs in membership "
         "order, no clique filter. Distinct members: those the n candidates reach / those the top "
         "n outputs by score reach. Last, the AUC of the score at telling copies from the other "
@@ -292,7 +297,8 @@ def rerank_section(root: Path) -> list[str]:
             headers=[
                 "model",
                 "seed",
-                "candidates / N_G",
+                "copy within",
+                "candidates / copies among N_G",
                 "method",
                 "P@k clique order",
                 "P@k re-ranked",
