@@ -28,12 +28,12 @@ def planted_run() -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     is_copy = np.r_[np.zeros(60, bool), np.ones(12, bool), np.zeros(4, bool)]
     cliques = find_cliques(outputs, PARAMS["edge_threshold"], PARAMS["clique_k"], 4)
     record = {
+        "attack": "carlini",
         "seed": 0,
         "outputs": "runs/x",
         "params": PARAMS,
-        "info": {"clique_sizes": [len(c.members) for c in cliques]},
         "metrics": {"bands": {"high": {"hi": 0.05}}},
-        "candidates": {"precision": {"0.01": 1.0, "0.1": 1.0}},
+        "candidates": {"n": len(cliques), "precision": {"0.01": 1.0, "0.1": 1.0}},
     }
     return record, outputs, members, is_copy
 
@@ -46,7 +46,7 @@ def test_a_score_that_flags_copies_puts_them_above_the_clique_that_is_none() -> 
     assert run["candidates"] == 4 and set(run["edges"]) == {"high", "δ 0.01"}
     out = run["edges"]["high"]
     assert out["edge"] == 0.05 and out["copies"] == 12
-    assert out["clique_order"]["distinct_members"] == 3
+    assert out["attack_order"]["distinct_members"] == 3
     m = out["methods"]["flags"]
     assert m["candidates_reranked"] == {"1": 1.0, "4": 0.75}
     assert m["all_outputs"]["precision"] == {"1": 1.0, "4": 1.0} and m["copy_auc"] == 1.0
@@ -55,8 +55,11 @@ def test_a_score_that_flags_copies_puts_them_above_the_clique_that_is_none() -> 
 
 def test_outputs_that_are_not_the_records_are_refused() -> None:
     record, outputs, members, _ = planted_run()
-    record["info"]["clique_sizes"] = [5]
+    record["candidates"]["nearest_l2"] = [0.0, 0.0, 0.0, 0.3]
     with pytest.raises(BenchError, match="not the record's outputs"):
+        rerank_run(record, outputs, members, {})
+    record["candidates"]["n"] = 5
+    with pytest.raises(BenchError, match="give 4 candidates, but the record holds 5"):
         rerank_run(record, outputs, members, {})
 
 

@@ -84,7 +84,8 @@ def cmd_rerank(args: argparse.Namespace) -> int:
     model = model_card(args.model)
     methods = [(card, card.params()) for card in map(method_card, args.method.split(","))]
     budget = args.budget or default_budget(dataset_card(model.dataset), model.profile)
-    result = rerank.rerank_model(model, methods, reports_dir(), data_root(args.data_root), budget)
+    root = data_root(args.data_root)
+    result = rerank.rerank_model(args.attack, model, methods, reports_dir(), root, budget)
     path = store.rerank_path(results_from_args(args), model.name)
     store.write(path, result)
     for run in result["runs"]:
@@ -95,7 +96,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
             )
             print(
                 f"seed {run['seed']}, {edge}: {run['candidates']} candidates, precision at k "
-                f"in clique order {at['clique_order']['precision']}; by {reranked}"
+                f"in the attack's order {at['attack_order']['precision']}; by {reranked}"
             )
     print(f"-> {path}")
     return 0
@@ -151,9 +152,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=cmd_tune)
 
     rr = verbs.add_parser(
-        "rerank", help="rank a carlini run's candidates and outputs by membership scores"
+        "rerank", help="rank a filtering attack's candidates and outputs by membership scores"
     )
-    rr.add_argument("--model", required=True, help="a zoo model with committed carlini records")
+    rr.add_argument("--attack", required=True, help="a filtering attack (carlini) with records")
+    rr.add_argument("--model", required=True, help="a zoo model with committed records of it")
     rr.add_argument(
         "--method", default="loss,sima", help="membership card names (default loss,sima)"
     )

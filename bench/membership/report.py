@@ -260,7 +260,7 @@ def rerank_section(root: Path) -> list[str]:
         r = store.read_json(path)
         for run in r["runs"]:
             for edge, at in run["edges"].items():
-                clique = at["clique_order"]
+                clique = at["attack_order"]
                 for name, m in at["methods"].items():
                     rows.append(
                         [
@@ -280,8 +280,8 @@ def rerank_section(root: Path) -> list[str]:
     return [
         "## Re-ranking a carlini run by membership score",
         "",
-        "Each committed carlini run's outputs, regenerated under BENCH_HOME from its record (the "
-        "cliques found again must equal the record's), scored by a membership method in the "
+        "Committed carlini runs' outputs, regenerated under BENCH_HOME from their records (the "
+        "candidates picked again must be the record's), scored by a membership method in the "
         "direction its held-out record fitted (`bench mia rerank`, `bench/membership/rerank.py`). "
         "A copy is an output within the edge of some member: the record's high band, or "
         "Carlini's strictest δ among the record's, where a candidate can still miss. Precision "
@@ -300,7 +300,7 @@ def rerank_section(root: Path) -> list[str]:
                 "copy within",
                 "candidates / copies among N_G",
                 "method",
-                "P@k clique order",
+                "P@k attack's order",
                 "P@k re-ranked",
                 "P@k all outputs by score",
                 "distinct members",
