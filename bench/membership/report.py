@@ -255,9 +255,11 @@ def rerank_section(root: Path) -> list[str]:
     paths = sorted((root / store.FOLDER / "rerank").glob("*.json"))
     if not paths:
         return []
-    rows = []
+    rows, summary = [], []
     for path in paths:
         r = store.read_json(path)
+        summary += [f"**{r['model']}** ({r['attack']}, N_G {r['budget']}):", ""]
+        summary += [*rerank_summary(r["runs"]), ""]
         for run in r["runs"]:
             for edge, at in run["edges"].items():
                 clique = at["attack_order"]
@@ -292,6 +294,7 @@ def rerank_section(root: Path) -> list[str]:
         "n outputs by score reach. Last, the AUC of the score at telling copies from the other "
         "outputs.",
         "",
+        *summary,
         tabulate(
             rows,
             headers=[
@@ -314,7 +317,32 @@ def rerank_section(root: Path) -> list[str]:
 
 
 def precisions(by_k: dict[str, float]) -> str:
-    return " / ".join(f"{v:.2f}" for v in by_k.values()) + f" (k = {', '.join(by_k)})"
+    """``P@1 / P@5 / … (k = 1, 5, …)`` in depth order (the record's keys are sorted as text)."""
+    ks = sorted(by_k, key=int)
+    return " / ".join(f"{by_k[k]:.2f}" for k in ks) + f" (k = {', '.join(ks)})"
+
+
+def rerank_summary(runs: list[dict[str, Any]]) -> list[str]:
+    """Per copy edge and method, the means over the runs of precision at k = 10 (or n, when a
+    run has fewer candidates): in the attack's order, re-ranked, and of the top outputs by
+    score; then the distinct members the n candidates and the top n outputs reach."""
+    lines = []
+    at10 = [str(min(10, run["candidates"])) for run in runs]
+    for edge in runs[0]["edges"]:
+        ats = [run["edges"][edge] for run in runs]
+        attack_p = np.mean([a["attack_order"]["precision"][k] for a, k in zip(ats, at10)])
+        attack_d = np.mean([a["attack_order"]["distinct_members"] for a in ats])
+        for name in ats[0]["methods"]:
+            ms = [a["methods"][name] for a in ats]
+            rerank_p = np.mean([m["candidates_reranked"][k] for m, k in zip(ms, at10)])
+            top_p = np.mean([m["all_outputs"]["precision"][k] for m, k in zip(ms, at10)])
+            top_d = np.mean([m["all_outputs"]["distinct_members"] for m in ms])
+            lines.append(
+                f"- {edge}, {name}: precision at 10 {attack_p:.2f} in the attack's order, "
+                f"{rerank_p:.2f} re-ranked, {top_p:.2f} for the top outputs by score; distinct "
+                f"members at n {attack_d:.1f} against {top_d:.1f} (means over {len(runs)} runs)."
+            )
+    return lines
 
 
 def tuning_section(root: Path) -> list[str]:
