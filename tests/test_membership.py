@@ -14,6 +14,7 @@ from diffusers import DDPMScheduler
 from bench.cards import dataset_card
 from bench.cli import main
 from bench.data.manifests import read_manifest
+from bench.errors import BenchError
 from bench.membership import store
 from bench.membership.cards import build_method, method_card, method_class, method_names
 from bench.membership.heldout import heldout_path, read_heldout, used_files
@@ -105,6 +106,48 @@ def test_every_method_finds_a_memoriser_and_blind_queries_do_not(name: str) -> N
     assert abs(auc(scores(method, blind, members), scores(method, blind, unseen)) - 0.5) < 0.15
 
 
+class NoiseTwin:
+    """An ε-predicting denoiser with a smooth, image-dependent answer, or (``kind="sample"``) its
+    x₀-predicting twin: the same model written as x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, with √ᾱ_t and
+    √(1−ᾱ_t) taken as the queries take them (float32). A method must score the twins alike: only
+    the parametrisation differs."""
+
+    conditional = False
+    device = torch.device("cpu")
+
+    def __init__(self, kind: str) -> None:
+        self.prediction_type = kind
+        self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, captions=None) -> torch.Tensor:
+        a = self.scheduler.alphas_cumprod.to(torch.float32)[t].view(-1, 1, 1, 1)
+        eps = torch.tanh(1.5 * x_t.roll(1, dims=-1) + t.view(-1, 1, 1, 1) / 1000)
+        if self.prediction_type == "epsilon":
+            return eps
+        return (x_t - (1 - a).sqrt().to(x_t.dtype) * eps) / a.sqrt().to(x_t.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_epsilon_from_an_x0_prediction_is_exact_down_to_t_0(dtype: torch.dtype) -> None:
+    """PIA (ε̂ at t = 0) and SecMI (DDIM steps from t = 0) read ε off an x₀ model through
+    ε̂ = (x_t − √ᾱ_t x̂₀)/√(1−ᾱ_t), which divides by √β₀ = 0.01 at t = 0. In float64 the twins
+    agree to rounding; in float32 the x₀ twin's rounding (a few 1e-8 of |x_t|) is amplified by
+    at most 1/√(1−ᾱ_t), so the disagreement stays within that bound and scores keep their order."""
+    x = (torch.rand(32, 3, 8, 8, generator=torch.Generator().manual_seed(6)) * 2 - 1).to(dtype)
+    eps_q, x0_q = Queries(NoiseTwin("epsilon")), Queries(NoiseTwin("sample"))
+    rounding = 8 * torch.finfo(dtype).eps  # |x_t| ≤ 1, |ε̂| ≤ 1: a few roundings of each
+    for t in (0, 1, 10, 100, 999):
+        _, want = eps_q.x0_eps(x, t)
+        _, got = x0_q.x0_eps(x, t)
+        assert (got - want).abs().max() <= rounding / float((1 - eps_q.abar[t]).sqrt()), t
+    for name in ("pia", "secmi", "sima"):
+        card = method_card(name)
+        method = build_method(card, card.params())
+        want, got = scores(method, eps_q, x), scores(method, x0_q, x)
+        assert np.allclose(got, want, rtol=1e-9 if dtype == torch.float64 else 1e-3), name
+        assert (np.argsort(got) == np.argsort(want)).mean() > 0.9, name
+
+
 def test_cards_name_their_class_paper_and_the_source_of_every_value() -> None:
     assert set(method_names()) >= {"loss", "secmi", "pia", "sima"}
     for name in method_names():
@@ -113,6 +156,22 @@ def test_cards_name_their_class_paper_and_the_source_of_every_value() -> None:
         assert card.paper and card.sweep_param in card.defaults and card.sweep_values
         for key, source in card.sources.items():
             assert source.startswith(("paper", "suite's choice")), (name, key)
+        for figure in card.published:  # a quoted figure says where it was read
+            assert figure.where and figure.metric and figure.dataset, name
+    for name in ("secmi", "pia", "sima"):  # each paper compared with is quoted or said not to be
+        assert method_card(name).published or method_card(name).published_note, name
+
+
+def test_a_published_figure_without_its_source_is_refused(tmp_path: Path, monkeypatch) -> None:
+    card = (
+        (REPO_ROOT / "membership" / "sima.toml").read_text().replace('name = "sima"', 'name = "x"')
+    )
+    (tmp_path / "membership").mkdir()
+    cut = card.split('where = "', 1)
+    (tmp_path / "membership" / "x.toml").write_text(cut[0] + cut[1].split("\n", 1)[1])
+    monkeypatch.setenv("BENCH_CARDS", str(tmp_path))
+    with pytest.raises(BenchError, match="a published figure lacks 'where'"):
+        method_card("x")
 
 
 def test_the_held_out_manifest_avoids_every_member_set_and_the_extraction_pool() -> None:
@@ -171,6 +230,38 @@ def test_sima_ignoring_the_model_falls_below_its_floor_on_real_data() -> None:
 def test_the_committed_report_is_what_the_records_give() -> None:
     assert (REPORTS / "membership.md").read_text() == render(REPORTS)
     assert (REPORTS / MEMBERS_CSV).read_text() == members_table(REPORTS)
+
+
+def leaderboard_record(tmp_path: Path, method: str, model: str, flip: bool) -> None:
+    record = store.read_run(store.run_path(REPORTS, "loss", "celeba-64-cpu"))
+    record.update(method=method, model=model)
+    record["metrics"]["auc"] = {"mean": 0.8123, "lo": 0.7, "hi": 0.9}
+    record["metrics"]["tpr@0.01"] = {"mean": 0.25, "lo": 0.1, "hi": 0.4}
+    for row in record["metrics"]["per_seed"]:
+        row["direction"] = -1 if flip else 1
+    store.write(store.run_path(tmp_path, method, model), record)
+
+
+def test_the_leaderboard_section_shows_each_record_and_each_gap(tmp_path: Path) -> None:
+    from bench.report.membership import GAP, membership_section
+
+    assert membership_section(tmp_path) == []
+    leaderboard_record(tmp_path, "sima", "celeba-64-cpu", flip=False)
+    leaderboard_record(tmp_path, "pia", "celeba-128-cpu", flip=True)
+    lines = "\n".join(membership_section(tmp_path)).splitlines()
+    row = {line.split("|")[1].strip(): line for line in lines if line.startswith("| celeba")}
+    sima = method_names().index("sima") + 3  # | model | px | methods…
+    assert row["celeba-64-cpu"].split("|")[sima].strip() == "0.812 [0.700–0.900] · 0.25 [0.10–0.40]"
+    assert row["celeba-64-cpu"].count(GAP) == len(method_names()) - 1
+    assert "↓" in row["celeba-128-cpu"]
+    assert row["celeba-128-cpu32"].count(GAP) == len(method_names())
+
+
+def test_the_committed_leaderboard_holds_the_membership_section() -> None:
+    from bench.report.membership import membership_section
+
+    section = "\n".join(membership_section(REPORTS))
+    assert section.strip() and section in (REPORTS / "leaderboard.md").read_text()
 
 
 def test_bad_input_is_one_line_and_exit_2(capsys) -> None:

@@ -201,6 +201,13 @@ class Attack(ABC):
         machine's memory when the cell is planned, before any sampling. 0: no parameter does."""
         return 0
 
+    def candidate_indices(self, images: np.ndarray) -> np.ndarray | None:
+        """For an attack whose answer is ranked candidates picked from its own outputs: the
+        indices of the outputs it picks, in rank order, found again from ``images`` (so a
+        membership score can re-rank them, ``bench.membership.rerank``); None when its
+        candidates are not a function of the outputs alone. The default picks none."""
+        return None
+
     def draws(self, budget: int, seed: int) -> Draws | None:
         """What a run at ``budget`` and ``seed`` samples (``Draws``), so `bench perf` can count
         what the sample pool saves a grid and time the guided step without sampling; None when

@@ -53,6 +53,10 @@ class Carlini(Attack):
     def draws(self, budget: int, seed: int) -> Draws:
         return Draws(outputs=budget, unguided_outputs=True)
 
+    def candidate_indices(self, images: np.ndarray) -> np.ndarray:
+        found = self.filter_outputs(images)
+        return np.array([c.representative for c in found.cliques], dtype=np.int64)
+
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         unet, _ = generate_outputs(view, budget, seed)
         images = view.store.images()

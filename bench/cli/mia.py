@@ -77,6 +77,31 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerank(args: argparse.Namespace) -> int:
+    from bench.membership import rerank
+    from bench.runner.cell import default_budget
+
+    model = model_card(args.model)
+    methods = [(card, card.params()) for card in map(method_card, args.method.split(","))]
+    budget = args.budget or default_budget(dataset_card(model.dataset), model.profile)
+    root = data_root(args.data_root)
+    result = rerank.rerank_model(args.attack, model, methods, reports_dir(), root, budget)
+    path = store.rerank_path(results_from_args(args), model.name)
+    store.write(path, result)
+    for run in result["runs"]:
+        for edge, at in run["edges"].items():
+            reranked = "; ".join(
+                f"{m} {r['candidates_reranked']}, all outputs {r['all_outputs']['precision']}"
+                for m, r in at["methods"].items()
+            )
+            print(
+                f"seed {run['seed']}, {edge}: {run['candidates']} candidates, precision at k "
+                f"in the attack's order {at['attack_order']['precision']}; by {reranked}"
+            )
+    print(f"-> {path}")
+    return 0
+
+
 def cmd_heldout(args: argparse.Namespace) -> int:
     card = dataset_card("celeba")
     n, digest = write_heldout(card, read_index(data_root(args.data_root)))
@@ -125,6 +150,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
     add_results_arguments(t)
     t.set_defaults(func=cmd_tune)
+
+    rr = verbs.add_parser(
+        "rerank", help="rank a filtering attack's candidates and outputs by membership scores"
+    )
+    rr.add_argument("--attack", required=True, help="a filtering attack (carlini) with records")
+    rr.add_argument("--model", required=True, help="a zoo model with committed records of it")
+    rr.add_argument(
+        "--method", default="loss,sima", help="membership card names (default loss,sima)"
+    )
+    rr.add_argument("--budget", type=int, default=None, help="N_G of the records (default: shared)")
+    rr.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    add_results_arguments(rr)
+    rr.set_defaults(func=cmd_rerank)
 
     h = verbs.add_parser("heldout", help="rewrite the track's held-out manifest from a root")
     h.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")

@@ -2,7 +2,10 @@
 
 A card names its class (``module:Class``), its paper, its threat model (which must be the one the
 class declares), its default parameters and, per parameter, the source of the value ("paper: …"
-or "suite's choice: …"), and the one parameter ``bench mia tune`` sweeps with the values it tries.
+or "suite's choice: …"), the one parameter ``bench mia tune`` sweeps with the values it tries, and
+what its paper publishes on DDPMs (``[published]``: each figure with its dataset, model, metric and
+where it was read, and a note saying what was searched and not found), which the report sets beside
+the measured figures; a figure no one could read at its source is not quoted.
 Folders on ``BENCH_CARDS`` add cards of their own (a ``membership/`` folder beside their
 ``attacks/``), so a user adds a method without editing the suite.
 """
@@ -20,6 +23,19 @@ from bench.errors import BenchError
 from bench.membership.base import THREAT_MODELS, MembershipMethod
 
 KIND = "membership"
+FIGURE_FIELDS = ("dataset", "model", "metric", "value", "where")
+
+
+@dataclass(frozen=True)
+class Published:
+    """One figure a method's paper reports, with where it was read (a table, or the listing
+    it was taken from when the table itself could not be read)."""
+
+    dataset: str
+    model: str
+    metric: str
+    value: float
+    where: str
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,8 @@ class MethodCard:
     sweep_param: str
     sweep_values: list[Any]
     path: Path
+    published: tuple[Published, ...] = ()
+    published_note: str = ""
 
     def params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         unknown = sorted(set(overrides or {}) - set(self.defaults))
@@ -63,6 +81,12 @@ def method_card(name: str) -> MethodCard:
     if undocumented:
         raise BenchError(f"membership card {path}: parameter {undocumented[0]!r} has no source")
     sweep = raw.get("sweep", {})
+    published = raw.get("published", {})
+    figures = published.get("figures", [])
+    for figure in figures:
+        lacking = [k for k in FIGURE_FIELDS if k not in figure]
+        if lacking:
+            raise BenchError(f"membership card {path}: a published figure lacks {lacking[0]!r}")
     return MethodCard(
         name=raw["name"],
         version=int(raw["version"]),
@@ -74,6 +98,8 @@ def method_card(name: str) -> MethodCard:
         sweep_param=sweep.get("param", ""),
         sweep_values=list(sweep.get("values", [])),
         path=path,
+        published=tuple(Published(**{k: f[k] for k in FIGURE_FIELDS}) for f in figures),
+        published_note=published.get("note", ""),
     )
 
 

@@ -3,9 +3,11 @@
 Sections: the protocol and the held-out set; the methods (paper, threat model, queries per image,
 each parameter with its source and the tuning rule's pick); per profile, method × model AUC and
 TPR at 1% and 0.1% FPR with their intervals and cost; TPR at 1% FPR per duplicate tier on the
-ladder and canary models; membership meets extraction; the tuning sweeps; CI's floors and the
-mutations they catch. Every number is read from a record under ``membership/``; the extraction
-side reads the committed extraction records under ``runs/``.
+ladder and canary models; the measured figures beside the papers' published DDPM figures (from
+the cards' ``[published]``); membership meets extraction, and a carlini run re-ranked by
+membership scores; the tuning sweeps; CI's floors and the mutations they catch. Every number is
+read from a record under ``membership/`` or a card; the extraction side reads the committed
+extraction records under ``runs/``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tabulate import tabulate
 
 from bench.cards import dataset_card
 from bench.membership import store
-from bench.membership.cards import method_card, method_class, method_names
+from bench.membership.cards import MethodCard, method_card, method_class, method_names
 from bench.membership.extraction import extraction_hits, fitted_sign, meets_extraction
 from bench.membership.heldout import read_heldout
 from bench.membership.protocol import FPRS, SPLIT_SEEDS, supports
@@ -194,6 +196,161 @@ def extraction_section(records: list[dict[str, Any]], reports: Path) -> list[str
     ]
 
 
+def measured_span(records: list[dict[str, Any]], key: str, digits: int) -> str:
+    """The range of a headline metric's model means over a method's records, per resolution."""
+    spans = []
+    for res in sorted({r["resolution"] for r in records}):
+        vals = [r["metrics"][key]["mean"] for r in records if r["resolution"] == res]
+        models = f"{len(vals)} model{'s' if len(vals) > 1 else ''}"
+        spans.append(f"{min(vals):.{digits}f}–{max(vals):.{digits}f} ({models}, {res} px)")
+    return "; ".join(spans) or "no record"
+
+
+def published_cell(card: MethodCard) -> str:
+    if card.published:
+        return "; ".join(f"{f.dataset}, {f.model}: {f.metric} {f.value:g}" for f in card.published)
+    return "not quoted (below)" if card.published_note else "not sought"
+
+
+def published_section(records: list[dict[str, Any]]) -> list[str]:
+    """Each method's published DDPM figures (its card's) beside its range here."""
+    rows, notes = [], []
+    for name in method_names():
+        card = method_card(name)
+        mine = [r for r in records if r["method"] == name]
+        rows.append(
+            [
+                name,
+                published_cell(card),
+                measured_span(mine, "auc", 3),
+                measured_span(mine, "tpr@0.01", 2),
+            ]
+        )
+        if card.published_note:
+            notes.append(f"- **{name}**: {card.published_note}")
+    return [
+        "## Beside the published DDPM figures",
+        "",
+        "The quoted figures are on DDPMs at 32 px with 25,000–30,000 members and as many "
+        "held-out images; the zoo's models predict x₀, are 16 or 32 px and hold 64 to 5,000 "
+        "members, so a figure sets an order of magnitude, not a target. A figure is quoted only "
+        "with where it was read (the notes below); what could not be read is said. Measured: "
+        "the lowest and highest model mean over the ranked zoo.",
+        "",
+        tabulate(
+            rows,
+            headers=["method", "published", "measured AUC", "measured TPR@1%FPR"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+        *notes,
+        "",
+    ]
+
+
+def rerank_section(root: Path) -> list[str]:
+    """Each re-ranked carlini run: precision at k in the clique filter's order, of the same
+    candidates in membership order, and of all outputs in membership order."""
+    paths = sorted((root / store.FOLDER / "rerank").glob("*.json"))
+    if not paths:
+        return []
+    rows, summary = [], []
+    for path in paths:
+        r = store.read_json(path)
+        summary += [f"**{r['model']}** ({r['attack']}, N_G {r['budget']}):", ""]
+        summary += [*rerank_summary(r["runs"]), ""]
+        rows += _rerank_rows(r)
+    return [
+        "## Re-ranking a carlini run by membership score",
+        "",
+        "Committed carlini runs' outputs, regenerated under BENCH_HOME from their records (the "
+        "candidates picked again must be the record's), scored by a membership method in the "
+        "direction its held-out record fitted (`bench mia rerank`, `bench/membership/rerank.py`). "
+        "A copy is an output within the edge of some member: the record's high band, or "
+        "Carlini's strictest δ among the record's, where a candidate can still miss. Precision "
+        "at k (k = 1, 5, 10 and the number of candidates n): the clique filter's candidates in "
+        "its own order; "
+        "the same candidates in membership order; the top k of all N_G outputs in membership "
+        "order, no clique filter. Distinct members: those the n candidates reach / those the top "
+        "n outputs by score reach. Last, the AUC of the score at telling copies from the other "
+        "outputs.",
+        "",
+        *summary,
+        tabulate(
+            rows,
+            headers=[
+                "model",
+                "seed",
+                "copy within",
+                "candidates / copies among N_G",
+                "method",
+                "P@k attack's order",
+                "P@k re-ranked",
+                "P@k all outputs by score",
+                "distinct members",
+                "copy AUC",
+            ],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+    ]
+
+
+def _rerank_rows(r: dict[str, Any]) -> list[list[Any]]:
+    """One re-ranking record's table rows: per seed, copy edge and method."""
+    rows = []
+    for run in r["runs"]:
+        for edge, at in run["edges"].items():
+            clique = at["attack_order"]
+            for name, m in at["methods"].items():
+                rows.append(
+                    [
+                        r["model"],
+                        run["seed"],
+                        f"{edge} ({at['edge']:.3f})",
+                        f"{run['candidates']} / {at['copies']}",
+                        name,
+                        precisions(clique["precision"]),
+                        precisions(m["candidates_reranked"]),
+                        precisions(m["all_outputs"]["precision"]),
+                        f"{clique['distinct_members']} / {m['all_outputs']['distinct_members']}",
+                        "n/a" if m["copy_auc"] is None else f"{m['copy_auc']:.2f}",
+                    ]
+                )
+    return rows
+
+
+def precisions(by_k: dict[str, float]) -> str:
+    """``P@1 / P@5 / … (k = 1, 5, …)`` in depth order (the record's keys are sorted as text)."""
+    ks = sorted(by_k, key=int)
+    return " / ".join(f"{by_k[k]:.2f}" for k in ks) + f" (k = {', '.join(ks)})"
+
+
+def rerank_summary(runs: list[dict[str, Any]]) -> list[str]:
+    """Per copy edge and method, the means over the runs of precision at k = 10 (or n, when a
+    run has fewer candidates): in the attack's order, re-ranked, and of the top outputs by
+    score; then the distinct members the n candidates and the top n outputs reach."""
+    lines = []
+    at10 = [str(min(10, run["candidates"])) for run in runs]
+    for edge in runs[0]["edges"]:
+        ats = [run["edges"][edge] for run in runs]
+        attack_p = np.mean([a["attack_order"]["precision"][k] for a, k in zip(ats, at10)])
+        attack_d = np.mean([a["attack_order"]["distinct_members"] for a in ats])
+        for name in ats[0]["methods"]:
+            ms = [a["methods"][name] for a in ats]
+            rerank_p = np.mean([m["candidates_reranked"][k] for m, k in zip(ms, at10)])
+            top_p = np.mean([m["all_outputs"]["precision"][k] for m, k in zip(ms, at10)])
+            top_d = np.mean([m["all_outputs"]["distinct_members"] for m in ms])
+            lines.append(
+                f"- {edge}, {name}: precision at 10 {attack_p:.2f} in the attack's order, "
+                f"{rerank_p:.2f} re-ranked, {top_p:.2f} for the top outputs by score; distinct "
+                f"members at n {attack_d:.1f} against {top_d:.1f} (means over {len(runs)} runs)."
+            )
+    return lines
+
+
 def tuning_section(root: Path) -> list[str]:
     rows = []
     for name in method_names():
@@ -282,7 +439,9 @@ def render(root: Path) -> str:
     for profile in sorted({r["profile"] for r in records}):
         lines += profile_section(profile, records)
     lines += tiers_section(records)
+    lines += published_section(records)
     lines += extraction_section(records, root)
+    lines += rerank_section(root)
     lines += tuning_section(root)
     lines += floors_section(root)
     return "\n".join(lines).rstrip() + "\n"

@@ -32,7 +32,7 @@ from bench.zoo.load import checkpoint_status, load_denoiser, verified_digest
 
 SCHEMA = 1
 # The profiles the track covers: the trained zoo of this CPU (paper-profile models are untrained).
-PROFILES = ("cpu", "cpu32")
+PROFILES = ("cpu", "cpu32", "cpu64")
 # Suite's choice: images per scoring batch (the denoiser slices it further by its unet_batch).
 BATCH = 256
 # Suite's choice, to fit 2 CPU cores: at most this many members are scored per model, a seeded
@@ -56,18 +56,20 @@ def ranked_models(profiles: tuple[str, ...] = PROFILES) -> list[str]:
 def score_images(
     method: MembershipMethod,
     queries: Queries,
-    subset: Subset,
+    images: np.ndarray,
+    captions: list[str] | None,
     seed: int,
     stream: int,
 ) -> np.ndarray:
-    """One score per image of ``subset``; batch b draws its noise from generator
-    (seed, stream, b), so members (stream 0) and held-out images (stream 1) never share it."""
+    """One score per image of ``images`` (uint8 NHWC, with their captions for a conditional
+    model); batch b draws its noise from generator (seed, stream, b), so members (stream 0),
+    held-out images (stream 1) and generations (``rerank``) never share it."""
     out = []
     device = queries.denoiser.device
-    for b, start in enumerate(range(0, len(subset.images), BATCH)):
-        x0 = to_tensor(subset.images[start : start + BATCH]).to(device)
+    for b, start in enumerate(range(0, len(images), BATCH)):
+        x0 = to_tensor(images[start : start + BATCH]).to(device)
         queries.captions = (
-            subset.captions[start : start + BATCH] if queries.denoiser.conditional else None
+            captions[start : start + BATCH] if queries.denoiser.conditional and captions else None
         )
         state = np.random.SeedSequence([seed, stream, b]).generate_state(1)[0]
         generator = torch.Generator().manual_seed(int(state))
@@ -124,8 +126,8 @@ def score_model(
     member_set = subset_rows(everyone, rows)
     held = heldout_subset(model, root)
     queries = queries_cls(denoiser)
-    m = score_images(method, queries, member_set, seed, 0)
-    h = score_images(method, queries, held, seed, 1)
+    m = score_images(method, queries, member_set.images, member_set.captions, seed, 0)
+    h = score_images(method, queries, held.images, held.captions, seed, 1)
     metrics = evaluate(m, h)
     if has_tiers(member_set.counts):
         metrics["tiers"] = tier_rates(m, member_set.counts, h)

@@ -2,7 +2,8 @@
 
 Under a results root (``reports/`` with ``--publish``, else ``--out`` or ``BENCH_HOME/results``):
 ``membership/runs/<method>/<model>.json`` (one record per method and model at the track's seed),
-``membership/tuning/<method>.json`` (a sweep on the tuning model) and ``membership/floors.json``.
+``membership/tuning/<method>.json`` (a sweep on the tuning model), ``membership/floors.json`` and
+``membership/rerank/<model>.json`` (a carlini run re-ranked by membership scores).
 Records are strict JSON read by one function that names the file for anything it cannot use.
 """
 
@@ -26,6 +27,10 @@ def run_path(root: Path, method: str, model: str) -> Path:
 
 def tuning_path(root: Path, method: str) -> Path:
     return root / FOLDER / "tuning" / f"{method}.json"
+
+
+def rerank_path(root: Path, model: str) -> Path:
+    return root / FOLDER / "rerank" / f"{model}.json"
 
 
 def floors_path(root: Path) -> Path:

@@ -26,6 +26,7 @@ from bench.report.claims import MarginClaim, leaks_more_claims, margin_claims, o
 from bench.report.curves import curve_pivot, curve_table
 from bench.report.fits import fit_table
 from bench.report.frame import in_sscd, load_records
+from bench.report.membership import membership_section
 from bench.report.plots import plot, plot_curves
 from bench.report.profiles import (
     borrowed_lines,
@@ -274,6 +275,7 @@ def _write_leaderboard(root: Path, out: Path) -> None:
         parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(metrics)]
         parts += ["", text.MEMBERSHIP_NOTE, "", GLOSSARY]
     parts += detail
+    parts += membership_section(root)
     parts += [
         "",
         text.INTRO,
