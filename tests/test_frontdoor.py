@@ -253,7 +253,9 @@ def test_side_names_its_phases_in_its_progress_bars(
     for module in (bench.zoo.sampling, bench.attacks.classifier):
         monkeypatch.setattr(module, "tqdm", recording(module.tqdm))
     cell_record("side", "8", budget=8, overrides=FAST_SIDE, progress=True)
-    assert {"synthetic set", "classifier training", "guided sampling", "held-out check"} <= set(seen)
+    assert {"synthetic set", "classifier training", "guided sampling", "held-out check"} <= set(
+        seen
+    )
     assert "sampling" not in seen
 
 

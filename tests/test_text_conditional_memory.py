@@ -61,7 +61,7 @@ def test_the_estimate_covers_a_measured_complete_graph(monkeypatch: pytest.Monke
     base = rng.integers(0, 256, (1, res, res, 3)).astype(np.int16)
     images = np.clip(base + rng.integers(-2, 3, (n, res, res, 3)), 0, 255).astype(np.uint8)
     tracemalloc.start()
-    found = find_cliques(images, 0.08, 2, 4)
+    found = find_cliques(images, 0.08, 2, 4).cliques
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(found) == 1 and len(found[0].members) == n  # the complete graph was built
@@ -74,6 +74,6 @@ def test_blocks_change_no_clique(monkeypatch: pytest.MonkeyPatch) -> None:
     images = np.clip(
         base[rng.integers(0, 3, 60)] + rng.integers(-4, 5, (60, 8, 8, 3)), 0, 255
     ).astype(np.uint8)
-    whole = find_cliques(images, 0.08, 2, 4)
+    whole = find_cliques(images, 0.08, 2, 4).cliques
     monkeypatch.setattr(cliques, "PAIR_BLOCK_VALUES", 192 * 7)  # 7 pairs a block
-    assert find_cliques(images, 0.08, 2, 4) == whole and len(whole) == 3
+    assert find_cliques(images, 0.08, 2, 4).cliques == whole and len(whole) == 3
