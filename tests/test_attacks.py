@@ -18,7 +18,8 @@ from bench.cards import attack_card, model_card
 from bench.cli import main
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.runner.sweep import ValueScores, select_value, selection_line, sweep_values
+from bench.metrics.selection import ValueScores, select_value
+from bench.runner.sweep import selection_line, sweep_values
 from bench.utils.paths import bench_home
 from bench.zoo.build import build_sampler
 from bench.zoo.load import load_denoiser
@@ -314,7 +315,7 @@ def test_the_cards_value_stays_unless_beaten_by_the_paired_t_test() -> None:
     # p = (1 − t/√(t² + 2))/2 = 0.0176 < 0.05: 64 wins. Unpaired, the seeds' own spread (SD 1.0)
     # would bury the 0.3 lead (Welch SE 0.81): pairing is what decides it.
     pick = select_value([scores(32, card), scores(64, [5.3, 6.4, 7.2])], None, 32)
-    assert pick.value == 64 and pick.band == "high"
+    assert pick.value == 64 and pick.metric == "high"
     assert pick.test.paired and pick.test.df == 2
     assert pick.test.p_above() == pytest.approx(0.0176, abs=2e-4)
     assert "paired t, df 2, one-sided p 0.018" in pick.reason(32)
@@ -334,7 +335,7 @@ def test_the_cards_value_stays_unless_beaten_by_the_paired_t_test() -> None:
     # A tie in the high band (here exact) passes the comparison to the mid band.
     mid_win = [scores(32, card, [1.0, 2.0, 3.0]), scores(64, card, [2.0, 3.1, 4.0])]
     pick = select_value(mid_win, None, 32)
-    assert pick.value == 64 and pick.band == "mid"
+    assert pick.value == 64 and pick.metric == "mid"
     # A value clearly below the card's in a stricter band cannot win in a later one.
     worse = scores(16, [4.0, 5.1, 5.9], [9.0, 9.0, 9.0])
     assert select_value([scores(32, card, [1.0, 1.0, 1.0]), worse], None, 32).value == 32

@@ -287,3 +287,39 @@ def test_the_docs_example_method_plugs_in(tmp_path: Path, monkeypatch) -> None:
     unseen = torch.rand(100, 3, 8, 8, generator=g) * 2 - 1
     queries = Queries(Memoriser(members))
     assert auc(scores(method, queries, members), scores(method, queries, unseen)) > 0.95
+
+
+def test_membership_defaults_follow_the_suites_one_selection_rule() -> None:
+    """The extraction sweeps' rule, on held-out AUC: hand-computed on PIA's committed rows, where
+    the highest mean (t = 10) loses to a smaller lead with less seed spread (t = 500)."""
+    from bench.membership.tuning import choose
+
+    rows = [
+        {"value": 10, "auc": [0.6075, 0.6485, 0.6254]},
+        {"value": 200, "auc": [0.5355, 0.5148, 0.5284]},
+        {"value": 500, "auc": [0.6201, 0.5912, 0.6260]},
+    ]
+    # t = 10 against 200: differences 0.072, 0.1337, 0.097 (mean 0.1009, SE 0.0179, t 5.63 on
+    # 2 df, one-sided p 0.015); t = 500: 0.0846, 0.0764, 0.0976 (mean 0.0862, SE 0.0062, t 13.9,
+    # p 0.0026). Against two challengers the level is 0.025: both beat the card, and the higher
+    # mean (t = 10) wins. The committed sweep compared five, at 0.01, where t = 10 drops out.
+    value, why = choose(rows, 200)
+    assert value == 10 and "p 0.015 against a level of 0.025" in why
+    value, why = choose(rows[1:], 200)
+    assert value == 500 and "one-sided p 0.003 against a level of 0.05" in why
+    # A lead inside seed noise keeps the card's value (loss's t = 200 against its card's 100).
+    loss = [
+        {"value": [100], "auc": [0.9784, 0.9741, 0.9838]},
+        {"value": [200], "auc": [0.9824, 0.9821, 0.9852]},
+    ]
+    value, why = choose(loss, [100])
+    assert value == [100] and "not beaten" in why and "p 0.073" in why
+
+
+def test_every_committed_membership_record_is_of_its_cards_current_version() -> None:
+    old = [
+        f"{r['method']} on {r['model']}"
+        for r in store.all_runs(REPO_ROOT / "reports")
+        if store.stale(r)
+    ]
+    assert not old, f"records of an earlier card version: {old}"

@@ -50,21 +50,25 @@ def _sets(mcard, items: list[str] | None):
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    root = data_root(args.data_root)
     out = results_from_args(args)
+    names = method_names() if args.method == "all" else [args.method]
+    if args.rejudge:
+        return _rejudge(names, out)
+    root = data_root(args.data_root)
     model = model_card(args.model)
     if model.role != "tuning":
         raise BenchError(f"{model.name} is a ranked model; defaults are tuned on a tuning model")
-    for name in method_names() if args.method == "all" else [args.method]:
+    for name in names:
         mcard = method_card(name)
         rows = tuning.sweep(mcard, model, root)
-        value, why = tuning.choose(mcard, rows)
+        incumbent = mcard.defaults[mcard.sweep_param]
+        value, why = tuning.choose(rows, incumbent)
         result = {
             "method": name,
             "method_version": mcard.version,
             "model": model.name,
             "param": mcard.sweep_param,
-            "card_value": mcard.defaults[mcard.sweep_param],
+            "card_value": incumbent,
             "source": mcard.sources[mcard.sweep_param],
             "seeds": list(tuning.TUNING_SEEDS),
             "rows": rows,
@@ -74,6 +78,23 @@ def cmd_tune(args: argparse.Namespace) -> int:
         path = store.tuning_path(out, name)
         store.write(path, result)
         print(f"{name}: {mcard.sweep_param} = {value} ({why}) -> {path}")
+    return 0
+
+
+def _rejudge(names: list[str], out: Path) -> int:
+    """The current rule applied to committed sweep rows (no model is run): the card's value at
+    the time of the sweep is the one to beat; an earlier pick stays beside it (``first_pick``)."""
+    for name in names:
+        path = store.tuning_path(out, name)
+        if not path.is_file():
+            raise BenchError(f"no tuning sweep of {name} at {path}; run bench mia tune first")
+        t = store.read_json(path)
+        value, why = tuning.choose(t["rows"], t["card_value"])
+        if value != t["chosen"] or why != t["why"]:
+            t.setdefault("first_pick", {"chosen": t["chosen"], "why": t["why"]})
+            t["chosen"], t["why"] = value, why
+            store.write(path, t)
+        print(f"{name}: {t['param']} = {value} ({why}) -> {path}")
     return 0
 
 
@@ -148,6 +169,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--method", required=True, help="a membership card name, or all")
     t.add_argument("--model", default="celeba-192-tune-cpu", help="the tuning model")
     t.add_argument("--data-root", default=None, help="CelebA root (default: BENCH_DATA)")
+    t.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="apply the current selection rule to the committed sweep rows (runs no model)",
+    )
     add_results_arguments(t)
     t.set_defaults(func=cmd_tune)
 

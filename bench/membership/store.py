@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.membership.cards import method_card
 from bench.membership.score import SCHEMA
 from bench.utils.atomic import write_json_atomic
 
@@ -63,9 +64,20 @@ def read_run(path: Path) -> dict[str, Any]:
     return record
 
 
-def runs(root: Path) -> list[dict[str, Any]]:
-    """Every membership record under ``root``, in path order."""
+def all_runs(root: Path) -> list[dict[str, Any]]:
+    """Every membership record under ``root``, in path order, whatever its card version."""
     return [read_run(p) for p in sorted((root / FOLDER / "runs").glob("*/*.json"))]
+
+
+def runs(root: Path) -> list[dict[str, Any]]:
+    """The records made at their method card's current version: a record of an earlier version
+    scored other parameters than the card now states, so no table or floor reads it."""
+    return [r for r in all_runs(root) if not stale(r)]
+
+
+def stale(record: dict[str, Any]) -> bool:
+    """Whether the record's method card has changed version since it was made."""
+    return record.get("method_version") != method_card(record["method"]).version
 
 
 def _refuse(name: str) -> float:

@@ -1,13 +1,16 @@
-"""Each method's defaults, chosen on the tuning model by a rule fixed before the sweep.
+"""Each method's defaults, chosen on the tuning model by the suite's one selection rule.
 
-The rule (written here and in ``reports/membership.md`` before any sweep ran): on
-``celeba-192-tune-cpu`` (never ranked; its 192 members overlap no ranked model's), each value the
-card's ``[sweep]`` lists is scored on the members and the track's held-out images, and judged at
-each tuning seed (100, 101, 102: the split, and the loss's noise) by the held-out AUC. A value the
-card marks "paper" stays unless another value's mean AUC beats it by more than two standard errors
-of their paired differences over the seeds; a value that is the suite's choice goes to the value
-with the highest mean AUC (the first listed on a tie). AUC and not TPR@1%FPR, because the tuning
-model's 96 evaluation members make TPR at 1% a count of a handful.
+On ``celeba-192-tune-cpu`` (never ranked; its 192 members overlap no ranked model's), each value
+the card's ``[sweep]`` lists is scored on the members and the track's held-out images, at each
+tuning seed (100, 101, 102: the split, and the loss's noise), by the held-out AUC. The pick is the
+extraction sweeps' (``bench/metrics/selection.py``): the card's value stays unless another beats it
+by a paired one-sided Student t on the per-seed AUC differences at α = 0.05, Bonferroni-corrected
+over the values compared with it, so every attack and method is tuned alike. AUC and not
+TPR@1%FPR, because the tuning model's 96 evaluation members make TPR at 1% a count of a handful.
+
+The first sweeps (card version 1) picked by an earlier rule: a "paper" value stayed unless beaten
+by two standard errors of the paired differences, and a suite's-choice value went to the highest
+mean. ``bench mia tune --rejudge`` applies the current rule to the committed rows.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bench.cards import ModelCard
 from bench.membership.cards import MethodCard, method_class
 from bench.membership.protocol import evaluate
 from bench.membership.score import score_model
+from bench.metrics.selection import ValueScores, select_value
 
 TUNING_SEEDS = (100, 101, 102)
 
@@ -41,24 +45,14 @@ def sweep(mcard: MethodCard, model: ModelCard, root: Path) -> list[dict[str, Any
     return rows
 
 
-def choose(mcard: MethodCard, rows: list[dict[str, Any]]) -> tuple[Any, str]:
-    """The value the rule picks, and why."""
-    means = [float(np.mean(r["auc"])) for r in rows]
-    source = mcard.sources.get(mcard.sweep_param, "")
-    incumbent = mcard.defaults[mcard.sweep_param]
-    values = [r["value"] for r in rows]
-    if not source.startswith("paper") or incumbent not in values:
-        best = int(np.argmax(means))
-        return values[best], f"highest mean AUC ({means[best]:.3f}); the card's value is ours"
-    base = np.array(rows[values.index(incumbent)]["auc"])
-    beaten = []
-    for i, r in enumerate(rows):
-        diff = np.array(r["auc"]) - base
-        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
-        if diff.mean() > 2 * se and diff.mean() > 0:
-            beaten.append(i)
-    if not beaten:
-        return incumbent, "the paper's value: no other beat it by more than 2 standard errors"
-    best = max(beaten, key=lambda i: means[i])
-    why = f"beat the paper's value by more than 2 standard errors ({means[best]:.3f})"
-    return values[best], why
+def choose(rows: list[dict[str, Any]], incumbent: Any) -> tuple[Any, str]:
+    """The value the rule picks from a sweep's rows, with the card's value before the sweep
+    (``incumbent``) as the one to beat, and why (the deciding or the closest test)."""
+    scores = [
+        ValueScores(
+            r["value"], {"AUC": dict(zip(TUNING_SEEDS, r["auc"]))}, "held-out", percent=False
+        )
+        for r in rows
+    ]
+    pick = select_value(scores, None, incumbent)
+    return pick.value, pick.reason(incumbent).strip(" ()")

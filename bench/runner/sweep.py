@@ -7,8 +7,7 @@ its table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from bench.cards import AttackCard, attack_card, validate
 from bench.cards.overrides import typed_value
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
-from bench.metrics.contrasts import ALPHA, Contrast, Seeds, contrast
+from bench.metrics.contrasts import ALPHA
+from bench.metrics.selection import ValueScores, select_value
 from bench.records import SWEEP_RECORDS, RunRecord, params_key, record_path, write_record
 from bench.runner.cell import run_cell
 from bench.runner.floors import metric
@@ -43,90 +43,12 @@ SELECTION_RULE = (
 )
 
 
-@dataclass(frozen=True)
-class ValueScores:
-    """One swept value's UMS per band at each tuning seed: what SELECTION_RULE reads."""
-
-    value: Any
-    ums: Mapping[str, Seeds]  # band -> {seed: UMS}
-
-    def mean(self, band: str) -> float:
-        return float(np.mean(list(self.ums[band].values())))
-
-
-@dataclass(frozen=True)
-class Pick:
-    """The sweep's choice and the test behind it: the winner's against the card's value, or,
-    where the card's value stays, the challenger that came closest (the smallest one-sided p of
-    any comparison made), so a table shows how near the card came to changing. No test where
-    there was no card's value to compare with."""
-
-    value: Any
-    kept: bool = False  # the card's value, not beaten
-    rival: Any = None  # the value the test compares with the card's
-    band: str | None = None
-    test: Contrast | None = None
-    level: float = ALPHA
-
-    def reason(self, incumbent: Any) -> str:
-        """Why, in one parenthesis: the deciding (or the closest) difference and its test."""
-        if self.test is None:
-            return " (the card's value; nothing else was swept)" if self.kept else ""
-        t = self.test
-        numbers = (
-            f"{self.rival} against the card's {incumbent} in UMS {self.band}: "
-            f"{100 * t.mean:+.2f} pp ± {100 * t.se:.2f}, {'paired' if t.paired else 'Welch'} t, "
-            f"df {t.df:.0f}, one-sided p {t.p_above():.3f} against a level of {self.level:.3g}"
-        )
-        if self.kept:
-            return f" (the card's value, not beaten; closest: {numbers})"
-        return f" ({numbers})"
-
-
 def value_scores(per_seed: list[dict[str, Any]]) -> ValueScores:
     """One value's sweep rows (one per tuning seed, each with its ``seed``) as ValueScores."""
     return ValueScores(
         per_seed[0]["value"],
         {b: {r["seed"]: r[f"ums_{b}"] for r in per_seed} for b in BAND_NAMES},
     )
-
-
-def select_value(
-    scores: list[ValueScores], reference: list[Any] | None = None, incumbent: Any = None
-) -> Pick:
-    """The sweep's winner under SELECTION_RULE.
-
-    The card's value (``incumbent``) has to be beaten beyond seed noise: on a tuning model where
-    every setting finds the same members, a rule that follows the best mean would change a
-    default on a margin that another set of seeds reverses (K = 200 did, at one seed). The test
-    is the leaderboard's (paired one-sided t at ALPHA), Bonferroni-corrected over the challengers
-    so that a sweep of many values does not change the card on noise more often than one of two.
-    Numbers tie to the smaller value; other values (a feature space) to the one listed first.
-    ``reference`` values switch the mechanism off: a default that removes the mechanism would no
-    longer be the attack, so they are shown but never picked.
-    """
-    scores = [s for s in scores if s.value not in (reference or [])] or scores
-    numeric = all(isinstance(s.value, int | float) for s in scores)
-    order = sorted(scores, key=lambda s: s.value) if numeric else scores
-    rank = {id(s): i for i, s in enumerate(order)}
-    held = next((s for s in scores if s.value == incumbent), None)
-    if held is None:
-        best = max(scores, key=lambda s: (*(s.mean(b) for b in BAND_NAMES), -rank[id(s)]))
-        return Pick(best.value)
-    alive = [s for s in scores if s is not held]
-    level = ALPHA / max(len(alive), 1)
-    closest = Pick(incumbent, kept=True)
-    for band in BAND_NAMES:
-        judged = [(s, contrast(s.ums[band], held.ums[band])) for s in alive]
-        alive = [s for s, c in judged if c.p_below() >= level]
-        above = [(s, c) for s, c in judged if c.p_above() < level]
-        if above:
-            s, c = max(above, key=lambda sc: (sc[0].mean(band), -rank[id(sc[0])]))
-            return Pick(s.value, False, s.value, band, c, level)
-        for s, c in judged:
-            if closest.test is None or c.p_above() < closest.test.p_above():
-                closest = Pick(incumbent, True, s.value, band, c, level)
-    return closest
 
 
 def sweep_values(
