@@ -134,6 +134,21 @@ def test_a_rerun_counts_only_what_is_not_kept(trained: Path) -> None:
     assert work.total()["distances"] == compared
 
 
+def test_a_synthetic_set_in_steps_of_its_own_is_counted_and_pooled_apart(trained: Path) -> None:
+    """``syn_steps``: the synthetic set and the held-out check are drawn in that many steps and
+    counted so; a rerun finds them in their own pool setting and evaluates only the held-out
+    accuracy again, while a run at the outputs' steps finds nothing of theirs pooled."""
+    work, counted, _ = counted_run("side", syn_steps=1)
+    assert declared(work) == ran(counted)
+    phases = {p.name: p.counts() for p in work.phases}
+    assert phases["synthetic set"]["unet"] == attack_card("side").params("test")["n_syn"]
+    work, counted, _ = counted_run("side", syn_steps=1)
+    assert declared(work) == ran(counted) and counted["unet"] == 0
+    work, counted, _ = counted_run("side")
+    assert declared(work) == ran(counted)
+    assert {p.name: p.counts() for p in work.phases}["synthetic set"]["unet"] > 0
+
+
 def test_side_ti_after_side_counts_what_the_pool_and_cache_do_not_hold(trained: Path) -> None:
     """The same seed's synthetic set and held-out check are in the sample pool after SIDE, so
     side-ti samples neither; it still trains its own (time-independent) classifier."""

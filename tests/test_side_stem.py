@@ -47,17 +47,22 @@ def test_a_record_leaves_out_only_a_parameter_at_its_neutral_value() -> None:
     card = attack_card("side")
     assert "clf_stem" not in card.recorded(card.params("cpu"))
     assert card.recorded(card.params("cpu64"))["clf_stem"] == 4
-    assert card.recorded(card.params("cpu64")) == card.params("cpu64")
+    assert "syn_steps" not in card.recorded(card.params("cpu64"))
+    assert card.recorded({**card.params("cpu"), "syn_steps": 10})["syn_steps"] == 10
+    assert card.recorded(card.params("cpu64")) == {
+        k: v for k, v in card.params("cpu64").items() if k != "syn_steps"
+    }
 
 
 def test_committed_side_records_keep_their_names_and_their_match_with_the_defaults() -> None:
-    """Adding clf_stem renamed nothing: each SIDE record's file name still holds its key, and the
-    records at the card's defaults still match them (the leaderboard's main rows)."""
+    """Adding clf_stem and syn_steps renamed nothing: each SIDE record's file name still holds its
+    key, and the records at the card's defaults still match them (the leaderboard's main rows)."""
     matched = 0
     for attack in ("side", "side-ti"):
         for path in sorted((REPO / "reports" / "runs" / attack).rglob("*.json")):
             rec = json.loads(path.read_text())
-            assert "clf_stem" not in rec["params"] and cell_key(rec) in path.name
+            assert not {"clf_stem", "syn_steps"} & set(rec["params"])
+            assert cell_key(rec) in path.name
             card = attack_card(attack)
             current = card.recorded(card.params(rec["profile"]))
             matched += rec["attack_version"] == card.version and rec["params"] == current

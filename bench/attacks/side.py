@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -68,6 +69,11 @@ class Side(Attack):
         clf_stem: how much the classifier's input stem downsamples (``classifier.STEMS``): 1 the
             full-resolution 3×3 convolution, 4 ResNet34's stem, which keeps a 64 px classifier
             at the 16 px one's cost (docs/tuning/side-cpu64.md).
+        syn_steps: the sampler steps of the synthetic set and the held-out check; 0 takes the
+            model's own (the outputs' steps). The synthetic set only feeds clustering and the
+            classifier, so it may be drawn coarser than the outputs (issue 37 §1). At steps of its
+            own it lies in a pool setting of its own: the estimate reads that setting, while the
+            disk check and the grid's pool accounting (``draws``) count only the run's setting.
 
     Mechanisms it owns, which ``mutations`` replace on one instance: ``time_dependent`` (whether
     the classifier sees the noise level; side-ti is SIDE without it) and ``guide`` (the class
@@ -93,6 +99,7 @@ class Side(Attack):
         clf_lr: float,
         clf_width: int,
         clf_stem: int,
+        syn_steps: int,
     ) -> None:
         self.guidance_scale = guidance_scale
         self.n_syn = n_syn
@@ -117,6 +124,7 @@ class Side(Attack):
             )
         self.clf = {"steps": clf_steps, "batch": clf_batch, "lr": clf_lr, "width": clf_width}
         self.clf_stem = clf_stem
+        self.syn_steps = syn_steps
 
     def _classifier_key(self, seed: int) -> str:
         """The preparation key the trained classifier is cached under: everything it depends
@@ -133,6 +141,7 @@ class Side(Attack):
                     self.pca_dim,
                     self.clf,
                     *([{"stem": self.clf_stem}] if self.clf_stem != 1 else []),
+                    *([{"syn_steps": self.syn_steps}] if self.syn_steps else []),
                     seed,
                 ],
                 sort_keys=True,
@@ -191,8 +200,11 @@ class Side(Attack):
             )
 
     def draws(self, budget: int, seed: int) -> Draws:
-        """Guided outputs, the synthetic set at seed + 1 and the held-out check at seed + 2."""
+        """Guided outputs, the synthetic set at seed + 1 and the held-out check at seed + 2 (pool
+        draws at the outputs' steps; at steps of their own they are not declared)."""
         prep = ((seed + 1, self.n_syn), (seed + 2, holdout_size(self.n_syn)))
+        if self.syn_steps:
+            prep = ()
         guidance = GuidanceShape(
             classes=self.n_clusters,
             width=self.clf["width"],
@@ -208,8 +220,14 @@ class Side(Attack):
         a classifier gradient per output and step) and the held-out check (pooled, and five
         classifier forwards per image, one per noise level of ``ACCURACY_AT``)."""
         n_fresh = holdout_size(self.n_syn)
+        prep_steps = self.syn_steps or steps
         phases = [
-            Phase("synthetic set", unet=self.n_syn * steps, pooled=(seed + 1, self.n_syn)),
+            Phase(
+                "synthetic set",
+                unet=self.n_syn * prep_steps,
+                pooled=(seed + 1, self.n_syn),
+                pool_steps=self.syn_steps,
+            ),
             Phase(
                 "classifier training",
                 classifier_train=self.clf["steps"] * self.clf["batch"],
@@ -224,9 +242,10 @@ class Side(Attack):
             ),
             Phase(
                 "held-out check",
-                unet=n_fresh * steps,
+                unet=n_fresh * prep_steps,
                 classifier_forward=len(ACCURACY_AT) * n_fresh,
                 pooled=(seed + 2, n_fresh),
+                pool_steps=self.syn_steps,
             ),
         ]
         if self.features == "unet-mid":
@@ -244,7 +263,8 @@ class Side(Attack):
     def run(self, view: ModelView, budget: int, seed: int) -> AttackResult:
         if view.conditioning != "unconditional":
             raise BenchError(f"{self.name} attacks unconditional models")
-        synthetic, prep_unet = generate_prep(view, self.n_syn, seed + 1, phase="synthetic set")
+        prep_view = replace(view, sampling_steps=self.syn_steps) if self.syn_steps else view
+        synthetic, prep_unet = generate_prep(prep_view, self.n_syn, seed + 1, phase="synthetic set")
         embed = fit_features(synthetic, self.features, self.pca_dim, view.denoiser)
         surrogate = surrogate_labels(
             embed(synthetic), self.n_clusters, self.tau, seed, self.tau_null_q
@@ -263,7 +283,9 @@ class Side(Attack):
         unet, classifier = generate_outputs(view, budget, seed, guidance=guidance, labels=targets)
         # Diagnostics read fresh generations (another seed) and are not part of the attack's cost.
         n_fresh = holdout_size(self.n_syn)
-        fresh, _ = generate_prep(view, n_fresh, seed + 2, phase="held-out check", charged=False)
+        fresh, _ = generate_prep(
+            prep_view, n_fresh, seed + 2, phase="held-out check", charged=False
+        )
         accuracy = heldout_accuracy(
             clf, fresh, surrogate.assign(embed(fresh)), view.denoiser.scheduler, seed + 3
         )

@@ -113,6 +113,7 @@ class Phase:
             donor's) shorten it in proportion.
         pooled: the unguided draw it samples, as (seed, images), so the batches the sample pool
             already holds shorten it.
+        pool_steps: the sampler steps of that draw where they are not the run's (0: the run's).
         cached: the preparation key its product is cached under in the run's preparation folder
             (``RunStore.cached_tensors``); once cached, the phase costs nothing.
         steps: for a resumable training that keeps its state under ``cached``'s key
@@ -128,6 +129,7 @@ class Phase:
     sscd: int = 0
     outputs: bool = False
     pooled: tuple[int, int] | None = None
+    pool_steps: int = 0
     cached: str | None = None
     steps: int = 0
 

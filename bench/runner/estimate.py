@@ -41,7 +41,8 @@ def remaining(
             done = min(phase.steps, steps_done(state_path(prep_root, phase.cached)))
             todo = todo.scaled(phase.steps - done, phase.steps)
         if phase.pooled is not None and pool is not None:
-            lacking = pool.missing_images([phase.pooled])
+            held = pool.at_steps(phase.pool_steps) if phase.pool_steps else pool
+            lacking = held.missing_images([phase.pooled])
             if phase.outputs:
                 lacking = min(lacking, missing)
             todo = replace(todo, unet=phase.unet * lacking // max(1, phase.pooled[1]))

@@ -16,16 +16,24 @@ from tabulate import tabulate
 
 from bench.attacks.base import load_attack
 from bench.attacks.declared import floor_metrics
-from bench.cards import AttackCard, attack_card, validate
+from bench.cards import AttackCard, attack_card, dataset_card, model_card, validate
 from bench.cards.overrides import typed_value
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
 from bench.metrics.contrasts import ALPHA
 from bench.metrics.selection import ValueScores, select_value
-from bench.records import SWEEP_RECORDS, RunRecord, params_key, record_path, write_record
-from bench.runner.cell import run_cell
+from bench.records import (
+    SWEEP_RECORDS,
+    RunRecord,
+    params_key,
+    read_record,
+    record_path,
+    staleness,
+    write_record,
+)
+from bench.runner.cell import default_budget, run_cell
 from bench.runner.floors import metric
-from bench.runner.spec import CellSpec, RunOptions
+from bench.runner.spec import CellSpec, RunOptions, ZooModel
 from bench.utils.atomic import write_text_atomic
 
 SELECTION_RULE = (
@@ -201,9 +209,14 @@ def run_sweep(
         per_seed = []
         for seed in seeds:
             cell = replace(spec, seed=seed, overrides={**spec.overrides, param: value})
-            rec = run_cell(cell, RunOptions(write=False, compile=compile))
-            path = record_path(rec, SWEEP_RECORDS, root=root)
-            write_record(path, rec)
+            kept = _kept_record(cell, root)
+            if kept is None:
+                rec = run_cell(cell, RunOptions(write=False, compile=compile))
+                path = record_path(rec, SWEEP_RECORDS, root=root)
+                write_record(path, rec)
+            else:
+                path, rec = kept
+                print(f"{param}={value}, seed {seed}: kept {path.relative_to(root)}", flush=True)
             per_seed.append(sweep_row(rec, param, path.relative_to(root)))
             print(
                 f"{param}={value}, seed {seed}: UMS "
@@ -212,6 +225,27 @@ def run_sweep(
             )
         per_value.append(per_seed)
     return rec, per_value
+
+
+def _kept_record(cell: CellSpec, root: Path) -> tuple[Path, RunRecord] | None:
+    """A sweep record of this very cell already under ``root`` (a zoo model, the same recorded
+    parameters, seed and N_G, the card's current version, the current checkpoint): a sweep that
+    adds a value to an earlier one reuses the earlier runs instead of making them again."""
+    if not isinstance(cell.model, ZooModel):
+        return None
+    budget = cell.budget or default_budget(
+        dataset_card(model_card(cell.model.name).dataset), cell.profile
+    )
+    acard = attack_card(cell.attack)
+    params = acard.recorded(validate.attack_params(acard, cell.profile, dict(cell.overrides)))
+    where = {"attack": cell.attack, "model": cell.model.name, "seed": cell.seed}
+    path = record_path({**where, "budget": budget, "params": params}, SWEEP_RECORDS, root)
+    if not path.is_file():
+        return None
+    rec = read_record(path)
+    if rec["params"] != params or staleness(rec):
+        return None
+    return path, rec
 
 
 def sweep_param(acard: AttackCard, param: str | None) -> str:

@@ -101,7 +101,23 @@ class SamplePool:
         self.folder = root / digest[:16] / hashlib.sha256(text.encode()).hexdigest()[:16]
         self.resolution = int(resolution)
         self.batch = int(batch)
+        self.root = root
         self._swept: set[int] = set()
+
+    def at_steps(self, steps: int) -> SamplePool:
+        """The same weights' pool under the same sampler in ``steps`` steps (SIDE's synthetic set
+        may be drawn in fewer steps than its outputs)."""
+        k = self.key
+        return SamplePool(
+            self.root,
+            k["checkpoint_sha256"],
+            k["sampler"],
+            steps,
+            k["resolution"],
+            k["batch"],
+            k["compiled"],
+            k.get("unet_batch"),
+        )
 
     def path(self, seed: int, index: int, length: int) -> Path:
         return self.folder / f"seed{seed}" / f"batch-{index:05d}-n{length}.npz"
