@@ -579,3 +579,28 @@ def test_a_capped_search_is_counted_in_the_record_info(monkeypatch: pytest.Monke
     assert short.cliques == () and short.capped >= 1
     info = filtered_result(planted, short, 0).info
     assert info["clique_searches_capped"] == short.capped and info["cliques_capped"] == 0
+
+
+def test_a_cost_parameter_takes_the_cheapest_value_not_clearly_below_the_cards() -> None:
+    """The cost rule (``cheapest_not_worse``), hand-computed: the card's value 0 (costliest) at
+    UMS high 7.0, 6.0, 6.5 over three seeds (SD 0.5)."""
+    from bench.metrics.selection import cheapest_not_worse
+
+    card = scores(0, [7.0, 6.0, 6.5])
+    costs = {0: 400.0, 10: 100.0, 20: 160.0}
+    # 10 drops by 1.0, 0.9, 1.1 (mean 1.0, SE 0.0577, t = 17.3 on 2 df, p 0.0017 < 0.025): out.
+    # 20 moves by −0.1, +0.2, −0.1 (mean 0, SE 0.1): no clear drop, so the cheapest left wins.
+    pick = cheapest_not_worse(
+        [card, scores(10, [6.0, 5.1, 5.4]), scores(20, [6.9, 6.2, 6.4])], costs, 0
+    )
+    assert pick.value == 20 and pick.level == 0.025
+    metric, test, power = pick.tests[10]
+    assert metric == "high" and test.p_below() == pytest.approx(0.00166, abs=1e-4)
+    assert 0 < pick.tests[20][2] < 1  # its power to see a drop of one SD (0.5) at SE 0.1
+    assert "the cheapest value not clearly below the card's" in pick.reason(0)
+    # Both cheaper values clearly below: the card's value stays, and says so.
+    kept = cheapest_not_worse([card, scores(10, [6.0, 5.1, 5.4])], costs, 0)
+    assert kept.value == 0 and "every cheaper value is clearly below it" in kept.reason(0)
+    # A value costlier than the card's (0 against the card's 20) is never tested, nor adopted.
+    costlier = cheapest_not_worse([scores(20, [6.9, 6.2, 6.4]), card], costs, 20)
+    assert costlier.value == 20 and costlier.tests == {}

@@ -62,6 +62,8 @@ class ParamTable(Lenient):
     sweep: list[Scalar] = []
     # The value at which the parameter changes nothing earlier records computed (``Param``).
     neutral: Scalar | None = None
+    # Whether the parameter only sets what the attack spends (a sweep of it picks by the cost rule).
+    cost_only: bool = False
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> ParamTable:

@@ -99,6 +99,9 @@ class Param:
         neutral: the value at which the parameter changes nothing the attack computed before it
             was declared. A record leaves a parameter at this value out of its ``params`` and
             its key, so adding a parameter keeps every earlier record's name and match.
+        cost_only: the parameter only sets what the attack spends, not what it aims at; a sweep
+            of it picks the cheapest value not clearly below the card's
+            (``bench.metrics.selection.cheapest_not_worse``), not the best one.
     """
 
     name: str
@@ -110,6 +113,7 @@ class Param:
     off: dict[str, Any] = field(default_factory=dict)
     sweep: tuple[Any, ...] = ()
     neutral: Any = None
+    cost_only: bool = False
 
     def is_neutral(self, value: Any) -> bool:
         return (
@@ -351,6 +355,7 @@ def _param(name: str, entry: dict[str, Any]) -> Param:
         off=dict(entry.get("off", {})),
         sweep=tuple(entry.get("sweep", [])),
         neutral=entry.get("neutral"),
+        cost_only=bool(entry.get("cost_only", False)),
     )
 
 

@@ -41,8 +41,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     reference = acard.reference_values(param)
     incumbent = acard.params(args.profile)[param]
-    out = write_sweep_table(rec, param, per_value, root, reference, seeds, base, incumbent)
-    print(f"{selection_line(per_value, param, reference, incumbent)} Wrote {out}")
+    cost_only = acard.declared[param].cost_only
+    out = write_sweep_table(
+        rec, param, per_value, root, reference, seeds, base, incumbent, cost_only
+    )
+    line = selection_line(per_value, param, reference, incumbent, cost_only)
+    print(f"{line} Wrote {out}")
     return 0
 
 

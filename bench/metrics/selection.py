@@ -106,3 +106,65 @@ def select_value(
             if closest.test is None or c.p_above() < closest.test.p_above():
                 closest = Pick(incumbent, True, s.value, metric, c, level, **style)
     return closest
+
+
+@dataclass(frozen=True)
+class CostPick:
+    """The pick of a parameter that only sets cost: the cheapest value no metric finds clearly
+    below the card's, with each cheaper value's deciding test (its worst metric) and that test's
+    power to see a drop of one seed standard deviation of the card's value."""
+
+    value: Any
+    costs: Mapping[Any, float]
+    tests: Mapping[Any, tuple[str, Contrast, float]]  # value -> (metric, test, power)
+    level: float
+    label: str = "UMS"
+    percent: bool = True
+
+    def reason(self, incumbent: Any) -> str:
+        parts = []
+        for value, (metric, t, power) in self.tests.items():
+            size = (
+                f"{100 * t.mean:+.2f} pp ± {100 * t.se:.2f}"
+                if self.percent
+                else f"{t.mean:+.4f} ± {t.se:.4f}"
+            )
+            parts.append(
+                f"{value} ({self.costs[value]:,.0f} UNet evaluations against "
+                f"{self.costs[incumbent]:,.0f}) in {self.label} {metric}: {size}, paired t, df "
+                f"{t.df:.0f}, one-sided p {t.p_below():.3f} of a drop against a level of "
+                f"{self.level:.3g}, power {power:.2f} to see a drop of one seed SD"
+            )
+        verdict = (
+            "the card's value: every cheaper value is clearly below it"
+            if (self.value == incumbent and self.tests)
+            else "the cheapest value not clearly below the card's"
+        )
+        return f" ({verdict}; " + "; ".join(parts) + ")" if parts else f" ({verdict})"
+
+
+def cheapest_not_worse(
+    scores: list[ValueScores], costs: Mapping[Any, float], incumbent: Any
+) -> CostPick:
+    """The cost rule (docs/tuning/side.md, ``syn_steps``): each value cheaper than the card's is
+    tested, metric by metric, for a drop below it (paired one-sided t at ``ALPHA``,
+    Bonferroni-corrected over the cheaper values); the cheapest with no clear drop in any metric
+    wins, else the card's value stays. The test a table shows for a value is its metric with the
+    smallest p of a drop."""
+    held = next(s for s in scores if s.value == incumbent)
+    cheaper = sorted(
+        (s for s in scores if costs[s.value] < costs[incumbent]), key=lambda s: costs[s.value]
+    )
+    level = ALPHA / max(len(cheaper), 1)
+    tests: dict[Any, tuple[str, Contrast, float]] = {}
+    winner = incumbent
+    for s in cheaper:
+        judged = []
+        for metric in held.scores:
+            c = contrast(s.scores[metric], held.scores[metric])
+            sd = float(np.std(list(held.scores[metric].values()), ddof=1))
+            judged.append((metric, c, c.power(sd)))
+        tests[s.value] = min(judged, key=lambda j: j[1].p_below())
+        if winner == incumbent and all(c.p_below() >= level for _, c, _ in judged):
+            winner = s.value
+    return CostPick(winner, costs, tests, level, held.label, held.percent)

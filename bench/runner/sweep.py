@@ -21,7 +21,7 @@ from bench.cards.overrides import typed_value
 from bench.errors import BenchError
 from bench.metrics import BAND_NAMES
 from bench.metrics.contrasts import ALPHA
-from bench.metrics.selection import ValueScores, select_value
+from bench.metrics.selection import ValueScores, cheapest_not_worse, select_value
 from bench.records import (
     SWEEP_RECORDS,
     RunRecord,
@@ -48,6 +48,17 @@ SELECTION_RULE = (
     "Without the card's value among those swept, the highest mean UMS in the strictest band wins, "
     "ties going to the next band, then to the smaller value (or the value listed first). A value "
     "that switches the mechanism off (the card's `off` values, e.g. λ = 0) is a reference row only"
+)
+
+
+COST_RULE = (
+    "for a parameter that only sets cost (its card's `cost_only`), each value cheaper than the "
+    "card's (by the UNet evaluations its records counted) is compared with the card's value "
+    "band by band on its UMS minus the card's value's at each tuning seed, by a one-sided paired "
+    f"Student t test for a drop at α = {ALPHA:g}, Bonferroni-corrected over the cheaper values; "
+    "the cheapest value that no band finds clearly below the card's replaces it, else the card's "
+    "value stays. Three seeds may miss a real drop: each test states its power to see one seed "
+    "standard deviation of the card's value"
 )
 
 
@@ -87,6 +98,7 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
         "seed": rec["seed"],
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
+        "unet_evaluations": rec["cost"]["unet_evaluations"],
         **_duplicates(rec.get("canaries")),
         **mechanism,
         "record": str(path),
@@ -153,6 +165,7 @@ def write_sweep_table(
     seeds: list[int],
     base: dict[str, Any] | None,
     incumbent: Any = None,
+    cost_only: bool = False,
 ) -> Path:
     """<root>/sweeps/<attack>-<model>-<param>[-set<hash>]-seed<s>-n<N_G>.md: one row per value
     (the mean over its seeds' rows, ``per_value``), the pick and the rule."""
@@ -166,7 +179,7 @@ def write_sweep_table(
         f"# Sweep of {param}: {rec['attack']} on {rec['model']}{fixed}, {which}, "
         f"N_G={rec['budget']}\n\n"
         + tabulate([mean_row(rows) for rows in per_value], headers="keys", tablefmt="github")
-        + f"\n\n{selection_line(per_value, param, reference, incumbent)}\n",
+        + f"\n\n{selection_line(per_value, param, reference, incumbent, cost_only)}\n",
     )
     return out
 
@@ -176,6 +189,7 @@ def selection_line(
     param: str,
     reference: list[Any],
     incumbent: Any = None,
+    cost_only: bool = False,
 ) -> str:
     """The pick with the test that decided it, or a plain statement that UMS did not tell the
     values apart (e.g. a parameter that only changes a filter's candidates, which UMS over all
@@ -183,6 +197,15 @@ def selection_line(
     scores = [value_scores(rows) for rows in per_value]
     if len(scores) > 1 and len({tuple(s.mean(b) for b in BAND_NAMES) for s in scores}) == 1:
         return f"No {param} selected: every value scored the same UMS in every band."
+    if cost_only and incumbent in [s.value for s in scores]:
+        costs = {
+            rows[0]["value"]: float(np.mean([r["unet_evaluations"] for r in rows]))
+            for rows in per_value
+        }
+        cost_pick = cheapest_not_worse(scores, costs, incumbent)
+        return (
+            f"Selected {param} = {cost_pick.value}{cost_pick.reason(incumbent)}. Rule: {COST_RULE}."
+        )
     pick = select_value(scores, reference, incumbent)
     return f"Selected {param} = {pick.value}{pick.reason(incumbent)}. Rule: {SELECTION_RULE}."
 
