@@ -234,7 +234,7 @@ def test_the_committed_report_is_what_the_records_give() -> None:
 
 def leaderboard_record(tmp_path: Path, method: str, model: str, flip: bool) -> None:
     record = store.read_run(store.run_path(REPORTS, "loss", "celeba-64-cpu"))
-    record.update(method=method, model=model)
+    record.update(method=method, model=model, method_version=method_card(method).version)
     record["metrics"]["auc"] = {"mean": 0.8123, "lo": 0.7, "hi": 0.9}
     record["metrics"]["tpr@0.01"] = {"mean": 0.25, "lo": 0.1, "hi": 0.4}
     for row in record["metrics"]["per_seed"]:
