@@ -291,6 +291,11 @@ def test_sweep_keeps_its_records_out_of_the_leaderboard(
     assert table.count("sweeps/runs/side/tiny-8/seed0-n8-") == 2
     # λ = 1 is the card default, yet the tuning run never joins the leaderboard's seeds.
     assert not (reports_dir() / "runs").exists() or load_records(reports_dir()).empty
+    # A second sweep adding a value reuses the committed runs of the values it shares.
+    assert main([*args[:-1], "0,1,2", "--publish"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": kept sweeps/runs/side/tiny-8/seed0-n8-") == 2
+    assert "guidance_scale=2.0, seed 0: UMS high" in out
 
 
 def scores(value: object, *bands: list[float]) -> ValueScores:

@@ -323,3 +323,17 @@ def test_every_committed_membership_record_is_of_its_cards_current_version() -> 
         if store.stale(r)
     ]
     assert not old, f"records of an earlier card version: {old}"
+
+
+def test_rejudge_applies_the_rule_to_committed_rows_and_keeps_the_first_pick(
+    tmp_path: Path,
+) -> None:
+    committed = store.read_json(store.tuning_path(REPORTS, "pia"))
+    earlier = {**committed, "chosen": 10, "why": "an earlier rule's pick"}
+    earlier.pop("first_pick", None)
+    store.write(store.tuning_path(tmp_path, "pia"), earlier)
+    assert main(["mia", "tune", "--method", "pia", "--rejudge", "--out", str(tmp_path)]) == 0
+    again = store.read_json(store.tuning_path(tmp_path, "pia"))
+    assert again["chosen"] == 500 and again["rows"] == committed["rows"]
+    assert again["first_pick"] == {"chosen": 10, "why": "an earlier rule's pick"}
+    assert main(["mia", "tune", "--method", "loss", "--rejudge", "--out", str(tmp_path)]) == 2
