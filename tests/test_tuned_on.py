@@ -14,7 +14,7 @@ SHIPPED = sorted(p.stem for p in (REPO_ROOT / "attacks").glob("*.toml"))
 # and the paired rule on the tuning model picks 10 instead (docs/tuning/side-ti.md); its card
 # says so in `tuned_on` until docs/tuning/plan-36.md §3 re-decides λ there. Strict: the day the
 # card is fixed, this marker must go.
-PENDING = {"side-ti": "λ = 20 decided on celeba-1k-ladder-cpu; plan-36 §3 re-decides it"}
+PENDING: dict[str, str] = {}  # attack -> why its tuned_on still names a ranked model
 
 
 @pytest.mark.parametrize(
