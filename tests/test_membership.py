@@ -337,3 +337,6 @@ def test_rejudge_applies_the_rule_to_committed_rows_and_keeps_the_first_pick(
     assert again["chosen"] == 500 and again["rows"] == committed["rows"]
     assert again["first_pick"] == {"chosen": 10, "why": "an earlier rule's pick"}
     assert main(["mia", "tune", "--method", "loss", "--rejudge", "--out", str(tmp_path)]) == 2
+    store.write(store.tuning_path(tmp_path, "pia"), {**earlier, "rows": [{"value": 10}]})
+    with pytest.raises(BenchError, match=r"rows\.0\.auc is missing; re-run `bench mia tune`"):
+        store.read_tuning(store.tuning_path(tmp_path, "pia"))

@@ -88,7 +88,7 @@ def _rejudge(names: list[str], out: Path) -> int:
         path = store.tuning_path(out, name)
         if not path.is_file():
             raise BenchError(f"no tuning sweep of {name} at {path}; run bench mia tune first")
-        t = store.read_json(path)
+        t = store.read_tuning(path)
         value, why = tuning.choose(t["rows"], t["card_value"])
         if value != t["chosen"] or why != t["why"]:
             t.setdefault("first_pick", {"chosen": t["chosen"], "why": t["why"]})

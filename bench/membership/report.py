@@ -361,7 +361,7 @@ def tuning_section(root: Path) -> list[str]:
         path = store.tuning_path(root, name)
         if not path.is_file():
             continue
-        t = store.read_json(path)
+        t = store.read_tuning(path)
         for row in t["rows"]:
             mark = " ←" if row["value"] == t["chosen"] else ""
             a = np.array(row["auc"])

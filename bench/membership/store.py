@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from bench.errors import BenchError
 from bench.membership.cards import method_card
 from bench.membership.score import SCHEMA
 from bench.utils.atomic import write_json_atomic
+from bench.utils.schema import Lenient, parse
 
 FOLDER = "membership"
 REQUIRED = ("method", "model", "params", "metrics", "member_scores", "heldout_scores")
@@ -82,3 +85,29 @@ def stale(record: dict[str, Any]) -> bool:
 
 def _refuse(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
+
+
+class TuningRow(Lenient):
+    """One swept value: its held-out AUC at each tuning seed, and what scoring it cost."""
+
+    value: Any
+    auc: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=1)]
+    unet_evaluations: Annotated[int, Field(ge=0)]
+
+
+class TuningFile(Lenient):
+    """A method's tuning sweep (``bench mia tune``): the rows the rule reads and its pick."""
+
+    method: str
+    param: str
+    card_value: Any
+    rows: Annotated[list[TuningRow], Field(min_length=1)]
+    chosen: Any
+    why: str
+
+
+def read_tuning(path: Path) -> dict[str, Any]:
+    """A tuning file, checked at the boundary: one line naming the file and the field if not."""
+    data = read_json(path)
+    parse(TuningFile, data, f"tuning file {path}", "re-run `bench mia tune`")
+    return data
