@@ -609,3 +609,33 @@ def test_a_cost_parameter_takes_the_cheapest_value_not_clearly_below_the_cards()
     # A value costlier than the card's (0 against the card's 20) is never tested, nor adopted.
     costlier = cheapest_not_worse([scores(20, [6.9, 6.2, 6.4]), card], costs, 20)
     assert costlier.value == 20 and costlier.tests == {}
+
+
+def test_the_cost_rule_counts_classifier_evaluations_as_the_equal_compute_tables_do() -> None:
+    """A classifier-only cost (``clf_steps``: the same UNet evaluations at every value) is still a
+    cost: the sweep table's rule reads UNet and classifier evaluations together, so 500 steps,
+    not clearly below 1,500, replaces it, and 4,000 (costlier than the card's) is never adopted."""
+    from bench.runner.sweep import selection_line
+
+    def rows(value: int, high: list[float], classifier: int) -> list[dict]:
+        return [
+            {
+                "value": value,
+                "seed": 100 + i,
+                "ums_high": h,
+                "ums_mid": h,
+                "ums_low": h,
+                "unet_evaluations": 435_200,
+                "evaluations": 435_200 + classifier,
+            }
+            for i, h in enumerate(high)
+        ]
+
+    per_value = [
+        rows(500, [6.9, 6.2, 6.4], 32_000 + 25_600),
+        rows(1500, [7.0, 6.0, 6.5], 96_000 + 25_600),
+        rows(4000, [7.5, 6.8, 6.9], 256_000 + 25_600),
+    ]
+    line = selection_line(per_value, "clf_steps", [], incumbent=1500, cost_only=True)
+    assert line.startswith("Selected clf_steps = 500 (the cheapest value not clearly below")
+    assert "UNet and classifier alike" in line

@@ -130,7 +130,7 @@ class CostPick:
                 else f"{t.mean:+.4f} ± {t.se:.4f}"
             )
             parts.append(
-                f"{value} ({self.costs[value]:,.0f} UNet evaluations against "
+                f"{value} ({self.costs[value]:,.0f} model evaluations against "
                 f"{self.costs[incumbent]:,.0f}) in {self.label} {metric}: {size}, paired t, df "
                 f"{t.df:.0f}, one-sided p {t.p_below():.3f} of a drop against a level of "
                 f"{self.level:.3g}, power {power:.2f} to see a drop of one seed SD"

@@ -53,7 +53,8 @@ SELECTION_RULE = (
 
 COST_RULE = (
     "for a parameter that only sets cost (its card's `cost_only`), each value cheaper than the "
-    "card's (by the UNet evaluations its records counted) is compared with the card's value "
+    "card's (by the model evaluations its records counted, UNet and classifier alike, the "
+    "measure of the leaderboard's equal-compute tables) is compared with the card's value "
     "band by band on its UMS minus the card's value's at each tuning seed, by a one-sided paired "
     f"Student t test for a drop at α = {ALPHA:g}, Bonferroni-corrected over the cheaper values; "
     "the cheapest value that no band finds clearly below the card's replaces it, else the card's "
@@ -99,6 +100,7 @@ def sweep_row(rec: dict[str, Any], param: str, path: Path) -> dict[str, Any]:
         **{f"ums_{b}": m["ums"][b] for b in BAND_NAMES},
         **{f"ams_{b}": m["ams"][b] for b in BAND_NAMES},
         "unet_evaluations": rec["cost"]["unet_evaluations"],
+        "evaluations": rec["cost"]["unet_evaluations"] + rec["cost"]["classifier_evaluations"],
         **_duplicates(rec.get("canaries")),
         **mechanism,
         "record": str(path),
@@ -199,8 +201,7 @@ def selection_line(
         return f"No {param} selected: every value scored the same UMS in every band."
     if cost_only and incumbent in [s.value for s in scores]:
         costs = {
-            rows[0]["value"]: float(np.mean([r["unet_evaluations"] for r in rows]))
-            for rows in per_value
+            rows[0]["value"]: float(np.mean([r["evaluations"] for r in rows])) for rows in per_value
         }
         cost_pick = cheapest_not_worse(scores, costs, incumbent)
         return (
