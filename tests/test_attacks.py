@@ -593,12 +593,12 @@ def test_a_cost_parameter_takes_the_cheapest_value_not_clearly_below_the_cards()
 
     card = scores(0, [7.0, 6.0, 6.5])
     costs = {0: 400.0, 10: 100.0, 20: 160.0}
-    # 10 drops by 1.0, 0.9, 1.1 (mean 1.0, SE 0.0577, t = 17.3 on 2 df, p 0.0017 < 0.025): out.
+    # 10 drops by 1.0, 0.9, 1.1 (mean 1.0, SE 0.0577, t = 17.3 on 2 df, p 0.0017 < 0.05): out.
     # 20 moves by −0.1, +0.2, −0.1 (mean 0, SE 0.1): no clear drop, so the cheapest left wins.
     pick = cheapest_not_worse(
         [card, scores(10, [6.0, 5.1, 5.4]), scores(20, [6.9, 6.2, 6.4])], costs, 0
     )
-    assert pick.value == 20 and pick.level == 0.025
+    assert pick.value == 20 and pick.level == 0.05
     metric, test, power = pick.tests[10]
     assert metric == "high" and test.p_below() == pytest.approx(0.00166, abs=1e-4)
     assert 0 < pick.tests[20][2] < 1  # its power to see a drop of one SD (0.5) at SE 0.1
@@ -609,6 +609,17 @@ def test_a_cost_parameter_takes_the_cheapest_value_not_clearly_below_the_cards()
     # A value costlier than the card's (0 against the card's 20) is never tested, nor adopted.
     costlier = cheapest_not_worse([scores(20, [6.9, 6.2, 6.4]), card], costs, 20)
     assert costlier.value == 20 and costlier.tests == {}
+    # Listing more cheaper values never makes the rule laxer. 10 now drops by 0.5, 0.3, 0.8 (mean
+    # 0.533, SE 0.145, t 3.67 on 2 df, p 0.033): clearly below at α 0.05 whether it is the only
+    # cheaper value or one of two (a Bonferroni split, 0.025 each, would have adopted it). With
+    # 15 beside it (no drop), 15 is the cheapest value left; alone, the card's value stays.
+    costs[15] = 130.0
+    drop = scores(10, [6.5, 5.7, 5.7])
+    alone = cheapest_not_worse([card, drop], costs, 0)
+    beside = cheapest_not_worse([card, drop, scores(15, [6.9, 6.2, 6.4])], costs, 0)
+    assert alone.tests[10][1].p_below() == pytest.approx(0.0335, abs=1e-3)
+    assert alone.level == beside.level == 0.05
+    assert alone.value == 0 and beside.value == 15
 
 
 def test_the_cost_rule_counts_classifier_evaluations_as_the_equal_compute_tables_do() -> None:

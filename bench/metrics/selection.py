@@ -147,15 +147,20 @@ def cheapest_not_worse(
     scores: list[ValueScores], costs: Mapping[Any, float], incumbent: Any
 ) -> CostPick:
     """The cost rule (docs/tuning/side.md, ``syn_steps``): each value cheaper than the card's is
-    tested, metric by metric, for a drop below it (paired one-sided t at ``ALPHA``,
-    Bonferroni-corrected over the cheaper values); the cheapest with no clear drop in any metric
-    wins, else the card's value stays. The test a table shows for a value is its metric with the
-    smallest p of a drop."""
+    tested, metric by metric, for a drop below it (paired one-sided t at ``ALPHA``); the cheapest
+    with no clear drop in any metric wins, else the card's value stays. The test a table shows for
+    a value is its metric with the smallest p of a drop.
+
+    No correction for the number of cheaper values: the error this rule guards against is
+    adopting a value that extracts less, and each extra candidate is one more chance of that, so
+    dividing α among the candidates (as the extraction rule does for a win) would make a drop
+    harder to see and the rule laxer the more values a sweep lists. Each candidate must clear the
+    full α on its own, in every metric."""
     held = next(s for s in scores if s.value == incumbent)
     cheaper = sorted(
         (s for s in scores if costs[s.value] < costs[incumbent]), key=lambda s: costs[s.value]
     )
-    level = ALPHA / max(len(cheaper), 1)
+    level = ALPHA
     tests: dict[Any, tuple[str, Contrast, float]] = {}
     winner = incumbent
     for s in cheaper:

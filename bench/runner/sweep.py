@@ -56,10 +56,11 @@ COST_RULE = (
     "card's (by the model evaluations its records counted, UNet and classifier alike, the "
     "measure of the leaderboard's equal-compute tables) is compared with the card's value "
     "band by band on its UMS minus the card's value's at each tuning seed, by a one-sided paired "
-    f"Student t test for a drop at α = {ALPHA:g}, Bonferroni-corrected over the cheaper values; "
-    "the cheapest value that no band finds clearly below the card's replaces it, else the card's "
-    "value stays. Three seeds may miss a real drop: each test states its power to see one seed "
-    "standard deviation of the card's value"
+    f"Student t test for a drop at α = {ALPHA:g}, with no correction for the number of cheaper "
+    "values (each one more chance of adopting a value that extracts less, so each must clear the "
+    "full α alone); the cheapest value that no band finds clearly below the card's replaces it, "
+    "else the card's value stays. Three seeds may miss a real drop: each test states its power to "
+    "see one seed standard deviation of the card's value"
 )
 
 
