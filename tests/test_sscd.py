@@ -326,6 +326,28 @@ def test_the_first_screen_reads_each_resolutions_verdict_from_the_card():
     assert "no resolution is calibrated yet" in similarity_note({})
 
 
+def test_the_first_screen_says_how_far_the_two_similarities_agree() -> None:
+    """Pooled over the records scored in both: ℓ2 finds {1, 2, 3} and {4}, SSCD {1} and {4, 5}:
+    SSCD holds 2 of ℓ2's 4 members and ℓ2 holds 2 of SSCD's 3. A record without SSCD (16 px)
+    counts in neither; no SSCD record at all, no sentence."""
+    import pandas as pd
+
+    from bench.report import columns as C
+    from bench.report.view import agreement_note
+
+    frame = pd.DataFrame(
+        {
+            C.HITS_HIGH: [frozenset({1, 2, 3}), frozenset({4}), frozenset({9})],
+            C.SSCD_HITS_HIGH: [frozenset({1}), frozenset({4, 5}), None],
+        }
+    )
+    note = agreement_note(frame)
+    assert "Over the 2 current records scored in both" in note
+    assert "holds 2 of 4 (50%) of the members pixel ℓ2's" in note
+    assert "ℓ2's high band holds 2 of 3 (67%) of SSCD's" in note
+    assert agreement_note(frame.iloc[2:]) == "" and agreement_note(pd.DataFrame()) == ""
+
+
 def test_the_run_summary_shows_sscd_beside_its_chance() -> None:
     """A record scored in SSCD says so in its summary, band by band, with the non-members'
     chance scaled to the member set like the ℓ2 table's."""

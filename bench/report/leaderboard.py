@@ -158,7 +158,7 @@ def _answers(
     label = suffix
     if df.empty:
         return [], []
-    shipped = df[(df[C.STALE] == "") & df[C.SHIPPED] & ~df[C.EXTERNAL]]
+    shipped = _current(df)
     memorised = {c.name: c.trained.get("memorised_fraction") for c in model_cards()}
     current = curves[(curves[C.STALE] == "") & curves[C.DEFAULTS]] if not curves.empty else curves
     screen, detail = [], []
@@ -255,6 +255,13 @@ def write_leaderboard(root: Path | None = None) -> Path:
     return root / "leaderboard.md"
 
 
+def _current(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows every answer reads: current records with the cards' defaults, from the zoo."""
+    if df.empty:
+        return df
+    return df[(df[C.STALE] == "") & df[C.SHIPPED] & ~df[C.EXTERNAL]]
+
+
 def _write_leaderboard(root: Path, out: Path) -> None:
     # Read (and checked) before any plot is written, so a bad floor file changes nothing.
     floors = [read_floor(p) for p in sorted((root / "floors").glob("*.json"))]
@@ -273,6 +280,8 @@ def _write_leaderboard(root: Path, out: Path) -> None:
     if screen:
         metrics = dataset_card("celeba").metrics
         parts += ["", "## The answer in 30 seconds", *screen, "", text.similarity_note(metrics)]
+        if agreement := text.agreement_note(_current(df)):
+            parts += ["", agreement]
         parts += ["", text.MEMBERSHIP_NOTE, "", GLOSSARY]
     parts += detail
     parts += membership_section(root)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench.cards import attack_card
 from bench.metrics.sscd_bands import calibrated_entry
+from bench.report import columns as C
 from bench.report.answer import AnswerRow, Counts, EqualComputeRow, NewMembers, t_interval
 from bench.report.claims import LeaksMoreClaim, MarginClaim, OrderClaim
 from bench.report.fits import EXTRAPOLATE
@@ -58,6 +59,34 @@ def similarity_note(metrics: dict[str, Any]) -> str:
         f"--similarity sscd`, stored in the dataset card): {measured}. SSCD is scored only where "
         "it separates, so the 16 and 32 px answers are in pixel ℓ2 alone, and the cpu64 zoo's "
         "records are answered in both."
+    )
+
+
+def agreement_note(frame: pd.DataFrame) -> str:
+    """How far the two similarities agree on what a copy is, over the current records scored in
+    both: the members pixel ℓ2's high band finds that SSCD's high band also finds, and the
+    reverse, pooled over every record (attack, model, seed). Empty where no record has SSCD.
+
+    A reader of an SSCD answer needs this beside it: a zoo whose reproductions are blurred or
+    damaged copies can be close in pixels yet below SSCD's calibrated edge, and then the SSCD
+    counts are small for every attack alike, which the verdicts' power then shows."""
+    if frame.empty or C.SSCD_HITS_HIGH not in frame:
+        return ""
+    both = frame[frame[C.SSCD_HITS_HIGH].notna() & frame[C.HITS_HIGH].notna()]
+    if both.empty:
+        return ""
+    l2 = sum(len(h) for h in both[C.HITS_HIGH])
+    sscd = sum(len(h) for h in both[C.SSCD_HITS_HIGH])
+    shared = sum(len(a & b) for a, b in zip(both[C.HITS_HIGH], both[C.SSCD_HITS_HIGH]))
+
+    def share(part: int, whole: int) -> str:
+        return f"{part:,} of {whole:,} ({100 * part / whole:.0f}%)" if whole else f"{part:,} of 0"
+
+    return (
+        f"**The two similarities on the same outputs.** Over the {len(both):,} current records "
+        f"scored in both, SSCD's high band holds {share(shared, l2)} of the members pixel ℓ2's "
+        f"high band finds, and ℓ2's high band holds {share(shared, sscd)} of SSCD's (members "
+        "counted once per record)."
     )
 
 
